@@ -12,4 +12,5 @@ pub mod datapath;
 pub mod dpdk;
 pub mod fib;
 pub mod neigh;
+pub mod router;
 pub mod wire;

@@ -1,0 +1,216 @@
+//! The control thread (the EAL main lcore): the slow path the workers punt to (ARP,
+//! neighbour resolution with its hold queues and timers), publishing neighbour and FIB
+//! snapshots, and the command socket. It sends on its own TX queue of every port.
+
+pub mod socket;
+
+use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
+use crate::datapath::egress::{Egress, Unresolved, View};
+use crate::datapath::ip4_output::write_eth;
+use crate::datapath::worker::{Punt, Shared};
+use crate::datapath::{IcmpOut, Reason, SharedCounters, Tally};
+use crate::dpdk::{Mbuf, Mempool};
+use crate::fib::Rib;
+use crate::neigh::{ArpKind, DropReason, NeighAction, NeighKey, NeighTable};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Punted packets handled per loop round, so timers and the socket are not starved.
+const PUNT_BUDGET: usize = 1024;
+
+pub struct Control {
+    pub shared: Arc<Shared>,
+    pub pool: Mempool,
+    pub punt_rx: Receiver<Punt>,
+    pub neigh: NeighTable<Mbuf>,
+    pub egress: Egress,
+    pub counters: Arc<SharedCounters>,
+    /// Every lcore's counters (workers and this thread), for readers.
+    pub all_counters: Vec<(u32, Arc<SharedCounters>)>,
+    pub rib: Rib,
+    pub server: socket::Server,
+    pub start: Instant,
+    /// Set by SIGINT/SIGTERM.
+    pub signalled: Arc<std::sync::atomic::AtomicBool>,
+    pub actions: Vec<NeighAction<Mbuf>>,
+}
+
+impl Control {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Runs until a signal arrives, then tells the workers to stop.
+    pub fn run(&mut self) {
+        while !self.signalled.load(Relaxed) {
+            let mut work = 0;
+            while work < PUNT_BUDGET {
+                match self.punt_rx.try_recv() {
+                    Ok(p) => {
+                        self.handle_punt(p);
+                        work += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let now = self.now_ms();
+            self.neigh.tick(now, &mut self.actions);
+            self.run_actions();
+            self.publish_neigh();
+            self.egress.flush();
+            self.counters.flush(&mut self.egress.tally);
+            work += self.serve();
+            if work == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.shared.stop.store(true, Relaxed);
+    }
+
+    fn publish_neigh(&mut self) {
+        if self.neigh.is_dirty() {
+            self.shared.neigh.store(Arc::new(self.neigh.snapshot()));
+        }
+    }
+
+    fn handle_punt(&mut self, p: Punt) {
+        match p {
+            Punt::Arp(m) => self.arp(m),
+            Punt::Resolve(u) => self.resolve(u),
+        }
+    }
+
+    fn resolve(&mut self, u: Unresolved) {
+        let now = self.now_ms();
+        let key = NeighKey::new(u.port, u.nh);
+        self.neigh.resolve(now, key, u.pkt, &mut self.actions);
+        self.run_actions();
+    }
+
+    fn arp(&mut self, mut m: Mbuf) {
+        let port = m.in_port();
+        let Some(pc) = self.shared.ports.get(port) else {
+            self.egress.drop_pkt(m, Reason::ArpOtherTarget);
+            return;
+        };
+        let now = self.now_ms();
+        match arp_input(&mut m, pc) {
+            ArpNext::Reply { learn } => {
+                self.egress.transmit(m, port);
+                if let Some((ip, mac)) = learn {
+                    let key = NeighKey::new(port, ip);
+                    self.neigh
+                        .on_arp(now, key, mac, ArpKind::Request, &mut self.actions);
+                }
+            }
+            ArpNext::Learn { ip, mac } => {
+                drop(m);
+                let key = NeighKey::new(port, ip);
+                self.neigh
+                    .on_arp(now, key, mac, ArpKind::Reply, &mut self.actions);
+            }
+            ArpNext::Drop(r) => self.egress.drop_pkt(m, r),
+        }
+        self.run_actions();
+    }
+
+    /// Carries out what the neighbour table asked for. Sending an ICMP error about a
+    /// held packet may itself need resolution, which queues more actions; the loop runs
+    /// until none are left.
+    fn run_actions(&mut self) {
+        while !self.actions.is_empty() {
+            let batch = std::mem::take(&mut self.actions);
+            // The snapshot must show what the table just learned before packets are
+            // routed against it.
+            self.publish_neigh();
+            let fib = self.shared.fib.load();
+            let neigh = self.shared.neigh.load();
+            let shared = Arc::clone(&self.shared);
+            let v = View {
+                fib: &fib,
+                neigh: &neigh,
+                ports: &shared.ports,
+            };
+            for a in batch {
+                let unresolved = match a {
+                    NeighAction::SendRequest { port, target, dst } => {
+                        self.send_arp_request(port, target, dst);
+                        None
+                    }
+                    NeighAction::Transmit { port, mac, mut pkt } => {
+                        if let Some(pc) = v.ports.get(port) {
+                            write_eth(&mut pkt, pc.mac, mac);
+                        }
+                        self.egress.transmit(pkt, port);
+                        None
+                    }
+                    NeighAction::Unreachable { pkt } => self.egress.icmp_error(
+                        pkt,
+                        IcmpOut::HostUnreachable,
+                        Reason::NeighFailed,
+                        false,
+                        0,
+                        v,
+                    ),
+                    NeighAction::Dropped { pkt, reason } => {
+                        let r = match reason {
+                            DropReason::HoldQueueFull => Reason::NeighQueueFull,
+                            DropReason::Deleted => Reason::NeighDeleted,
+                            DropReason::TableFull => Reason::NeighTableFull,
+                        };
+                        self.egress.drop_pkt(pkt, r);
+                        None
+                    }
+                };
+                if let Some(u) = unresolved {
+                    let now = self.now_ms();
+                    let key = NeighKey::new(u.port, u.nh);
+                    self.neigh.resolve(now, key, u.pkt, &mut self.actions);
+                }
+            }
+        }
+    }
+
+    fn send_arp_request(
+        &mut self,
+        port: u16,
+        target: std::net::Ipv4Addr,
+        dst: Option<crate::wire::MacAddr>,
+    ) {
+        let Some(pc) = self.shared.ports.get(port) else {
+            return;
+        };
+        let frame = arp_request(pc, target, dst);
+        let Some(mut m) = self.pool.alloc() else {
+            return;
+        };
+        if !m.set_len(frame.len()) {
+            return;
+        }
+        m.data_mut().copy_from_slice(&frame);
+        m.set_in_port(port);
+        self.egress.tally.arp_requests += 1;
+        self.egress.transmit(m, port);
+    }
+
+    /// Sum of every lcore's counters.
+    pub fn totals(&self) -> Tally {
+        let mut t = Tally::default();
+        for (_, c) in &self.all_counters {
+            t.add(&c.read());
+        }
+        t
+    }
+
+    fn serve(&mut self) -> usize {
+        let requests = self.server.accept_pending();
+        let n = requests.len();
+        for (stream, line) in requests {
+            let reply = socket::handle(self, &line);
+            socket::respond(stream, &reply);
+        }
+        n
+    }
+}

@@ -1,0 +1,236 @@
+//! Per-lcore counters. The worker adds into a plain [`Tally`] while it processes a burst
+//! and folds it into its [`SharedCounters`] once per burst; each counter has a single
+//! writer, so the fold is a relaxed load and store (no atomic read-modify-write), and
+//! readers (metrics, `ferroute counters`) sum every lcore's copy.
+
+use super::Reason;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Ports a counter table has room for.
+pub const MAX_PORTS: usize = 16;
+
+macro_rules! kinds {
+    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $ty { $($variant),* }
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+            pub const COUNT: usize = $ty::ALL.len();
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => $name),* }
+            }
+        }
+    };
+}
+
+kinds!(PortStat {
+    RxPackets => "rx_packets",
+    RxBytes => "rx_bytes",
+    TxPackets => "tx_packets",
+    TxBytes => "tx_bytes",
+    Forwarded => "forwarded",
+    Delivered => "delivered",
+    Dropped => "dropped",
+});
+
+kinds!(IcmpOut {
+    EchoReply => "echo_reply",
+    NetUnreachable => "net_unreachable",
+    HostUnreachable => "host_unreachable",
+    ProtoUnreachable => "proto_unreachable",
+    PortUnreachable => "port_unreachable",
+    FragNeeded => "frag_needed",
+    AdminProhibited => "admin_prohibited",
+    TtlExceeded => "ttl_exceeded",
+});
+
+impl IcmpOut {
+    /// ICMP (type, code) on the wire.
+    pub fn type_code(self) -> (u8, u8) {
+        match self {
+            IcmpOut::EchoReply => (0, 0),
+            IcmpOut::NetUnreachable => (3, 0),
+            IcmpOut::HostUnreachable => (3, 1),
+            IcmpOut::ProtoUnreachable => (3, 2),
+            IcmpOut::PortUnreachable => (3, 3),
+            IcmpOut::FragNeeded => (3, 4),
+            IcmpOut::AdminProhibited => (3, 13),
+            IcmpOut::TtlExceeded => (11, 0),
+        }
+    }
+}
+
+/// Counters of one lcore, as plain integers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub drops: [u64; Reason::COUNT],
+    pub ports: [[u64; PortStat::COUNT]; MAX_PORTS],
+    pub icmp_out: [u64; IcmpOut::COUNT],
+    /// ICMP errors not sent because the rate limit's bucket was empty.
+    pub icmp_ratelimited: u64,
+    /// ICMP errors not sent because RFC 1812 §4.3.2.7 forbids them.
+    pub icmp_suppressed: u64,
+    /// Packets handed to the control thread (ARP, unresolved next hops).
+    pub punted: u64,
+    /// ARP requests the control thread sent (resolution and probes).
+    pub arp_requests: u64,
+    pub busy_cycles: u64,
+    pub idle_cycles: u64,
+    pub bursts: u64,
+    pub burst_packets: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            drops: [0; Reason::COUNT],
+            ports: [[0; PortStat::COUNT]; MAX_PORTS],
+            icmp_out: [0; IcmpOut::COUNT],
+            icmp_ratelimited: 0,
+            icmp_suppressed: 0,
+            punted: 0,
+            arp_requests: 0,
+            busy_cycles: 0,
+            idle_cycles: 0,
+            bursts: 0,
+            burst_packets: 0,
+        }
+    }
+}
+
+impl Tally {
+    #[inline]
+    pub fn drop(&mut self, port: u16, reason: Reason) {
+        self.drops[reason as usize] += 1;
+        self.port(port, PortStat::Dropped, 1);
+    }
+
+    #[inline]
+    pub fn port(&mut self, port: u16, stat: PortStat, n: u64) {
+        if let Some(p) = self.ports.get_mut(port as usize) {
+            p[stat as usize] += n;
+        }
+    }
+
+    #[inline]
+    pub fn icmp(&mut self, kind: IcmpOut) {
+        self.icmp_out[kind as usize] += 1;
+    }
+
+    pub fn drops_of(&self, r: Reason) -> u64 {
+        self.drops[r as usize]
+    }
+
+    pub fn port_stat(&self, port: u16, stat: PortStat) -> u64 {
+        self.ports
+            .get(port as usize)
+            .map_or(0, |p| p[stat as usize])
+    }
+
+    fn fields(&self) -> impl Iterator<Item = &u64> {
+        self.drops
+            .iter()
+            .chain(self.ports.iter().flatten())
+            .chain(self.icmp_out.iter())
+            .chain([
+                &self.icmp_ratelimited,
+                &self.icmp_suppressed,
+                &self.punted,
+                &self.arp_requests,
+                &self.busy_cycles,
+                &self.idle_cycles,
+                &self.bursts,
+                &self.burst_packets,
+            ])
+    }
+
+    fn fields_mut(&mut self) -> impl Iterator<Item = &mut u64> {
+        self.drops
+            .iter_mut()
+            .chain(self.ports.iter_mut().flatten())
+            .chain(self.icmp_out.iter_mut())
+            .chain([
+                &mut self.icmp_ratelimited,
+                &mut self.icmp_suppressed,
+                &mut self.punted,
+                &mut self.arp_requests,
+                &mut self.busy_cycles,
+                &mut self.idle_cycles,
+                &mut self.bursts,
+                &mut self.burst_packets,
+            ])
+    }
+
+    /// Adds another tally into this one (summing lcores).
+    pub fn add(&mut self, other: &Tally) {
+        for (a, b) in self.fields_mut().zip(other.fields()) {
+            *a += *b;
+        }
+    }
+}
+
+/// One lcore's counters, readable from other threads.
+pub struct SharedCounters {
+    cells: Vec<AtomicU64>,
+}
+
+impl Default for SharedCounters {
+    fn default() -> Self {
+        let n = Tally::default().fields().count();
+        SharedCounters {
+            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl SharedCounters {
+    /// Folds `t` in and clears it. Call only from the owning lcore (single writer).
+    pub fn flush(&self, t: &mut Tally) {
+        for (cell, v) in self.cells.iter().zip(t.fields_mut()) {
+            if *v != 0 {
+                cell.store(cell.load(Relaxed) + *v, Relaxed);
+                *v = 0;
+            }
+        }
+    }
+
+    /// A copy of the current values.
+    pub fn read(&self) -> Tally {
+        let mut t = Tally::default();
+        for (cell, v) in self.cells.iter().zip(t.fields_mut()) {
+            *v = cell.load(Relaxed);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_moves_tally_into_shared_and_clears_it() {
+        let shared = SharedCounters::default();
+        let mut t = Tally::default();
+        t.drop(1, Reason::Ip4BadChecksum);
+        t.port(1, PortStat::RxPackets, 3);
+        t.icmp(IcmpOut::TtlExceeded);
+        t.burst_packets = 3;
+        shared.flush(&mut t);
+        assert_eq!(t, Tally::default());
+        t.drop(1, Reason::Ip4BadChecksum);
+        shared.flush(&mut t);
+        let r = shared.read();
+        assert_eq!(r.drops_of(Reason::Ip4BadChecksum), 2);
+        assert_eq!(r.port_stat(1, PortStat::Dropped), 2);
+        assert_eq!(r.port_stat(1, PortStat::RxPackets), 3);
+        assert_eq!(r.icmp_out[IcmpOut::TtlExceeded as usize], 1);
+        assert_eq!(r.burst_packets, 3);
+        // Out-of-range ports are ignored rather than panicking.
+        t.port(200, PortStat::RxPackets, 1);
+        let mut sum = Tally::default();
+        sum.add(&r);
+        sum.add(&r);
+        assert_eq!(sum.drops_of(Reason::Ip4BadChecksum), 4);
+    }
+}

@@ -1,0 +1,206 @@
+//! The worker pipeline, one file per stage. Stages are plain functions over a [`Packet`]
+//! that return the packet's next step as an enum, so every decision is unit-tested on
+//! crafted bytes without DPDK; [`worker`] strings them together on real mbuf bursts.
+//!
+//! Receive: [`eth_input`] -> [`ip4_input`] -> FIB lookup -> [`ip4_route`] decides
+//! -> [`ip4_local`] (ICMP echo) or [`ip4_forward`] (TTL) -> [`ip4_output`] (MTU, neighbour,
+//! Ethernet header) -> per-port TX buffer. ICMP errors are built in place by [`icmp_error`].
+
+pub mod arp_input;
+pub mod counters;
+pub mod egress;
+pub mod eth_input;
+pub mod icmp_error;
+pub mod ip4_forward;
+pub mod ip4_input;
+pub mod ip4_local;
+pub mod ip4_output;
+pub mod ip4_route;
+pub mod reason;
+pub mod worker;
+
+pub use crate::dpdk::RxCsum;
+pub use counters::{IcmpOut, PortStat, SharedCounters, Tally, MAX_PORTS};
+pub use reason::Reason;
+
+use crate::dpdk::Mbuf;
+use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
+
+/// Packets at most per RX burst (and per stage burst).
+pub const MAX_BURST: usize = 32;
+
+/// Length of the Ethernet header the pipeline writes and expects (no VLAN tags).
+pub const ETH_HLEN: usize = crate::wire::ethernet::HEADER_LEN;
+
+/// What a stage needs of a packet buffer: the frame's bytes (Ethernet header first), a
+/// way to shrink or grow it in place, and the receive metadata.
+pub trait Packet {
+    fn data(&self) -> &[u8];
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Shrinks or grows the frame; false (unchanged) if the buffer cannot hold `len`.
+    fn set_len(&mut self, len: usize) -> bool;
+    fn in_port(&self) -> u16;
+    fn rx_ip_csum(&self) -> RxCsum;
+}
+
+impl Packet for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+    #[inline]
+    fn set_len(&mut self, len: usize) -> bool {
+        Mbuf::set_len(self, len)
+    }
+    #[inline]
+    fn in_port(&self) -> u16 {
+        Mbuf::in_port(self)
+    }
+    #[inline]
+    fn rx_ip_csum(&self) -> RxCsum {
+        Mbuf::rx_ip_csum(self)
+    }
+}
+
+/// What the pipeline knows about one port.
+#[derive(Debug, Clone)]
+pub struct PortCtx {
+    pub id: u16,
+    pub name: String,
+    pub mac: crate::wire::MacAddr,
+    /// The router's address and the connected subnet (e.g. 10.0.1.1/24).
+    pub addr: Ipv4Net,
+    pub mtu: u16,
+}
+
+impl PortCtx {
+    pub fn ip(&self) -> Ipv4Addr {
+        self.addr.addr()
+    }
+}
+
+/// Ports by DPDK port id (ids without a configured port are `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Ports {
+    by_id: Vec<Option<PortCtx>>,
+}
+
+impl Ports {
+    pub fn new(ports: Vec<PortCtx>) -> Ports {
+        let len = ports.iter().map(|p| p.id as usize + 1).max().unwrap_or(0);
+        let mut by_id = vec![None; len];
+        for p in ports {
+            let i = p.id as usize;
+            by_id[i] = Some(p);
+        }
+        Ports { by_id }
+    }
+
+    #[inline]
+    pub fn get(&self, id: u16) -> Option<&PortCtx> {
+        self.by_id.get(id as usize).and_then(Option::as_ref)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &PortCtx> {
+        self.by_id.iter().flatten()
+    }
+
+    pub fn max_id(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// A test packet: a Vec with room to grow, an input port and a checksum verdict.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestPacket {
+    pub buf: Vec<u8>,
+    pub port: u16,
+    pub csum: RxCsum,
+}
+
+#[cfg(test)]
+impl TestPacket {
+    pub const CAPACITY: usize = 2048;
+    pub fn new(frame: &[u8], port: u16) -> TestPacket {
+        TestPacket {
+            buf: frame.to_vec(),
+            port,
+            csum: RxCsum::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Packet for TestPacket {
+    fn data(&self) -> &[u8] {
+        &self.buf
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn set_len(&mut self, len: usize) -> bool {
+        if len > Self::CAPACITY {
+            return false;
+        }
+        self.buf.resize(len, 0);
+        true
+    }
+    fn in_port(&self) -> u16 {
+        self.port
+    }
+    fn rx_ip_csum(&self) -> RxCsum {
+        self.csum
+    }
+}
+
+/// Frame builders shared by the stages' tests.
+#[cfg(test)]
+pub mod testutil {
+    use crate::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4};
+    use crate::wire::ipv4::Ipv4Packet;
+    use crate::wire::MacAddr;
+    use std::net::Ipv4Addr;
+
+    pub const ROUTER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+    pub const HOST_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+
+    /// Ethernet + IPv4 (no options) + `payload`, checksum filled.
+    pub fn ip_frame(src: [u8; 4], dst: [u8; 4], proto: u8, ttl: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + payload.len()];
+        {
+            let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+            e.set_dst(ROUTER_MAC);
+            e.set_src(HOST_MAC);
+            e.set_ethertype(ETHERTYPE_IPV4);
+        }
+        {
+            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+            ip.set_version_ihl(4, 5);
+            ip.set_total_len((20 + payload.len()) as u16);
+            ip.set_ident(0x1234);
+            ip.set_frag(true, false, 0);
+            ip.set_ttl(ttl);
+            ip.set_protocol(proto);
+            ip.set_src_addr(Ipv4Addr::from(src));
+            ip.set_dst_addr(Ipv4Addr::from(dst));
+            ip.fill_checksum();
+        }
+        f[34..].copy_from_slice(payload);
+        f
+    }
+
+    /// An ICMP echo request (id 7, seq 1) with `data`.
+    pub fn echo_request(src: [u8; 4], dst: [u8; 4], ttl: u8, data: &[u8]) -> Vec<u8> {
+        let mut icmp = vec![8u8, 0, 0, 0, 0, 7, 0, 1];
+        icmp.extend_from_slice(data);
+        let c = crate::wire::checksum::checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        ip_frame(src, dst, 1, ttl, &icmp)
+    }
+}

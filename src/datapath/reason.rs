@@ -1,0 +1,82 @@
+//! Why a packet was dropped. Every drop in the datapath has exactly one reason and one
+//! counter; names follow Linux's SNMP counters and `skb_drop_reason`s where one exists.
+
+macro_rules! reasons {
+    ($($variant:ident => $name:literal, $help:literal;)*) => {
+        /// A drop reason; `name()` is the metric label, `help()` says what it means.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Reason { $($variant),* }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+            pub const COUNT: usize = Reason::ALL.len();
+
+            pub fn name(self) -> &'static str {
+                match self { $(Reason::$variant => $name),* }
+            }
+
+            pub fn help(self) -> &'static str {
+                match self { $(Reason::$variant => $help),* }
+            }
+        }
+    };
+}
+
+reasons! {
+    EthTruncated => "eth_truncated", "Frame shorter than an Ethernet header.";
+    EthOtherHost => "eth_other_host", "Destination MAC neither the port's nor broadcast (Linux OTHERHOST).";
+    EthUnhandledType => "eth_unhandled_ethertype", "EtherType other than IPv4 or ARP (Linux UNHANDLED_PROTO).";
+    MultiSegment => "multi_segment", "Chained (multi-segment) mbuf; the pipeline handles single segments only.";
+    ArpMalformed => "arp_malformed", "ARP packet too short or not Ethernet/IPv4.";
+    ArpOtherTarget => "arp_other_target", "ARP request or reply not addressed to one of our addresses.";
+    PuntQueueFull => "punt_queue_full", "The queue from the workers to the control thread was full.";
+    Ip4HdrTruncated => "ip4_hdr_truncated", "Frame too short for an IPv4 header (Linux PKT_TOO_SMALL, InHdrErrors).";
+    Ip4BadVersion => "ip4_bad_version", "IP version field not 4 in an IPv4 frame (InHdrErrors).";
+    Ip4BadIhl => "ip4_bad_ihl", "IPv4 header length below 5 words or beyond the frame (InHdrErrors).";
+    Ip4BadChecksum => "ip4_bad_checksum", "IPv4 header checksum wrong (Linux IP_CSUM, InCsumErrors).";
+    Ip4BadTotalLength => "ip4_bad_total_length", "IPv4 total length smaller than its header (InHdrErrors).";
+    Ip4Truncated => "ip4_truncated", "IPv4 total length beyond the received frame (InTruncatedPkts).";
+    Ip4MartianSource => "ip4_martian_source", "Source address 0/8, 127/8, multicast or limited broadcast (Linux IP_INVALID_SOURCE).";
+    Ip4MartianDestination => "ip4_martian_destination", "Destination address 0/8 or 127/8 (Linux IP_INVALID_DEST).";
+    Ip4Multicast => "ip4_multicast", "Multicast destination; ferroute does not route multicast.";
+    Ip4Broadcast => "ip4_broadcast", "Broadcast destination; not forwarded, broadcast echo ignored (RFC 1812 §5.3.5, Linux icmp_echo_ignore_broadcasts).";
+    Ip4NotHost => "ip4_not_host", "Unicast IP packet in a link-layer broadcast frame is not forwarded (RFC 1812 §5.3.4).";
+    Ip4NoRoute => "ip4_no_route", "No route to the destination (Linux IP_INNOROUTES, InNoRoutes).";
+    RouteBlackhole => "route_blackhole", "Destination matched a blackhole route.";
+    RouteUnreachable => "route_unreachable", "Destination matched an unreachable route.";
+    RouteProhibit => "route_prohibit", "Destination matched a prohibit route.";
+    Ip4TtlExceeded => "ip4_ttl_exceeded", "TTL would reach zero on forwarding (RFC 1812 §5.3.1).";
+    Ip4FragNeeded => "ip4_frag_needed", "Larger than the egress MTU with DF set (RFC 1191; Linux PKT_TOO_BIG).";
+    Ip4TooBig => "ip4_too_big", "Larger than the egress MTU without DF; fragmentation is not implemented yet.";
+    Ip4LocalFragment => "ip4_local_fragment", "Fragment addressed to the router; reassembly is not implemented yet.";
+    Ip4UnknownProtocol => "ip4_unknown_protocol", "Protocol the router does not serve (Linux IP_NOPROTO); answered with protocol unreachable.";
+    UdpNoPort => "udp_no_port", "UDP to the router, which listens on no port; answered with port unreachable.";
+    IcmpMalformed => "icmp_malformed", "ICMP message to the router too short or with a bad checksum (Linux ICMP_CSUM).";
+    IcmpUnhandled => "icmp_unhandled_type", "ICMP message to the router that is not an echo request.";
+    NeighFailed => "neigh_failed", "Next hop did not answer ARP (Linux NEIGH_FAILED); ICMP host unreachable sent.";
+    NeighQueueFull => "neigh_queue_full", "Too many packets held for an unresolved neighbour (Linux NEIGH_QUEUEFULL).";
+    NeighDeleted => "neigh_deleted", "Held packet dropped because its neighbour entry was deleted (Linux NEIGH_DEAD).";
+    NeighTableFull => "neigh_table_full", "Neighbour table full with nothing to evict (Linux \"neighbour table overflow\").";
+    TxQueueFull => "tx_queue_full", "The port's TX queue refused the packet.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_prometheus_labels_with_help() {
+        let mut seen = HashSet::new();
+        for r in Reason::ALL {
+            assert!(seen.insert(r.name()), "duplicate {}", r.name());
+            assert!(r
+                .name()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(r.help().ends_with('.'));
+            assert_eq!(Reason::ALL[*r as usize], *r);
+        }
+    }
+}

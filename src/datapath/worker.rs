@@ -1,0 +1,251 @@
+//! The worker lcore: poll its RX queues, run each burst through the pipeline, buffer TX,
+//! flush on the drain timer. Run to completion; no locks, syscalls or allocation per
+//! packet. The FIB and neighbour snapshot are loaded once per poll round (the worker's
+//! quiescent point for arc-swap).
+use super::egress::{Egress, Unresolved, View};
+use super::eth_input::{eth_input, EthNext};
+use super::ip4_forward::{ip4_forward, FwdNext};
+use super::ip4_input::ip4_input;
+use super::ip4_local::{ip4_local, LocalNext};
+use super::ip4_route::{ip4_route, RouteNext};
+use super::{IcmpOut, PortStat, Ports, Reason, SharedCounters, MAX_BURST};
+use crate::dpdk::{rdtsc, Mbuf, RxQueue};
+use crate::fib::{Fib, NextHop};
+use crate::neigh::NeighSnapshot;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// State the control side publishes and the workers read.
+pub struct Shared {
+    pub fib: ArcSwap<Fib>,
+    pub neigh: ArcSwap<NeighSnapshot>,
+    pub ports: Ports,
+    pub stop: AtomicBool,
+}
+
+/// Work handed from a worker to the control thread.
+pub enum Punt {
+    /// An ARP frame received on `pkt.in_port()`.
+    Arp(Mbuf),
+    /// A packet waiting for the next hop `nh` on `port` to be resolved.
+    Resolve(Unresolved),
+}
+
+/// Timing knobs of the loop, in TSC cycles where it matters.
+#[derive(Debug, Clone)]
+pub struct LoopParams {
+    pub burst: usize,
+    pub drain_cycles: u64,
+    pub idle_sleep: Option<Duration>,
+}
+
+/// Empty poll rounds before an idle worker sleeps (when idle_sleep is set).
+const IDLE_ROUNDS_BEFORE_SLEEP: u32 = 100;
+
+pub struct Worker {
+    pub lcore: u32,
+    pub rxqs: Vec<RxQueue>,
+    pub egress: Egress,
+    pub shared: Arc<Shared>,
+    pub counters: Arc<SharedCounters>,
+    pub punt: SyncSender<Punt>,
+    pub params: LoopParams,
+}
+
+/// A fixed-size stack vector for one burst (no allocation per burst).
+struct Burst<T> {
+    slots: [Option<T>; MAX_BURST],
+    len: usize,
+}
+
+impl<T> Burst<T> {
+    fn new() -> Self {
+        Burst {
+            slots: std::array::from_fn(|_| None),
+            len: 0,
+        }
+    }
+    fn push(&mut self, t: T) {
+        if let Some(slot) = self.slots.get_mut(self.len) {
+            *slot = Some(t);
+            self.len += 1;
+        }
+    }
+    fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        let len = std::mem::take(&mut self.len);
+        self.slots[..len].iter_mut().filter_map(Option::take)
+    }
+}
+
+/// A validated IPv4 packet waiting for its FIB lookup.
+struct Ip4Pending {
+    pkt: Mbuf,
+    dst: u32,
+    l2_bcast: bool,
+}
+
+impl Worker {
+    /// The lcore loop; returns when `shared.stop` is set.
+    pub fn run(mut self) -> i32 {
+        let mut last_drain = rdtsc();
+        let mut idle_rounds = 0u32;
+        while !self.shared.stop.load(Relaxed) {
+            let start = rdtsc();
+            let fib = self.shared.fib.load();
+            let neigh = self.shared.neigh.load();
+            let shared = Arc::clone(&self.shared);
+            let view = View {
+                fib: &fib,
+                neigh: &neigh,
+                ports: &shared.ports,
+            };
+            let mut received = 0;
+            for q in 0..self.rxqs.len() {
+                let mut rx = Burst::new();
+                let n = self.rxqs[q].rx_burst(self.params.burst, |m| rx.push(m));
+                if n > 0 {
+                    received += n;
+                    self.egress.tally.bursts += 1;
+                    self.egress.tally.burst_packets += n as u64;
+                    self.process(&mut rx, view);
+                }
+            }
+            let now = rdtsc();
+            if now.wrapping_sub(last_drain) >= self.params.drain_cycles {
+                self.egress.flush();
+                last_drain = now;
+                self.counters.flush(&mut self.egress.tally);
+            }
+            if received > 0 {
+                self.egress.tally.busy_cycles += now.wrapping_sub(start);
+                self.counters.flush(&mut self.egress.tally);
+                idle_rounds = 0;
+            } else {
+                self.egress.tally.idle_cycles += now.wrapping_sub(start);
+                idle_rounds += 1;
+                if let Some(d) = self.params.idle_sleep {
+                    if idle_rounds >= IDLE_ROUNDS_BEFORE_SLEEP {
+                        self.egress.flush();
+                        self.counters.flush(&mut self.egress.tally);
+                        std::thread::sleep(d);
+                    }
+                }
+            }
+        }
+        self.egress.flush();
+        self.counters.flush(&mut self.egress.tally);
+        0
+    }
+
+    fn punt(&mut self, p: Punt) {
+        self.egress.tally.punted += 1;
+        if let Err(e) = self.punt.try_send(p) {
+            let (std::sync::mpsc::TrySendError::Full(p)
+            | std::sync::mpsc::TrySendError::Disconnected(p)) = e;
+            self.egress.tally.punted -= 1;
+            let m = match p {
+                Punt::Arp(m) => m,
+                Punt::Resolve(u) => u.pkt,
+            };
+            self.egress.drop_pkt(m, Reason::PuntQueueFull);
+        }
+    }
+
+    fn resolve(&mut self, u: Option<Unresolved>) {
+        if let Some(u) = u {
+            self.punt(Punt::Resolve(u));
+        }
+    }
+
+    /// Ethernet and IPv4 input, then one FIB burst lookup, then per-packet routing.
+    fn process(&mut self, rx: &mut Burst<Mbuf>, v: View) {
+        let mut ip4: Burst<Ip4Pending> = Burst::new();
+        for mut m in rx.drain() {
+            let port = m.in_port();
+            let t = &mut self.egress.tally;
+            t.port(port, PortStat::RxPackets, 1);
+            t.port(port, PortStat::RxBytes, m.len() as u64);
+            if !m.is_contiguous() {
+                self.egress.drop_pkt(m, Reason::MultiSegment);
+                continue;
+            }
+            let Some(pc) = v.ports.get(port) else {
+                self.egress.drop_pkt(m, Reason::EthOtherHost);
+                continue;
+            };
+            match eth_input(m.data(), pc.mac) {
+                EthNext::Arp => self.punt(Punt::Arp(m)),
+                EthNext::Drop(r) => self.egress.drop_pkt(m, r),
+                EthNext::Ip4 { l2_bcast } => match ip4_input(&mut m) {
+                    Ok(a) => ip4.push(Ip4Pending {
+                        pkt: m,
+                        dst: a.dst,
+                        l2_bcast,
+                    }),
+                    Err(r) => self.egress.drop_pkt(m, r),
+                },
+            }
+        }
+        if ip4.len == 0 {
+            return;
+        }
+        let mut dsts = [0u32; MAX_BURST];
+        let n = ip4.len;
+        for (d, p) in dsts.iter_mut().zip(ip4.slots[..n].iter().flatten()) {
+            *d = p.dst;
+        }
+        let mut nhs: [Option<NextHop>; MAX_BURST] = [None; MAX_BURST];
+        v.fib.lookup_burst(&dsts[..n], &mut nhs[..n]);
+        for (p, nh) in ip4.drain().zip(nhs) {
+            self.route(p, nh, v);
+        }
+    }
+
+    fn route(&mut self, p: Ip4Pending, nh: Option<NextHop>, v: View) {
+        let Ip4Pending {
+            pkt: mut m,
+            dst,
+            l2_bcast,
+        } = p;
+        let in_port = m.in_port();
+        let u = match ip4_route(dst, nh, l2_bcast) {
+            RouteNext::Local => {
+                self.egress.tally.port(in_port, PortStat::Delivered, 1);
+                match ip4_local(&mut m) {
+                    LocalNext::Reply => {
+                        self.egress.tally.icmp(IcmpOut::EchoReply);
+                        self.egress.send_local(m, v)
+                    }
+                    LocalNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
+                    LocalNext::Drop(r) => {
+                        self.egress.drop_pkt(m, r);
+                        None
+                    }
+                }
+            }
+            RouteNext::Forward { port, nh } => match ip4_forward(&mut m) {
+                FwdNext::Output => {
+                    self.egress.tally.port(in_port, PortStat::Forwarded, 1);
+                    self.egress.output(m, port, nh, v)
+                }
+                FwdNext::TimeExceeded => self.egress.icmp_error(
+                    m,
+                    IcmpOut::TtlExceeded,
+                    Reason::Ip4TtlExceeded,
+                    l2_bcast,
+                    0,
+                    v,
+                ),
+            },
+            RouteNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
+            RouteNext::Drop(r) => {
+                self.egress.drop_pkt(m, r);
+                None
+            }
+        };
+        self.resolve(u);
+    }
+}

@@ -1,0 +1,104 @@
+//! EAL start and stop, lcores, TSC.
+use super::DpdkError;
+use std::ffi::{c_int, c_void, CStr, CString};
+
+/// Marker: the EAL is initialised; dropping it runs `rte_eal_cleanup`. Create once.
+pub struct Eal {
+    _private: (),
+}
+
+/// Launch target for lcores when the caller does not care which one.
+pub const MAIN_LCORE_ANY: u32 = u32::MAX;
+
+impl Eal {
+    /// `rte_eal_init` with `args` (without argv[0]). DPDK allows this once per process.
+    pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
+        let mut owned: Vec<CString> = Vec::with_capacity(args.len() + 1);
+        owned.push(CString::new("ferroute").expect("static string has no NUL"));
+        for a in args {
+            owned
+                .push(CString::new(a.as_str()).map_err(|_| {
+                    DpdkError::new(format!("EAL argument {a:?} contains NUL"), -22)
+                })?);
+        }
+        let mut argv: Vec<*mut std::ffi::c_char> =
+            owned.iter().map(|c| c.as_ptr() as *mut _).collect();
+        // SAFETY: argv points at NUL-terminated strings that outlive the call; DPDK may
+        // permute argv but does not write into the strings or keep the array.
+        let ret = unsafe { dpdk_sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
+        if ret < 0 {
+            return Err(DpdkError::new("rte_eal_init", ret));
+        }
+        Ok(Eal { _private: () })
+    }
+}
+
+impl Drop for Eal {
+    fn drop(&mut self) {
+        // SAFETY: called once, after all lcores have been waited for (the owner drops the
+        // Eal last); releases hugepage/memory and devices.
+        unsafe {
+            dpdk_sys::rte_eal_cleanup();
+        }
+    }
+}
+
+/// TSC cycles per second, as measured by the EAL.
+pub fn tsc_hz() -> u64 {
+    // SAFETY: pure read of a value the EAL computed at init.
+    unsafe { dpdk_sys::rte_get_tsc_hz() }
+}
+
+/// Current TSC value.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: reads the time-stamp counter; no memory effects.
+    unsafe { dpdk_sys::rte_rdtsc() }
+}
+
+/// This thread's lcore id (u32::MAX for threads the EAL does not know).
+pub fn lcore_id() -> u32 {
+    // SAFETY: reads a thread-local set by the EAL.
+    unsafe { dpdk_sys::rte_lcore_id() }
+}
+
+/// The DPDK version string, e.g. "DPDK 22.11.11".
+pub fn dpdk_version() -> String {
+    // SAFETY: rte_version returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(dpdk_sys::rte_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+type LaunchFn = Box<dyn FnOnce() -> i32 + Send + 'static>;
+
+extern "C" fn lcore_trampoline(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the Box<LaunchFn> leaked by launch_on_lcore, handed to exactly one
+    // lcore and reclaimed here exactly once.
+    let f: Box<LaunchFn> = unsafe { Box::from_raw(arg as *mut LaunchFn) };
+    f()
+}
+
+/// Runs `f` on worker lcore `lcore` (`rte_eal_remote_launch`).
+pub fn launch_on_lcore<F>(lcore: u32, f: F) -> Result<(), DpdkError>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    let boxed: Box<LaunchFn> = Box::new(Box::new(f));
+    let arg = Box::into_raw(boxed) as *mut c_void;
+    // SAFETY: the trampoline matches lcore_function_t; `arg` stays valid until the
+    // trampoline reclaims it. On failure the lcore never runs it and we reclaim it below.
+    let ret = unsafe { dpdk_sys::rte_eal_remote_launch(Some(lcore_trampoline), arg, lcore) };
+    if ret != 0 {
+        // SAFETY: the launch failed, so nobody else owns `arg`.
+        drop(unsafe { Box::from_raw(arg as *mut LaunchFn) });
+        return Err(DpdkError::new(format!("launch on lcore {lcore}"), ret));
+    }
+    Ok(())
+}
+
+/// Waits for every worker lcore to return (`rte_eal_mp_wait_lcore`).
+pub fn wait_lcores() {
+    // SAFETY: blocks until launched lcore functions return; no preconditions.
+    unsafe { dpdk_sys::rte_eal_mp_wait_lcore() }
+}

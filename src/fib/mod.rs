@@ -1,0 +1,364 @@
+//! Routing: the control side's RIB (every route, with metrics) and the workers' FIB (the
+//! best route per prefix compiled into [`lpm::Lpm`] plus a table of next hops).
+//!
+//! The FIB is immutable: the control side builds a new one and publishes it through
+//! `ArcSwap<Fib>`; workers load it once per burst.
+
+pub mod lpm;
+
+use ipnet::Ipv4Net;
+use lpm::{Lpm, NhId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Where a route sends packets, as the datapath needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NextHop {
+    /// One of the router's own addresses (Linux's `local` table), received on `port`'s subnet.
+    Local { port: u16 },
+    /// A subnet broadcast address of `port` (RFC 1812 §5.3.5: not forwarded).
+    Broadcast { port: u16 },
+    /// Directly connected: the destination itself is the neighbour.
+    Connected { port: u16 },
+    /// Through a gateway on `port`.
+    Gateway { port: u16, gw: Ipv4Addr },
+    /// Silently discarded.
+    Blackhole,
+    /// Discarded with ICMP host unreachable (as Linux's `unreachable` route).
+    Unreachable,
+    /// Discarded with ICMP communication administratively prohibited.
+    Prohibit,
+}
+
+/// Who put a route in the RIB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// Derived from a port address (local, broadcast and connected routes).
+    Kernel,
+    /// From the config file or the control API.
+    Static,
+}
+
+/// What a route points at before resolution (a gateway may omit its port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteTarget {
+    Local { port: u16 },
+    Broadcast { port: u16 },
+    Connected { port: u16 },
+    Gateway { gw: Ipv4Addr, port: Option<u16> },
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub prefix: Ipv4Net,
+    pub target: RouteTarget,
+    pub metric: u32,
+    pub proto: Proto,
+}
+
+/// All routes, keyed by prefix; per prefix the lowest metric wins.
+#[derive(Debug, Clone, Default)]
+pub struct Rib {
+    routes: BTreeMap<(u32, u8), Vec<Route>>,
+}
+
+/// A FIB version as the workers see it.
+pub struct Fib {
+    lpm: Lpm,
+    nexthops: Vec<NextHop>,
+    pub version: u64,
+}
+
+fn key(p: &Ipv4Net) -> (u32, u8) {
+    (u32::from(p.network()), p.prefix_len())
+}
+
+impl Rib {
+    pub fn new() -> Rib {
+        Rib::default()
+    }
+
+    /// Adds a route; a route with the same prefix and metric is replaced.
+    pub fn insert(&mut self, route: Route) {
+        let list = self.routes.entry(key(&route.prefix)).or_default();
+        list.retain(|r| r.metric != route.metric);
+        list.push(route);
+        list.sort_by_key(|r| (r.metric, r.proto));
+    }
+
+    /// Removes the route with this prefix and metric; true if there was one.
+    pub fn remove(&mut self, prefix: &Ipv4Net, metric: u32) -> bool {
+        let k = key(prefix);
+        let Some(list) = self.routes.get_mut(&k) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|r| r.metric != metric);
+        let removed = list.len() != before;
+        if list.is_empty() {
+            self.routes.remove(&k);
+        }
+        removed
+    }
+
+    /// Every route in prefix order.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.values().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The port of the connected subnet that holds `gw` (longest match among connected
+    /// routes), resolving a gateway given without a port.
+    fn connected_port(&self, gw: Ipv4Addr) -> Option<u16> {
+        self.routes
+            .values()
+            .filter_map(|l| l.first())
+            .filter_map(|r| match r.target {
+                RouteTarget::Connected { port } if r.prefix.contains(&gw) => {
+                    Some((r.prefix.prefix_len(), port))
+                }
+                _ => None,
+            })
+            .max_by_key(|&(len, _)| len)
+            .map(|(_, port)| port)
+    }
+
+    /// The datapath's view of a route, or None if its gateway is on no connected subnet.
+    pub fn resolve(&self, r: &Route) -> Option<NextHop> {
+        Some(match r.target {
+            RouteTarget::Local { port } => NextHop::Local { port },
+            RouteTarget::Broadcast { port } => NextHop::Broadcast { port },
+            RouteTarget::Connected { port } => NextHop::Connected { port },
+            RouteTarget::Gateway { gw, port } => NextHop::Gateway {
+                gw,
+                port: match port {
+                    Some(p) => p,
+                    None => self.connected_port(gw)?,
+                },
+            },
+            RouteTarget::Blackhole => NextHop::Blackhole,
+            RouteTarget::Unreachable => NextHop::Unreachable,
+            RouteTarget::Prohibit => NextHop::Prohibit,
+        })
+    }
+
+    /// Compiles the best route of every prefix into a FIB.
+    pub fn build_fib(&self, version: u64) -> Fib {
+        let mut nexthops: Vec<NextHop> = Vec::new();
+        let mut ids: HashMap<NextHop, NhId> = HashMap::new();
+        let mut entries = Vec::with_capacity(self.routes.len());
+        for (&(addr, len), list) in &self.routes {
+            // The lowest-metric route that resolves wins.
+            let Some(nh) = list.iter().find_map(|r| self.resolve(r)) else {
+                continue;
+            };
+            let id = *ids.entry(nh).or_insert_with(|| {
+                nexthops.push(nh);
+                (nexthops.len() - 1) as NhId
+            });
+            entries.push((addr, len, id));
+        }
+        Fib {
+            lpm: Lpm::build(entries),
+            nexthops,
+            version,
+        }
+    }
+
+    /// The best route for `addr` (as `ip route get`).
+    pub fn lookup(&self, addr: Ipv4Addr) -> Option<&Route> {
+        let a = u32::from(addr);
+        (0..=32u8).rev().find_map(|len| {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            self.routes.get(&(a & mask, len)).and_then(|l| l.first())
+        })
+    }
+}
+
+impl Fib {
+    /// Longest-prefix match for a destination.
+    #[inline]
+    pub fn lookup(&self, dst: u32) -> Option<NextHop> {
+        self.lpm.lookup(dst).map(|id| self.nexthops[id as usize])
+    }
+
+    /// Burst lookup: `out[i]` for `dsts[i]`.
+    #[inline]
+    pub fn lookup_burst(&self, dsts: &[u32], out: &mut [Option<NextHop>]) {
+        let mut ids = [None; 64];
+        let n = dsts.len().min(out.len()).min(ids.len());
+        self.lpm.lookup_burst(&dsts[..n], &mut ids[..n]);
+        for (o, id) in out[..n].iter_mut().zip(&ids[..n]) {
+            *o = id.map(|id| self.nexthops[id as usize]);
+        }
+    }
+
+    pub fn prefixes(&self) -> usize {
+        self.lpm.len()
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.lpm.memory_bytes() + self.nexthops.capacity() * std::mem::size_of::<NextHop>()
+    }
+}
+
+impl Default for Fib {
+    fn default() -> Fib {
+        Rib::new().build_fib(0)
+    }
+}
+
+impl fmt::Display for Route {
+    /// iproute2 style: `10.9.0.0/16 via 10.0.2.2 dev port1 metric 0 proto static`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target {
+            RouteTarget::Blackhole => write!(f, "blackhole {}", self.prefix)?,
+            RouteTarget::Unreachable => write!(f, "unreachable {}", self.prefix)?,
+            RouteTarget::Prohibit => write!(f, "prohibit {}", self.prefix)?,
+            RouteTarget::Local { port } => write!(f, "local {} dev {port}", self.prefix.addr())?,
+            RouteTarget::Broadcast { port } => {
+                write!(f, "broadcast {} dev {port}", self.prefix.addr())?
+            }
+            RouteTarget::Connected { port } => write!(f, "{} dev {port} scope link", self.prefix)?,
+            RouteTarget::Gateway { gw, port } => {
+                write!(f, "{} via {gw}", self.prefix)?;
+                if let Some(p) = port {
+                    write!(f, " dev {p}")?;
+                }
+            }
+        }
+        let proto = match self.proto {
+            Proto::Kernel => "kernel",
+            Proto::Static => "static",
+        };
+        write!(f, " proto {proto} metric {}", self.metric)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    fn rib() -> Rib {
+        let mut rib = Rib::new();
+        for (p, port) in [("10.0.1.0/24", 0), ("10.0.2.0/24", 1)] {
+            rib.insert(Route {
+                prefix: net(p),
+                target: RouteTarget::Connected { port },
+                metric: 0,
+                proto: Proto::Kernel,
+            });
+        }
+        rib.insert(Route {
+            prefix: net("10.0.1.1/32"),
+            target: RouteTarget::Local { port: 0 },
+            metric: 0,
+            proto: Proto::Kernel,
+        });
+        rib
+    }
+
+    #[test]
+    fn gateway_without_port_resolves_through_connected_subnet() {
+        let mut rib = rib();
+        rib.insert(Route {
+            prefix: net("192.0.2.0/24"),
+            target: RouteTarget::Gateway {
+                gw: "10.0.2.2".parse().unwrap(),
+                port: None,
+            },
+            metric: 0,
+            proto: Proto::Static,
+        });
+        let fib = rib.build_fib(1);
+        assert_eq!(
+            fib.lookup(u32::from(Ipv4Addr::new(192, 0, 2, 7))),
+            Some(NextHop::Gateway {
+                port: 1,
+                gw: "10.0.2.2".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            fib.lookup(u32::from(Ipv4Addr::new(10, 0, 1, 1))),
+            Some(NextHop::Local { port: 0 })
+        );
+        assert_eq!(
+            fib.lookup(u32::from(Ipv4Addr::new(10, 0, 1, 9))),
+            Some(NextHop::Connected { port: 0 })
+        );
+        assert_eq!(fib.lookup(u32::from(Ipv4Addr::new(8, 8, 8, 8))), None);
+    }
+
+    #[test]
+    fn unresolvable_gateway_is_not_installed_and_lower_metric_wins() {
+        let mut rib = rib();
+        let p = net("0.0.0.0/0");
+        rib.insert(Route {
+            prefix: p,
+            target: RouteTarget::Gateway {
+                gw: "172.16.0.1".parse().unwrap(),
+                port: None,
+            },
+            metric: 10,
+            proto: Proto::Static,
+        });
+        assert_eq!(rib.build_fib(1).lookup(0x08080808), None);
+        rib.insert(Route {
+            prefix: p,
+            target: RouteTarget::Blackhole,
+            metric: 20,
+            proto: Proto::Static,
+        });
+        // Metric 10 cannot resolve, so metric 20 is used.
+        assert_eq!(
+            rib.build_fib(2).lookup(0x08080808),
+            Some(NextHop::Blackhole)
+        );
+        assert!(rib.remove(&p, 20));
+        assert!(!rib.remove(&p, 20));
+        assert_eq!(rib.lookup("8.8.8.8".parse().unwrap()).unwrap().metric, 10);
+    }
+
+    #[test]
+    fn burst_lookup_matches_single() {
+        let fib = rib().build_fib(1);
+        let dsts = [0x0a000101, 0x0a000105, 0x0a000205, 0x08080808];
+        let mut out = [None; 4];
+        fib.lookup_burst(&dsts, &mut out);
+        for (d, o) in dsts.iter().zip(out) {
+            assert_eq!(fib.lookup(*d), o);
+        }
+    }
+
+    #[test]
+    fn route_display_is_iproute2_like() {
+        let r = Route {
+            prefix: net("10.9.0.0/16"),
+            target: RouteTarget::Gateway {
+                gw: "10.0.2.2".parse().unwrap(),
+                port: Some(1),
+            },
+            metric: 5,
+            proto: Proto::Static,
+        };
+        assert_eq!(
+            r.to_string(),
+            "10.9.0.0/16 via 10.0.2.2 dev 1 proto static metric 5"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The worker-facing side: an immutable map of usable neighbours.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{NeighKey, PortId};
+use crate::wire::MacAddr;
+
+/// One usable neighbour as the workers see it. The control thread keeps the same `Arc`
+/// across snapshots while the MAC is unchanged, so the `used` flag a worker sets is read
+/// back by the table (this replaces Linux's per-packet `neigh_event_send` on a STALE entry).
+#[derive(Debug)]
+pub struct NeighHot {
+    mac: MacAddr,
+    used: AtomicBool,
+}
+
+impl NeighHot {
+    pub(super) fn new(mac: MacAddr) -> Self {
+        NeighHot {
+            mac,
+            used: AtomicBool::new(false),
+        }
+    }
+
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    /// Record that a packet was sent through this entry. Called per packet by workers:
+    /// a Relaxed load, and a store only on the false -> true edge, so a busy entry's cache
+    /// line stays shared instead of bouncing between cores.
+    #[inline]
+    pub fn mark_used(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Control thread: read and clear the flag. The swap (only when set) cannot lose a
+    /// worker's concurrent `true` store.
+    pub(super) fn take_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed) && self.used.swap(false, Ordering::Relaxed)
+    }
+
+    pub(super) fn clear_used(&self) {
+        if self.used.load(Ordering::Relaxed) {
+            self.used.store(false, Ordering::Relaxed);
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Immutable view of the usable neighbours (REACHABLE, STALE, DELAY, PROBE, PERMANENT),
+/// built by [`super::NeighTable::snapshot`] and published to the workers.
+#[derive(Clone, Default)]
+pub struct NeighSnapshot {
+    map: HashMap<NeighKey, Arc<NeighHot>, KeyHashBuilder>,
+}
+
+impl NeighSnapshot {
+    pub(super) fn with_capacity(n: usize, hasher: KeyHashBuilder) -> Self {
+        NeighSnapshot {
+            map: HashMap::with_capacity_and_hasher(n, hasher),
+        }
+    }
+
+    pub(super) fn insert(&mut self, key: NeighKey, hot: Arc<NeighHot>) {
+        self.map.insert(key, hot);
+    }
+
+    #[inline]
+    pub fn lookup(&self, port: PortId, ip: Ipv4Addr) -> Option<&NeighHot> {
+        self.map.get(&NeighKey { port, ip }).map(|h| &**h)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// All entries, in no particular order (for diagnostics).
+    pub fn iter(&self) -> impl Iterator<Item = (NeighKey, &NeighHot)> + '_ {
+        self.map.iter().map(|(k, h)| (*k, &**h))
+    }
+
+    #[cfg(test)]
+    pub(super) fn hot_arc(&self, key: NeighKey) -> Option<&Arc<NeighHot>> {
+        self.map.get(&key)
+    }
+}
+
+impl std::fmt::Debug for NeighSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.map.iter().map(|(k, h)| (k, h.mac)))
+            .finish()
+    }
+}
+
+/// Keyed multiply-fold hasher for the small (port, ip) keys looked up per packet; much
+/// cheaper than SipHash, and the random per-table seed keeps the bucket layout
+/// unpredictable to hosts that choose their own addresses.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct KeyHashBuilder {
+    seed: u64,
+}
+
+impl Default for KeyHashBuilder {
+    fn default() -> Self {
+        KeyHashBuilder {
+            seed: RandomState::new().build_hasher().finish(),
+        }
+    }
+}
+
+impl BuildHasher for KeyHashBuilder {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { h: self.seed }
+    }
+}
+
+pub(super) struct KeyHasher {
+    h: u64,
+}
+
+const MULT: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, x: u64) {
+        let m = u128::from(self.h ^ x) * u128::from(MULT);
+        self.h = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.mix(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.h
+    }
+}

@@ -1,0 +1,284 @@
+//! Bringing the router up and down: EAL, mempool, ports, RIB/FIB, neighbour table,
+//! workers on their lcores, and the control loop on the main lcore.
+use crate::config::{Config, RouteType};
+use crate::control::{socket::Server, Control};
+use crate::datapath::egress::Egress;
+use crate::datapath::icmp_error::TokenBucket;
+use crate::datapath::worker::{LoopParams, Punt, Shared, Worker};
+use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
+use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
+use crate::fib::{Proto, Rib, Route, RouteTarget};
+use crate::neigh::{NeighKey, NeighParams, NeighTable};
+use arc_swap::ArcSwap;
+use ipnet::Ipv4Net;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Depth of the worker -> control queue (ARP frames and packets awaiting resolution).
+const PUNT_QUEUE: usize = 4096;
+
+/// Logs a line to stderr, prefixed like a daemon's.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => { eprintln!("ferroute: {}", format_args!($($arg)*)) };
+}
+
+/// Connected, local and broadcast routes of one port address (as Linux adds for
+/// `ip addr add`).
+pub fn address_routes(addr: Ipv4Net, port: u16) -> Vec<Route> {
+    let kernel = |prefix, target| Route {
+        prefix,
+        target,
+        metric: 0,
+        proto: Proto::Kernel,
+    };
+    let mut v = vec![
+        kernel(addr.trunc(), RouteTarget::Connected { port }),
+        kernel(
+            Ipv4Net::new(addr.addr(), 32).expect("/32 is valid"),
+            RouteTarget::Local { port },
+        ),
+    ];
+    if addr.prefix_len() <= 30 {
+        v.push(kernel(
+            Ipv4Net::new(addr.broadcast(), 32).expect("/32 is valid"),
+            RouteTarget::Broadcast { port },
+        ));
+    }
+    v
+}
+
+/// The RIB the configuration describes, with ports as DPDK ids.
+pub fn config_rib(cfg: &Config, port_ids: &[u16]) -> Rib {
+    let mut rib = Rib::new();
+    for (p, &id) in cfg.ports.iter().zip(port_ids) {
+        for r in address_routes(p.address, id) {
+            rib.insert(r);
+        }
+    }
+    for r in &cfg.routes {
+        let port = r.port.map(|i| port_ids[i]);
+        let target = match r.route_type {
+            RouteType::Blackhole => RouteTarget::Blackhole,
+            RouteType::Unreachable => RouteTarget::Unreachable,
+            RouteType::Prohibit => RouteTarget::Prohibit,
+            RouteType::Unicast => match (r.via, port) {
+                (Some(gw), port) => RouteTarget::Gateway { gw, port },
+                (None, Some(port)) => RouteTarget::Connected { port },
+                // Config validation refuses a unicast route with neither.
+                (None, None) => continue,
+            },
+        };
+        rib.insert(Route {
+            prefix: r.prefix,
+            target,
+            metric: r.metric,
+            proto: Proto::Static,
+        });
+    }
+    rib
+}
+
+/// Runs the router until SIGINT/SIGTERM. Errors name what failed.
+pub fn run(cfg: Config) -> Result<(), String> {
+    if cfg.ports.len() > MAX_PORTS {
+        return Err(format!(
+            "{}: {} ports configured, at most {MAX_PORTS} supported",
+            cfg.source,
+            cfg.ports.len()
+        ));
+    }
+    let mut eal_args = cfg.eal_args.clone();
+    for p in &cfg.ports {
+        eal_args.push(format!("--vdev={}", p.devargs));
+    }
+    log!("starting EAL: {}", eal_args.join(" "));
+    let eal = Eal::init(&eal_args).map_err(|e| e.to_string())?;
+    log!("{}", dpdk::dpdk_version());
+    let result = run_with_eal(&cfg);
+    drop(eal);
+    result
+}
+
+fn run_with_eal(cfg: &Config) -> Result<(), String> {
+    let d = &cfg.datapath;
+    let pool =
+        Mempool::create("ferroute_pkts", d.mbufs, d.mbuf_cache).map_err(|e| e.to_string())?;
+    let tx_queues = cfg.workers.len() as u16 + 1;
+    let mut port_ids = Vec::new();
+    let mut ctxs = Vec::new();
+    for (i, p) in cfg.ports.iter().enumerate() {
+        let id = dpdk::port_by_name(p.dev_name()).map_err(|e| format!("port {}: {e}", p.name))?;
+        if id as usize >= MAX_PORTS {
+            return Err(format!("port {}: DPDK port id {id} >= {MAX_PORTS}", p.name));
+        }
+        let setup = PortSetup {
+            rx_queues: cfg.rx_queues(i),
+            tx_queues,
+            rx_desc: d.rx_desc,
+            tx_desc: d.tx_desc,
+            mtu: p.mtu,
+            mac: p.mac,
+        };
+        let info = dpdk::setup_and_start(id, &setup, &pool)
+            .map_err(|e| format!("{}: port[{i}] ({}): {e}", cfg.source, p.name))?;
+        log!(
+            "port {} (DPDK port {id}, {}) started: mac {} addr {} mtu {}, {} RX queue(s), RX IPv4 checksum offload {}",
+            p.name,
+            info.driver,
+            info.mac,
+            p.address,
+            p.mtu,
+            setup.rx_queues,
+            if info.rx_ipv4_csum { "on" } else { "off" }
+        );
+        port_ids.push(id);
+        ctxs.push(PortCtx {
+            id,
+            name: p.name.clone(),
+            mac: info.mac,
+            addr: p.address,
+            mtu: p.mtu,
+        });
+    }
+    let result = run_ports(cfg, pool, &port_ids, ctxs);
+    for &id in &port_ids {
+        dpdk::stop_and_close(id);
+    }
+    result
+}
+
+fn run_ports(
+    cfg: &Config,
+    pool: Mempool,
+    port_ids: &[u16],
+    ctxs: Vec<PortCtx>,
+) -> Result<(), String> {
+    let rib = config_rib(cfg, port_ids);
+    let fib = rib.build_fib(1);
+    log!("FIB version 1: {} prefixes", fib.prefixes());
+    let a = &cfg.arp;
+    let mut neigh = NeighTable::new(NeighParams {
+        reachable_ms: a.reachable_ms,
+        retrans_ms: a.retrans_ms,
+        mcast_probes: a.mcast_probes,
+        ucast_probes: a.ucast_probes,
+        delay_probe_ms: a.delay_probe_ms,
+        hold_queue: a.hold_queue,
+        ..NeighParams::default()
+    });
+    let mut actions = Vec::new();
+    for n in &cfg.neighbors {
+        neigh.add_static(
+            NeighKey::new(port_ids[n.port], n.address),
+            n.mac,
+            &mut actions,
+        );
+    }
+    let shared = Arc::new(Shared {
+        fib: ArcSwap::from_pointee(fib),
+        neigh: ArcSwap::from_pointee(neigh.snapshot()),
+        ports: Ports::new(ctxs),
+        stop: AtomicBool::new(false),
+    });
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&signalled))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let server = Server::bind(&cfg.control.socket).map_err(|e| {
+        format!(
+            "{}: control.socket: cannot bind {}: {e}",
+            cfg.source,
+            cfg.control.socket.display()
+        )
+    })?;
+
+    let hz = dpdk::tsc_hz();
+    let bucket = || {
+        TokenBucket::new(
+            cfg.icmp.ratelimit_pps,
+            cfg.icmp.ratelimit_burst,
+            hz,
+            dpdk::rdtsc(),
+        )
+    };
+    let tx_buffers = |queue: u16| -> Vec<Option<TxBuffer>> {
+        let n = port_ids
+            .iter()
+            .map(|&id| id as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut v: Vec<Option<TxBuffer>> = (0..n).map(|_| None).collect();
+        for &id in port_ids {
+            v[id as usize] = Some(TxBuffer::new(TxQueue::new(id, queue)));
+        }
+        v
+    };
+    let (punt_tx, punt_rx) = std::sync::mpsc::sync_channel::<Punt>(PUNT_QUEUE);
+    let mut all_counters = Vec::new();
+    let params = LoopParams {
+        burst: cfg.datapath.burst,
+        drain_cycles: hz * cfg.datapath.tx_drain_us / 1_000_000,
+        idle_sleep: (cfg.datapath.idle_sleep_us > 0)
+            .then(|| Duration::from_micros(cfg.datapath.idle_sleep_us)),
+    };
+    for (w, wc) in cfg.workers.iter().enumerate() {
+        let counters = Arc::new(SharedCounters::default());
+        all_counters.push((wc.lcore, Arc::clone(&counters)));
+        let worker = Worker {
+            lcore: wc.lcore,
+            rxqs: wc
+                .rx
+                .iter()
+                .map(|q| RxQueue::new(port_ids[q.port], q.queue))
+                .collect(),
+            egress: Egress::new(tx_buffers(w as u16), bucket()),
+            shared: Arc::clone(&shared),
+            counters,
+            punt: punt_tx.clone(),
+            params: params.clone(),
+        };
+        let rx: Vec<String> = wc
+            .rx
+            .iter()
+            .map(|q| format!("{}:{}", cfg.ports[q.port].name, q.queue))
+            .collect();
+        dpdk::launch_on_lcore(wc.lcore, move || worker.run()).map_err(|e| {
+            shared
+                .stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            format!("{}: worker[{w}].lcore: {e}", cfg.source)
+        })?;
+        log!("worker {w} on lcore {} polls {}", wc.lcore, rx.join(", "));
+    }
+    drop(punt_tx);
+    let counters = Arc::new(SharedCounters::default());
+    all_counters.push((dpdk::lcore_id(), Arc::clone(&counters)));
+    let mut control = Control {
+        shared: Arc::clone(&shared),
+        pool,
+        punt_rx,
+        neigh,
+        egress: Egress::new(tx_buffers(cfg.workers.len() as u16), bucket()),
+        counters,
+        all_counters,
+        rib,
+        server,
+        start: Instant::now(),
+        signalled,
+        actions,
+    };
+    log!(
+        "ready: {} port(s) up; control socket {}",
+        port_ids.len(),
+        cfg.control.socket.display()
+    );
+    control.run();
+    log!("stopping: waiting for workers");
+    dpdk::wait_lcores();
+    control.egress.flush();
+    log!("stopped");
+    Ok(())
+}
