@@ -2,7 +2,7 @@
 //! workers on their lcores, and the control loop on the main lcore.
 use crate::config::{Config, RouteType};
 use crate::control::{socket::Server, Control};
-use crate::datapath::egress::Egress;
+use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::worker::{LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
@@ -105,7 +105,7 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
     let d = &cfg.datapath;
     let pool =
         Mempool::create("ferroute_pkts", d.mbufs, d.mbuf_cache).map_err(|e| e.to_string())?;
-    let tx_queues = cfg.workers.len() as u16 + 1;
+    let tx_queues = cfg.workers.len() as u16;
     let mut port_ids = Vec::new();
     let mut ctxs = Vec::new();
     for (i, p) in cfg.ports.iter().enumerate() {
@@ -217,6 +217,9 @@ fn run_ports(
         v
     };
     let (punt_tx, punt_rx) = std::sync::mpsc::sync_channel::<Punt>(PUNT_QUEUE);
+    // The control thread transmits through worker 0.
+    let (inject_tx, inject_rx) = std::sync::mpsc::sync_channel::<Injected>(PUNT_QUEUE);
+    let mut inject_rx = Some(inject_rx);
     let mut all_counters = Vec::new();
     let params = LoopParams {
         burst: cfg.datapath.burst,
@@ -234,10 +237,11 @@ fn run_ports(
                 .iter()
                 .map(|q| RxQueue::new(port_ids[q.port], q.queue))
                 .collect(),
-            egress: Egress::new(tx_buffers(w as u16), bucket()),
+            egress: Egress::new(Sink::Tx(tx_buffers(w as u16)), bucket()),
             shared: Arc::clone(&shared),
             counters,
             punt: punt_tx.clone(),
+            inject: inject_rx.take(),
             params: params.clone(),
         };
         let rx: Vec<String> = wc
@@ -261,7 +265,7 @@ fn run_ports(
         pool,
         punt_rx,
         neigh,
-        egress: Egress::new(tx_buffers(cfg.workers.len() as u16), bucket()),
+        egress: Egress::new(Sink::Inject(inject_tx), bucket()),
         counters,
         all_counters,
         rib,
@@ -278,7 +282,6 @@ fn run_ports(
     control.run();
     log!("stopping: waiting for workers");
     dpdk::wait_lcores();
-    control.egress.flush();
     log!("stopped");
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The sending half of the pipeline, shared by workers and the control thread: route
 //! locally originated packets, build ICMP errors, check MTU and neighbour, and buffer
-//! for TX. Each thread owns its own `Egress` (its own TX queue on every port).
+//! for TX. Each worker owns its own `Egress` with its own TX queue on every port; the
+//! control thread's `Egress` injects into a worker instead (some PMDs, net_tap among
+//! them, need as many RX as TX queues, so it cannot own TX queues of its own).
 use super::icmp_error::{build_icmp_error, may_send_error, TokenBucket};
 use super::ip4_output::{dst_of, ip4_output, route_output, OutNext};
 use super::{IcmpOut, PortStat, Ports, Reason, Tally};
@@ -8,6 +10,7 @@ use crate::dpdk::{Mbuf, TxBuffer, TxResult};
 use crate::fib::Fib;
 use crate::neigh::NeighSnapshot;
 use std::net::Ipv4Addr;
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 /// What the pipeline reads for one burst: the FIB, the neighbour snapshot and the ports.
 #[derive(Clone, Copy)]
@@ -24,18 +27,31 @@ pub struct Unresolved {
     pub nh: Ipv4Addr,
 }
 
+/// Where an `Egress` sends finished packets.
+pub enum Sink {
+    /// TX buffers by DPDK port id (a worker).
+    Tx(Vec<Option<TxBuffer>>),
+    /// A worker's inject queue (the control thread); the worker transmits.
+    Inject(SyncSender<Injected>),
+}
+
+/// A packet the control thread hands to a worker to send on `port`.
+pub struct Injected {
+    pub pkt: Mbuf,
+    pub port: u16,
+}
+
 pub struct Egress {
-    /// TX buffers by DPDK port id.
-    tx: Vec<Option<TxBuffer>>,
+    sink: Sink,
     pub tally: Tally,
     icmp_bucket: TokenBucket,
     ident: u16,
 }
 
 impl Egress {
-    pub fn new(tx: Vec<Option<TxBuffer>>, icmp_bucket: TokenBucket) -> Egress {
+    pub fn new(sink: Sink, icmp_bucket: TokenBucket) -> Egress {
         Egress {
-            tx,
+            sink,
             tally: Tally::default(),
             icmp_bucket,
             ident: 0,
@@ -61,23 +77,42 @@ impl Egress {
     pub fn transmit(&mut self, mut m: Mbuf, port: u16) {
         m.clear_offload_flags();
         let len = m.len() as u64;
-        let Some(Some(buf)) = self.tx.get_mut(port as usize) else {
-            self.drop_pkt(m, Reason::TxQueueFull);
-            return;
+        let r = match &mut self.sink {
+            Sink::Tx(bufs) => match bufs.get_mut(port as usize) {
+                Some(Some(buf)) => buf.push(m),
+                _ => {
+                    self.drop_pkt(m, Reason::TxQueueFull);
+                    return;
+                }
+            },
+            Sink::Inject(q) => match q.try_send(Injected { pkt: m, port }) {
+                // The worker counts it when it sends it.
+                Ok(()) => return,
+                Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) => {
+                    self.drop_pkt(i.pkt, Reason::TxQueueFull);
+                    return;
+                }
+            },
         };
-        let r = buf.push(m);
         self.tally.port(port, PortStat::TxBytes, len);
         self.count_tx(port, r);
     }
 
     /// Sends every buffered packet (the drain timer and shutdown call this).
     pub fn flush(&mut self) {
-        for i in 0..self.tx.len() {
-            if let Some(buf) = self.tx[i].as_mut() {
-                let port = buf.port();
-                let r = buf.flush();
-                self.count_tx(port, r);
+        let Sink::Tx(bufs) = &mut self.sink else {
+            return;
+        };
+        let mut results = [(0u16, TxResult::default()); super::MAX_PORTS];
+        let mut n = 0;
+        for buf in bufs.iter_mut().flatten() {
+            if !buf.is_empty() && n < results.len() {
+                results[n] = (buf.port(), buf.flush());
+                n += 1;
             }
+        }
+        for &(port, r) in &results[..n] {
+            self.count_tx(port, r);
         }
     }
 

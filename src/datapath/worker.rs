@@ -2,7 +2,7 @@
 //! flush on the drain timer. Run to completion; no locks, syscalls or allocation per
 //! packet. The FIB and neighbour snapshot are loaded once per poll round (the worker's
 //! quiescent point for arc-swap).
-use super::egress::{Egress, Unresolved, View};
+use super::egress::{Egress, Injected, Unresolved, View};
 use super::eth_input::{eth_input, EthNext};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
@@ -14,7 +14,7 @@ use crate::fib::{Fib, NextHop};
 use crate::neigh::NeighSnapshot;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ pub struct Worker {
     pub shared: Arc<Shared>,
     pub counters: Arc<SharedCounters>,
     pub punt: SyncSender<Punt>,
+    /// Packets the control thread asks this worker to send (ARP, held packets).
+    pub inject: Option<Receiver<Injected>>,
     pub params: LoopParams,
 }
 
@@ -113,6 +115,7 @@ impl Worker {
                     self.process(&mut rx, view);
                 }
             }
+            received += self.send_injected();
             let now = rdtsc();
             if now.wrapping_sub(last_drain) >= self.params.drain_cycles {
                 self.egress.flush();
@@ -138,6 +141,22 @@ impl Worker {
         self.egress.flush();
         self.counters.flush(&mut self.egress.tally);
         0
+    }
+
+    /// Sends what the control thread queued for this worker (at most one burst).
+    fn send_injected(&mut self) -> usize {
+        let Some(q) = &self.inject else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < MAX_BURST {
+            let Ok(i) = q.try_recv() else {
+                break;
+            };
+            self.egress.transmit(i.pkt, i.port);
+            n += 1;
+        }
+        n
     }
 
     fn punt(&mut self, p: Punt) {

@@ -1,0 +1,270 @@
+//! A lab for integration tests: the real `ferroute` binary on net_tap ports, each tap
+//! moved into its own network namespace whose Linux stack is the host behind that port.
+//! Names (taps, namespaces, EAL file prefix, socket) are unique per lab, and `Drop`
+//! stops the router and deletes the namespaces, also when a test fails. Labs run one
+//! at a time (a process-wide lock): each router busy-polls a core and the machine has two.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferroute");
+
+/// One host behind a router port.
+pub struct Host {
+    pub ns: String,
+    pub tap: String,
+    pub addr: String,
+    pub router_addr: String,
+}
+
+pub struct Lab {
+    pub name: String,
+    pub router: Option<Child>,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub hosts: Vec<Host>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Runs a command, returning its output; panics only if it cannot be started.
+pub fn run(cmd: &[&str]) -> Output {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+impl Lab {
+    /// Starts a router with two ports (10.0.1.1/24 towards h1 = 10.0.1.2, 10.0.2.1/24
+    /// towards h2 = 10.0.2.2) plus `extra` TOML appended to the config.
+    pub fn start(name: &str, extra: &str) -> Lab {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let id = format!("{}{}", name, std::process::id() % 10000);
+        let dir = std::env::temp_dir();
+        let socket = dir.join(format!("ferroute-{id}.sock"));
+        let config = dir.join(format!("ferroute-{id}.toml"));
+        let log = dir.join(format!("ferroute-{id}.log"));
+        let hosts: Vec<Host> = (1..=2)
+            .map(|i| Host {
+                ns: format!("fr-{id}-h{i}"),
+                tap: format!("fr{}t{i}", std::process::id() % 100000),
+                addr: format!("10.0.{i}.2"),
+                router_addr: format!("10.0.{i}.1"),
+            })
+            .collect();
+        for h in &hosts {
+            let _ = run(&["ip", "netns", "del", &h.ns]);
+        }
+        let toml = format!(
+            r#"
+[eal]
+args = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "fr-{id}", "--log-level", "lib.eal:notice"]
+[control]
+socket = "{socket}"
+[datapath]
+idle_sleep_us = 20
+[[port]]
+name = "port0"
+devargs = "net_tap{n0},iface={t0}"
+address = "10.0.1.1/24"
+[[port]]
+name = "port1"
+devargs = "net_tap{n1},iface={t1}"
+address = "10.0.2.1/24"
+[[worker]]
+lcore = 1
+rx = ["port0:0", "port1:0"]
+{extra}
+"#,
+            socket = socket.display(),
+            n0 = 0,
+            n1 = 1,
+            t0 = hosts[0].tap,
+            t1 = hosts[1].tap,
+        );
+        std::fs::write(&config, toml).expect("write config");
+        let logf = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(&config)
+            .stdout(logf.try_clone().expect("dup log"))
+            .stderr(logf)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start ferroute");
+        let lab = Lab {
+            name: id,
+            router: Some(child),
+            socket,
+            config,
+            log,
+            hosts,
+            _serial: serial,
+        };
+        let st = lab.cli(&["status", "--wait", "30"]);
+        assert!(
+            st.status.success(),
+            "router not ready: {}\nlog:\n{}",
+            text(&st),
+            lab.log_text()
+        );
+        // Move each tap into its host's namespace only now: starting the DPDK port
+        // re-creates the interface in the router's namespace.
+        for h in &lab.hosts {
+            let _ = run(&["ip", "netns", "add", &h.ns]);
+            for cmd in [
+                vec!["ip", "link", "set", &h.tap, "netns", &h.ns],
+                vec!["ip", "-n", &h.ns, "link", "set", "lo", "up"],
+                vec![
+                    "ip",
+                    "-n",
+                    &h.ns,
+                    "addr",
+                    "add",
+                    &format!("{}/24", h.addr),
+                    "dev",
+                    &h.tap,
+                ],
+                vec!["ip", "-n", &h.ns, "link", "set", &h.tap, "up"],
+                vec![
+                    "ip",
+                    "-n",
+                    &h.ns,
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &h.router_addr,
+                ],
+            ] {
+                let o = run(&cmd);
+                assert!(o.status.success(), "{cmd:?}: {}", text(&o));
+            }
+        }
+        lab
+    }
+
+    /// `ferroute CMD` against this lab's socket.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("-s")
+            .arg(&self.socket)
+            .output()
+            .expect("run ferroute cli")
+    }
+
+    /// Runs a command inside host `i`'s namespace (0 = h1, 1 = h2).
+    pub fn exec(&self, i: usize, cmd: &[&str]) -> Output {
+        let mut v = vec!["ip", "netns", "exec", &self.hosts[i].ns];
+        v.extend_from_slice(cmd);
+        run(&v)
+    }
+
+    /// Spawns a command inside host `i`'s namespace.
+    pub fn spawn(&self, i: usize, cmd: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.hosts[i].ns])
+            .args(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace")
+    }
+
+    /// `ferroute counters` as a map: "drop ip4_bad_checksum" -> 3, "mempool_in_use" -> ..
+    pub fn counters(&self) -> HashMap<String, u64> {
+        let o = self.cli(&["counters"]);
+        assert!(o.status.success(), "counters: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn counter(&self, key: &str) -> u64 {
+        *self
+            .counters()
+            .get(key)
+            .unwrap_or_else(|| panic!("no counter {key:?}"))
+    }
+
+    /// The router's MAC on port `i`, from `ferroute status`.
+    pub fn router_mac(&self, i: usize) -> String {
+        let o = self.cli(&["status"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("port port{i} ")))
+            .unwrap_or_else(|| panic!("no port{i} in status: {out}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let pos = words.iter().position(|w| *w == "mac").expect("mac field");
+        words[pos + 1].to_string()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `f` holds or `timeout` passes; returns whether it held.
+    pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if f() {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the router to exit; returns its exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.router.take()?;
+        let _ = run(&["kill", "-TERM", &child.id().to_string()]);
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        child.wait().ok();
+        None
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop();
+        for h in &self.hosts {
+            let _ = run(&["ip", "netns", "del", &h.ns]);
+        }
+        let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.socket);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}

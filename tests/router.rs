@@ -1,0 +1,270 @@
+//! End-to-end tests: the real router on net_tap ports between two Linux network
+//! namespaces, driven with ping, traceroute, iperf3 and crafted frames.
+mod common;
+
+use common::{run, text, Lab};
+use std::time::Duration;
+
+fn ping(lab: &Lab, host: usize, dst: &str, count: u32, extra: &[&str]) -> String {
+    let c = count.to_string();
+    let mut args = vec!["ping", "-n", "-c", &c, "-i", "0.05", "-W", "2"];
+    args.extend_from_slice(extra);
+    args.push(dst);
+    text(&lab.exec(host, &args))
+}
+
+fn received(ping_out: &str) -> u32 {
+    ping_out
+        .split(',')
+        .find_map(|p| {
+            p.trim()
+                .strip_suffix(" received")
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no 'received' in ping output: {ping_out}"))
+}
+
+#[test]
+fn forwards_between_hosts_and_answers_its_addresses() {
+    let lab = Lab::start("fwd", "");
+    let idle = lab.counter("mempool_in_use");
+    // h1 -> h2 and back: the router resolves ARP on both sides.
+    let out = ping(&lab, 0, "10.0.2.2", 5, &[]);
+    assert_eq!(received(&out), 5, "{out}");
+    assert!(
+        out.contains("ttl=63"),
+        "forwarded replies have TTL 63: {out}"
+    );
+    let out = ping(&lab, 1, "10.0.1.2", 5, &[]);
+    assert_eq!(received(&out), 5, "{out}");
+    let neigh = text(&lab.cli(&["neigh"]));
+    for want in ["10.0.1.2 dev port0 lladdr", "10.0.2.2 dev port1 lladdr"] {
+        assert!(neigh.contains(want), "neigh lacks {want}: {neigh}");
+    }
+    // Both router addresses answer, from either side.
+    for (host, addr) in [
+        (0, "10.0.1.1"),
+        (0, "10.0.2.1"),
+        (1, "10.0.2.1"),
+        (1, "10.0.1.1"),
+    ] {
+        let out = ping(&lab, host, addr, 3, &[]);
+        assert_eq!(received(&out), 3, "ping {addr} from h{}: {out}", host + 1);
+        assert!(out.contains("ttl=64"), "{out}");
+    }
+    let c = lab.counters();
+    assert!(c["icmp_out echo_reply"] >= 12, "{c:?}");
+    assert!(c["port port0 forwarded"] >= 5 && c["port port1 forwarded"] >= 5);
+    // Nothing leaked: the pool is back at its idle level once traffic stops.
+    assert!(
+        Lab::wait_for(Duration::from_secs(5), || lab.counter("mempool_in_use")
+            == idle),
+        "mempool in use {} vs idle {idle}",
+        lab.counter("mempool_in_use")
+    );
+}
+
+#[test]
+fn traceroute_shows_router_then_host() {
+    let lab = Lab::start("trc", "");
+    let out = text(&lab.exec(0, &["traceroute", "-n", "-q", "1", "-w", "2", "10.0.2.2"]));
+    let hops: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(hops, ["10.0.1.1", "10.0.2.2"], "{out}");
+    assert!(lab.counter("icmp_out ttl_exceeded") >= 1);
+    assert!(lab.counter("drop ip4_ttl_exceeded") >= 1);
+}
+
+#[test]
+fn unrouted_destination_gets_net_unreachable() {
+    let lab = Lab::start("nrt", "");
+    let out = ping(&lab, 0, "172.16.5.5", 2, &[]);
+    assert!(
+        out.contains("From 10.0.1.1") && out.contains("Destination Net Unreachable"),
+        "{out}"
+    );
+    assert_eq!(lab.counter("drop ip4_no_route"), 2);
+    assert_eq!(lab.counter("icmp_out net_unreachable"), 2);
+}
+
+#[test]
+fn silent_next_hop_gets_host_unreachable() {
+    // 10.0.2.99 never answers ARP; retransmit fast so the test is short.
+    let lab = Lab::start(
+        "hun",
+        "[arp]\nretrans_ms = 200\nmcast_probes = 3\n[[route]]\nprefix = \"198.51.100.0/24\"\nvia = \"10.0.2.99\"\n",
+    );
+    let idle = lab.counter("mempool_in_use");
+    let out = ping(&lab, 0, "198.51.100.7", 3, &["-i", "0.2"]);
+    assert!(out.contains("Destination Host Unreachable"), "{out}");
+    assert!(out.contains("From 10.0.1.1"), "{out}");
+    let c = lab.counters();
+    assert_eq!(
+        c["drop neigh_failed"], c["icmp_out host_unreachable"],
+        "{c:?}"
+    );
+    assert!(c["drop neigh_failed"] >= 1);
+    assert!(c["arp_requests"] >= 3, "ARP was retried: {c:?}");
+    let neigh = text(&lab.cli(&["neigh"]));
+    assert!(neigh.contains("10.0.2.99 dev port1 FAILED"), "{neigh}");
+    // Held packets were answered and freed.
+    assert!(Lab::wait_for(Duration::from_secs(5), || lab
+        .counter("neigh_held")
+        == 0
+        && lab.counter("mempool_in_use") == idle));
+}
+
+fn iperf_bytes(json: &str) -> u64 {
+    // "sum_received": { ... "bytes": N, ...}
+    let i = json
+        .find("\"sum_received\"")
+        .expect("sum_received in iperf3 JSON");
+    let rest = &json[i..];
+    let j = rest.find("\"bytes\":").expect("bytes") + 8;
+    rest[j..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("byte count")
+}
+
+#[test]
+fn iperf3_tcp_both_ways() {
+    let lab = Lab::start("ipf", "");
+    let idle = lab.counter("mempool_in_use");
+    for reverse in [false, true] {
+        let mut server = lab.spawn(1, &["iperf3", "-s", "-1", "-B", "10.0.2.2"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let mut args = vec!["iperf3", "-c", "10.0.2.2", "-t", "2", "-J"];
+        if reverse {
+            args.push("-R");
+        }
+        let o = lab.exec(0, &args);
+        let _ = server.kill();
+        let _ = server.wait();
+        let out = text(&o);
+        assert!(o.status.success(), "iperf3 {reverse}: {out}");
+        let bytes = iperf_bytes(&out);
+        assert!(
+            bytes > 1_000_000,
+            "iperf3 reverse={reverse} moved only {bytes} bytes"
+        );
+    }
+    assert!(
+        Lab::wait_for(Duration::from_secs(5), || lab.counter("mempool_in_use")
+            == idle),
+        "mempool in use {} vs idle {idle}",
+        lab.counter("mempool_in_use")
+    );
+}
+
+#[test]
+fn malformed_frames_are_counted_by_reason_and_ping_loses_nothing() {
+    let lab = Lab::start("bad", "");
+    let mac = lab.router_mac(0);
+    let inject = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/inject.py");
+    // Warm up ARP so the concurrent ping has no resolution delay.
+    assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, &[])), 1);
+    let before = lab.counters();
+    let pinger = lab.spawn(
+        0,
+        &[
+            "ping", "-n", "-c", "100", "-i", "0.01", "-W", "2", "10.0.2.2",
+        ],
+    );
+    let n = 7u64;
+    let cases = [
+        ("bad_checksum", "drop ip4_bad_checksum"),
+        ("version6", "drop ip4_bad_version"),
+        ("ihl4", "drop ip4_bad_ihl"),
+        ("hdr_truncated", "drop ip4_hdr_truncated"),
+        ("total_len_beyond", "drop ip4_truncated"),
+        ("ttl0", "drop ip4_ttl_exceeded"),
+        ("ttl1", "drop ip4_ttl_exceeded"),
+    ];
+    for (kind, _) in cases {
+        let o = lab.exec(
+            0,
+            &[
+                "python3",
+                inject,
+                &lab.hosts[0].tap,
+                &mac,
+                "10.0.1.2",
+                "10.0.2.2",
+                kind,
+                &n.to_string(),
+            ],
+        );
+        assert!(o.status.success(), "inject {kind}: {}", text(&o));
+    }
+    let out = pinger.wait_with_output().expect("ping");
+    let out = text(&out);
+    assert_eq!(received(&out), 100, "concurrent ping lost packets: {out}");
+    std::thread::sleep(Duration::from_millis(300));
+    let after = lab.counters();
+    let delta = |k: &str| after[k] - before[k];
+    for (kind, key) in cases {
+        let want = if key == "drop ip4_ttl_exceeded" {
+            2 * n
+        } else {
+            n
+        };
+        assert_eq!(delta(key), want, "{kind}: {key}");
+    }
+    // TTL 0/1 are answered with time exceeded (not rate limited at this volume).
+    assert_eq!(delta("icmp_out ttl_exceeded"), 2 * n);
+    // No other drop reason moved (IPv6 noise from the hosts' kernels aside).
+    for (k, v) in &after {
+        if k.starts_with("drop ")
+            && !cases.iter().any(|(_, key)| key == k)
+            && k != "drop eth_other_host"
+            && k != "drop eth_unhandled_ethertype"
+        {
+            assert_eq!(*v, before[k], "{k} moved");
+        }
+    }
+}
+
+#[test]
+fn bad_config_is_refused_with_file_key_and_reason() {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("ferroute-bad-{}.toml", std::process::id()));
+    let cfg = ferroute::config::DEFAULT_CONFIG
+        .replace("address = \"10.0.2.1/24\"", "address = \"10.0.2.1/33\"");
+    std::fs::write(&path, cfg).unwrap();
+    let p = path.to_str().unwrap();
+    for cmd in ["check", "run"] {
+        let o = run(&[common::BIN, cmd, "-c", p]);
+        let msg = text(&o);
+        assert!(!o.status.success(), "{cmd} accepted a bad config");
+        assert!(
+            msg.contains(p) && msg.contains("port[1].address"),
+            "{cmd}: {msg}"
+        );
+    }
+    let o = run(&[common::BIN, "check", "-c", "/nonexistent/ferroute.toml"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("/nonexistent/ferroute.toml"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[common::BIN, "check"]);
+    assert!(o.status.success(), "embedded default: {}", text(&o));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let mut lab = Lab::start("sig", "");
+    assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 2, &[])), 2);
+    let st = lab.stop().expect("router exited within 10 s of SIGTERM");
+    assert!(st.success(), "exit status {st:?}\n{}", lab.log_text());
+    assert!(lab.log_text().contains("ferroute: stopped"));
+    assert!(!lab.socket.exists(), "control socket removed at exit");
+}
