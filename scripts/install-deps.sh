@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what ferroute needs to build and test on Debian 12: DPDK 22.11 with its
+# headers, libclang for bindgen, iproute2, and the tools the tests drive.
+set -euo pipefail
+pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config build-essential
+      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
