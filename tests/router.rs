@@ -268,3 +268,41 @@ fn sigterm_stops_cleanly() {
     assert!(lab.log_text().contains("ferroute: stopped"));
     assert!(!lab.socket.exists(), "control socket removed at exit");
 }
+
+fn neigh_state(lab: &Lab, ip: &str) -> String {
+    let out = text(&lab.cli(&["neigh"]));
+    out.lines()
+        .find(|l| l.starts_with(&format!("{ip} ")))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or("none")
+        .to_string()
+}
+
+#[test]
+fn neighbours_go_stale_and_are_reconfirmed_static_ones_stay() {
+    let lab = Lab::start(
+        "nud",
+        "[arp]\nreachable_ms = 1000\ndelay_probe_ms = 300\nretrans_ms = 200\n\
+         [[neighbor]]\naddress = \"10.0.2.50\"\nmac = \"02:00:00:00:02:50\"\nport = \"port1\"\n",
+    );
+    assert_eq!(neigh_state(&lab, "10.0.2.50"), "PERMANENT");
+    assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, &[])), 1);
+    assert_eq!(neigh_state(&lab, "10.0.2.2"), "REACHABLE");
+    assert!(
+        Lab::wait_for(Duration::from_secs(5), || neigh_state(&lab, "10.0.2.2")
+            == "STALE"),
+        "REACHABLE -> STALE after reachable_ms"
+    );
+    // Traffic through a STALE entry flows at once and triggers a unicast probe
+    // (DELAY -> PROBE) that h2 answers: REACHABLE again.
+    let requests = lab.counter("arp_requests");
+    assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 3, &["-i", "0.2"])), 3);
+    assert!(
+        Lab::wait_for(Duration::from_secs(5), || neigh_state(&lab, "10.0.2.2")
+            == "REACHABLE"),
+        "re-confirmed: {}",
+        neigh_state(&lab, "10.0.2.2")
+    );
+    assert!(lab.counter("arp_requests") > requests, "a probe was sent");
+    assert_eq!(neigh_state(&lab, "10.0.2.50"), "PERMANENT");
+}
