@@ -94,11 +94,12 @@ impl Worker {
     pub fn run(mut self) -> i32 {
         let mut last_drain = rdtsc();
         let mut idle_rounds = 0u32;
-        while !self.shared.stop.load(Relaxed) {
+        // A handle of our own, so the view can borrow it while `self` is mutated.
+        let shared = Arc::clone(&self.shared);
+        while !shared.stop.load(Relaxed) {
             let start = rdtsc();
-            let fib = self.shared.fib.load();
-            let neigh = self.shared.neigh.load();
-            let shared = Arc::clone(&self.shared);
+            let fib = shared.fib.load();
+            let neigh = shared.neigh.load();
             let view = View {
                 fib: &fib,
                 neigh: &neigh,
