@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
@@ -64,6 +64,7 @@ pub struct Config {
     /// `[eal] args`, without the `--vdev` arguments of the ports.
     pub eal_args: Vec<String>,
     pub control: ControlConfig,
+    pub metrics: MetricsConfig,
     pub datapath: DatapathConfig,
     pub icmp: IcmpConfig,
     pub arp: ArpConfig,
@@ -84,6 +85,24 @@ impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig {
             socket: PathBuf::from("/run/ferroute/ferroute.sock"),
+        }
+    }
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served; `None` (`listen = ""`) disables the endpoint.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Default `[metrics] listen`: loopback only, the port is ferroute's own choice.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9417";
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: DEFAULT_METRICS_LISTEN.parse().ok(),
         }
     }
 }
@@ -323,6 +342,7 @@ impl<'de> Deserialize<'de> for Int {
 struct RawConfig {
     eal: Option<RawEal>,
     control: Option<RawControl>,
+    metrics: Option<RawMetrics>,
     datapath: Option<RawDatapath>,
     icmp: Option<RawIcmp>,
     arp: Option<RawArp>,
@@ -346,6 +366,12 @@ struct RawEal {
 #[serde(deny_unknown_fields)]
 struct RawControl {
     socket: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -743,6 +769,7 @@ impl Builder<'_> {
             }
         }
         let control = self.control(raw.control.unwrap_or_default())?;
+        let metrics = self.metrics(raw.metrics.unwrap_or_default())?;
         let datapath = self.datapath(raw.datapath.unwrap_or_default())?;
         let icmp = self.icmp(raw.icmp.unwrap_or_default())?;
         let arp = self.arp(raw.arp.unwrap_or_default())?;
@@ -754,6 +781,7 @@ impl Builder<'_> {
             source: self.file.to_string(),
             eal_args,
             control,
+            metrics,
             datapath,
             icmp,
             arp,
@@ -783,6 +811,32 @@ impl Builder<'_> {
         Ok(ControlConfig {
             socket: PathBuf::from(socket),
         })
+    }
+
+    fn metrics(&self, raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+        let Some(listen) = raw.listen else {
+            return Ok(MetricsConfig::default());
+        };
+        let text = listen.trim();
+        if text.is_empty() {
+            return Ok(MetricsConfig { listen: None });
+        }
+        let addr: SocketAddr = text.parse().map_err(|_| {
+            self.err(
+                "metrics.listen",
+                format!(
+                    "{listen:?} is not a socket address (e.g. \"{DEFAULT_METRICS_LISTEN}\", \
+                     \"[::1]:9417\"; \"\" disables the endpoint)"
+                ),
+            )
+        })?;
+        if addr.port() == 0 {
+            return Err(self.err(
+                "metrics.listen",
+                format!("{listen:?}: port 0 would pick a random port Prometheus cannot know"),
+            ));
+        }
+        Ok(MetricsConfig { listen: Some(addr) })
     }
 
     fn datapath(&self, raw: RawDatapath) -> Result<DatapathConfig, ConfigError> {
@@ -1340,6 +1394,10 @@ rx = ["port0:0", "port1:0"]
         assert_eq!(c.eal_args, DEFAULT_EAL_ARGS);
         assert_eq!(c.control.socket, Path::new("/run/ferroute/ferroute.sock"));
         assert_eq!(
+            c.metrics.listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9417)))
+        );
+        assert_eq!(
             c.datapath,
             DatapathConfig {
                 burst: 32,
@@ -1742,6 +1800,43 @@ port = "a"
             &with(&format!("[control]\nsocket = \"{long}\"\n")),
             "control.socket",
             "limited to 107",
+        );
+    }
+
+    #[test]
+    fn metrics_listen_checks() {
+        let m = |v: &str| with(&format!("[metrics]\nlisten = {v}\n"));
+        assert_eq!(ok(&m("\"\"")).metrics.listen, None);
+        assert_eq!(
+            ok(&m("\"0.0.0.0:9100\"")).metrics.listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        assert_eq!(
+            ok(&m("\"[::1]:9417\"")).metrics.listen,
+            "[::1]:9417".parse().ok()
+        );
+        assert_eq!(ok(&with("[metrics]\n")).metrics, MetricsConfig::default());
+        fail(
+            &m("\"localhost:9417\""),
+            "metrics.listen",
+            "not a socket address",
+        );
+        fail(
+            &m("\"127.0.0.1\""),
+            "metrics.listen",
+            "not a socket address",
+        );
+        fail(
+            &m("\"127.0.0.1:99999\""),
+            "metrics.listen",
+            "not a socket address",
+        );
+        fail(&m("\"127.0.0.1:0\""), "metrics.listen", "port 0");
+        fail(&m("9417"), "metrics.listen", "");
+        fail(
+            &with("[metrics]\nport = 9417\n"),
+            "metrics.port",
+            "unknown field",
         );
     }
 
