@@ -11,6 +11,7 @@ pub mod datapath;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod fib;
+pub mod metrics;
 pub mod neigh;
 pub mod router;
 pub mod wire;

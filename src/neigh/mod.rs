@@ -70,6 +70,21 @@ pub enum NeighState {
 }
 
 impl NeighState {
+    pub const ALL: [NeighState; 7] = [
+        NeighState::Incomplete,
+        NeighState::Reachable,
+        NeighState::Stale,
+        NeighState::Delay,
+        NeighState::Probe,
+        NeighState::Failed,
+        NeighState::Permanent,
+    ];
+
+    /// Index into [`NeighState::ALL`].
+    pub fn index(&self) -> usize {
+        *self as usize
+    }
+
     /// The name `ip neigh` prints.
     pub fn name(&self) -> &'static str {
         match self {
@@ -744,6 +759,15 @@ impl<P> NeighTable<P> {
     /// wake for ARP packets and resolve requests).
     pub fn next_deadline(&self) -> Option<u64> {
         self.core.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Entries per state, indexed like [`NeighState::ALL`]; no allocation.
+    pub fn count_by_state(&self) -> [usize; NeighState::ALL.len()] {
+        let mut n = [0; NeighState::ALL.len()];
+        for e in self.entries.values() {
+            n[e.state.index()] += 1;
+        }
+        n
     }
 
     /// Packets held across all entries.

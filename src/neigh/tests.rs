@@ -101,6 +101,25 @@ fn state_names() {
     assert_eq!(Probe.to_string(), "PROBE");
     let usable: Vec<_> = all.iter().filter(|s| s.is_usable()).collect();
     assert_eq!(usable, [&Reachable, &Stale, &Delay, &Probe, &Permanent]);
+    assert_eq!(NeighState::ALL, all);
+    for (i, s) in all.iter().enumerate() {
+        assert_eq!(s.index(), i);
+    }
+}
+
+#[test]
+fn count_by_state() {
+    let mut t = table();
+    let mut out = Out::new();
+    assert_eq!(t.count_by_state(), [0; 7]);
+    learn(&mut t, 0, A, M1);
+    t.resolve(0, B, 7, &mut out);
+    t.add_static(C, M2, &mut out);
+    let n = t.count_by_state();
+    assert_eq!(n[NeighState::Reachable.index()], 1);
+    assert_eq!(n[NeighState::Incomplete.index()], 1);
+    assert_eq!(n[NeighState::Permanent.index()], 1);
+    assert_eq!(n.iter().sum::<usize>(), t.len());
 }
 
 #[test]
