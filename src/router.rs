@@ -8,6 +8,7 @@ use crate::datapath::worker::{LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
 use crate::fib::{Proto, Rib, Route, RouteTarget};
+use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighKey, NeighParams, NeighTable};
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;
@@ -195,6 +196,17 @@ fn run_ports(
         )
     })?;
 
+    // Bound now so that a taken address fails startup; served once everything runs.
+    let endpoint = match cfg.metrics.listen {
+        Some(addr) => Some(Endpoint::bind(addr).map_err(|e| {
+            format!(
+                "{}: metrics.listen: cannot listen on {addr}: {e}",
+                cfg.source
+            )
+        })?),
+        None => None,
+    };
+
     let hz = dpdk::tsc_hz();
     let bucket = || {
         TokenBucket::new(
@@ -260,6 +272,16 @@ fn run_ports(
     drop(punt_tx);
     let counters = Arc::new(SharedCounters::default());
     all_counters.push((dpdk::lcore_id(), Arc::clone(&counters)));
+    let neigh_summary = Arc::new(NeighSummary::default());
+    let metrics_sources = metrics::Sources {
+        shared: Arc::clone(&shared),
+        counters: all_counters.clone(),
+        workers: cfg.workers.iter().map(|w| w.lcore).collect(),
+        pool,
+        neigh: Arc::clone(&neigh_summary),
+        tsc_hz: hz,
+        build: BuildInfo::this_build(dpdk::dpdk_version()),
+    };
     let mut control = Control {
         shared: Arc::clone(&shared),
         pool,
@@ -273,13 +295,47 @@ fn run_ports(
         start: Instant::now(),
         signalled,
         actions,
+        neigh_summary,
+        summary_ms: None,
+    };
+    let metrics_url = match &endpoint {
+        Some(ep) => ep
+            .local_addr()
+            .map(|a| format!("http://{a}{}", metrics::http::PATH))
+            .unwrap_or_else(|e| format!("? ({e})")),
+        None => "disabled".into(),
+    };
+    let serving = match endpoint {
+        Some(ep) => {
+            let exporter = Exporter::new(move || metrics_sources.snapshot())
+                .map_err(|e| format!("metrics: {e}"));
+            let spawned = exporter.and_then(|x| {
+                ep.spawn(move || x.render().map_err(|e| e.to_string()))
+                    .map_err(|e| format!("metrics thread: {e}"))
+            });
+            match spawned {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    shared
+                        .stop
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    dpdk::wait_lcores();
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
     };
     log!(
-        "ready: {} port(s) up; control socket {}",
+        "ready: {} port(s) up; control socket {}; metrics {metrics_url}",
         port_ids.len(),
         cfg.control.socket.display()
     );
     control.run();
+    // Before the ports close: the metrics thread reads their stats.
+    if let Some(s) = serving {
+        s.stop();
+    }
     log!("stopping: waiting for workers");
     dpdk::wait_lcores();
     log!("stopped");

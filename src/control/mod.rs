@@ -11,6 +11,7 @@ use crate::datapath::worker::{Punt, Shared};
 use crate::datapath::{IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::fib::Rib;
+use crate::metrics::NeighSummary;
 use crate::neigh::{ArpKind, DropReason, NeighAction, NeighKey, NeighTable};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver;
@@ -19,6 +20,10 @@ use std::time::{Duration, Instant};
 
 /// Punted packets handled per loop round, so timers and the socket are not starved.
 const PUNT_BUDGET: usize = 1024;
+
+/// How often the neighbour summary for the metrics thread is refreshed (it walks the
+/// table, so not every 1 ms loop round).
+const SUMMARY_INTERVAL_MS: u64 = 100;
 
 pub struct Control {
     pub shared: Arc<Shared>,
@@ -35,6 +40,10 @@ pub struct Control {
     /// Set by SIGINT/SIGTERM.
     pub signalled: Arc<std::sync::atomic::AtomicBool>,
     pub actions: Vec<NeighAction<Mbuf>>,
+    /// Neighbour counts by state for the metrics thread.
+    pub neigh_summary: Arc<NeighSummary>,
+    /// When `neigh_summary` was last refreshed.
+    pub summary_ms: Option<u64>,
 }
 
 impl Control {
@@ -59,6 +68,7 @@ impl Control {
             self.neigh.tick(now, &mut self.actions);
             self.run_actions();
             self.publish_neigh();
+            self.publish_summary(now);
             self.egress.flush();
             self.counters.flush(&mut self.egress.tally);
             work += self.serve();
@@ -73,6 +83,18 @@ impl Control {
         if self.neigh.is_dirty() {
             self.shared.neigh.store(Arc::new(self.neigh.snapshot()));
         }
+    }
+
+    fn publish_summary(&mut self, now: u64) {
+        if self
+            .summary_ms
+            .is_some_and(|t| now.saturating_sub(t) < SUMMARY_INTERVAL_MS)
+        {
+            return;
+        }
+        self.summary_ms = Some(now);
+        self.neigh_summary
+            .publish(&self.neigh.count_by_state(), self.neigh.held_packets());
     }
 
     fn handle_punt(&mut self, p: Punt) {

@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -30,6 +32,8 @@ pub struct Lab {
     pub config: PathBuf,
     pub log: PathBuf,
     pub hosts: Vec<Host>,
+    /// The router's Prometheus endpoint (`[metrics] listen`), a free loopback port.
+    pub metrics: SocketAddr,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -39,6 +43,37 @@ pub fn run(cmd: &[&str]) -> Output {
         .args(&cmd[1..])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A loopback address with a port nobody listens on right now.
+pub fn free_local_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A plain HTTP/1.1 GET: (status code, head, body). Panics on connection errors.
+pub fn http_get(addr: SocketAddr, target: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head from {addr}: {raw}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line from {addr}: {head}"));
+    (status, head.to_string(), body.to_string())
 }
 
 pub fn text(o: &Output) -> String {
@@ -59,6 +94,7 @@ impl Lab {
         let socket = dir.join(format!("ferroute-{id}.sock"));
         let config = dir.join(format!("ferroute-{id}.toml"));
         let log = dir.join(format!("ferroute-{id}.log"));
+        let metrics = free_local_addr();
         let hosts: Vec<Host> = (1..=2)
             .map(|i| Host {
                 ns: format!("fr-{id}-h{i}"),
@@ -76,6 +112,8 @@ impl Lab {
 args = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "fr-{id}", "--log-level", "lib.eal:notice"]
 [control]
 socket = "{socket}"
+[metrics]
+listen = "{metrics}"
 [datapath]
 idle_sleep_us = 20
 [[port]]
@@ -114,6 +152,7 @@ rx = ["port0:0", "port1:0"]
             config,
             log,
             hosts,
+            metrics,
             _serial: serial,
         };
         let st = lab.cli(&["status", "--wait", "30"]);
@@ -198,6 +237,22 @@ rx = ["port0:0", "port1:0"]
                 Some((k.to_string(), v.parse().ok()?))
             })
             .collect()
+    }
+
+    /// The endpoint's `/metrics` as `series -> value` (series as exposed, e.g.
+    /// `ferroute_drops_total{reason="ip4_no_route"}`).
+    pub fn scrape(&self) -> HashMap<String, f64> {
+        let (status, _, body) = http_get(self.metrics, "/metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        ferroute::metrics::parse(&body)
+    }
+
+    /// One series from `/metrics`; panics if it is not there.
+    pub fn metric(&self, series: &str) -> f64 {
+        *self
+            .scrape()
+            .get(series)
+            .unwrap_or_else(|| panic!("no series {series} in /metrics"))
     }
 
     pub fn counter(&self, key: &str) -> u64 {

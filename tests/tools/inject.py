@@ -2,7 +2,10 @@
 """Sends crafted (mostly malformed) Ethernet/IPv4 frames out of an interface.
 
 usage: inject.py IFACE DST_MAC SRC_IP DST_IP KIND COUNT
-KIND: bad_checksum | version6 | ihl4 | hdr_truncated | total_len_beyond | ttl0 | ttl1 | good
+KIND: bad_checksum | version6 | ihl4 | hdr_truncated | total_len_beyond | total_len_short
+      | ttl0 | ttl1 | good (UDP to port 33434) | proto253 | icmp_bad_checksum
+      | icmp_timestamp | fragment (MF set) | big (1600-byte IP packet) | big_df (same, DF)
+      | ethertype (0x88b5) | arp_short | arp_other (request for DST_IP from SRC_IP)
 """
 import socket
 import struct
@@ -18,9 +21,10 @@ def csum(b: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def ip4(src, dst, ttl=64, payload=b"\x00" * 16, ver_ihl=0x45, total=None, proto=17, fix=True):
+def ip4(src, dst, ttl=64, payload=b"\x00" * 16, ver_ihl=0x45, total=None, proto=17, fix=True,
+        frag=0):
     total = 20 + len(payload) if total is None else total
-    h = struct.pack("!BBHHHBBH4s4s", ver_ihl, 0, total, 0x4242, 0, ttl, proto, 0,
+    h = struct.pack("!BBHHHBBH4s4s", ver_ihl, 0, total, 0x4242, frag, ttl, proto, 0,
                     socket.inet_aton(src), socket.inet_aton(dst))
     if fix:
         h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
@@ -31,12 +35,18 @@ def udp(sport=40000, dport=33434, data=b"ferroute-test"):
     return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
 
 
+def icmp(msg_type, code=0, rest=b"\x00\x01\x00\x01", data=b"ferroute", fix=True):
+    m = struct.pack("!BBH", msg_type, code, 0) + rest + data
+    c = csum(m) if fix else csum(m) ^ 0x5555
+    return m[:2] + struct.pack("!H", c) + m[4:]
+
+
 def main():
     iface, dst_mac, src, dst, kind, count = sys.argv[1:7]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     src_mac = s.getsockname()[4]
-    eth = bytes.fromhex(dst_mac.replace(":", "")) + src_mac + b"\x08\x00"
+    ethertype = b"\x08\x00"
     good = ip4(src, dst, payload=udp())
     if kind == "good":
         pkt = good
@@ -54,8 +64,30 @@ def main():
         pkt = ip4(src, dst, ttl=0, payload=udp())
     elif kind == "ttl1":
         pkt = ip4(src, dst, ttl=1, payload=udp())
+    elif kind == "total_len_short":
+        pkt = ip4(src, dst, payload=udp(), total=10)
+    elif kind == "proto253":
+        pkt = ip4(src, dst, payload=b"\x00" * 16, proto=253)
+    elif kind == "icmp_bad_checksum":
+        pkt = ip4(src, dst, payload=icmp(8, fix=False), proto=1)
+    elif kind == "icmp_timestamp":
+        pkt = ip4(src, dst, payload=icmp(13, data=b"\x00" * 12), proto=1)
+    elif kind == "fragment":
+        pkt = ip4(src, dst, payload=udp(), frag=0x2000)
+    elif kind in ("big", "big_df"):
+        data = b"x" * (1600 - 20 - 8)
+        pkt = ip4(src, dst, payload=udp(data=data), frag=0x4000 if kind == "big_df" else 0)
+    elif kind == "ethertype":
+        ethertype, pkt = b"\x88\xb5", b"ferroute-test" * 4
+    elif kind == "arp_short":
+        ethertype, pkt = b"\x08\x06", b"\x00\x01\x08\x00\x06\x04"
+    elif kind == "arp_other":
+        ethertype = b"\x08\x06"
+        pkt = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + src_mac + socket.inet_aton(src)
+               + b"\x00" * 6 + socket.inet_aton(dst))
     else:
         sys.exit(f"unknown kind {kind}")
+    eth = bytes.fromhex(dst_mac.replace(":", "")) + src_mac + ethertype
     for _ in range(int(count)):
         s.send(eth + pkt)
 
