@@ -14,4 +14,5 @@ pub mod fib;
 pub mod metrics;
 pub mod neigh;
 pub mod router;
+pub mod stats;
 pub mod wire;

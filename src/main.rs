@@ -10,6 +10,7 @@ usage: ferroute [run] [-c FILE]          run the router (default: embedded conf/
        ferroute check [-c FILE]          validate a configuration and exit
        ferroute status [--wait SECS]     ports of the running router; exit 0 once it is ready
        ferroute counters | neigh | route show counters, ARP table or routes
+       ferroute stats [--once]           per-port packet/byte rates and drops, every second
 options: -c, --config FILE   configuration (also tells the client commands the socket)
          -s, --socket PATH   control socket of a running router
          -V, --version";
@@ -19,6 +20,7 @@ struct Args {
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
     wait: Option<f64>,
+    once: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +29,7 @@ fn parse_args() -> Result<Args, String> {
         config: None,
         socket: None,
         wait: None,
+        once: false,
     };
     let mut it = std::env::args().skip(1);
     let mut cmd_set = false;
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
                         .map_err(|_| format!("--wait: {v:?} is not a number of seconds"))?,
                 );
             }
+            "--once" => a.once = true,
             "-h" | "--help" => a.cmd = "help".into(),
             "-V" | "--version" => a.cmd = "version".into(),
             c if !cmd_set && !c.starts_with('-') => {
@@ -101,6 +105,41 @@ fn client(a: &Args) -> Result<(), String> {
     }
 }
 
+/// `ferroute stats`: readings of `counters` a second apart; `--once` prints one view.
+fn stats(a: &Args) -> Result<(), String> {
+    use std::io::{IsTerminal, Write};
+    let path = socket_path(a)?;
+    let read = || {
+        socket::request(&path, "counters")
+            .map(|t| (Instant::now(), ferroute::stats::Sample::parse(&t)))
+            .map_err(|e| format!("cannot reach the router at {}: {e}", path.display()))
+    };
+    let clear = std::io::stdout().is_terminal() && !a.once;
+    let mut prev = read()?;
+    loop {
+        let next = prev.0 + Duration::from_secs(1);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        let cur = read()?;
+        let view = ferroute::stats::render(&prev.1, &cur.1, cur.0 - prev.0);
+        let mut out = std::io::stdout().lock();
+        let written = if a.once {
+            write!(out, "{view}")
+        } else {
+            let head = if clear { "\x1b[2J\x1b[H" } else { "\n" };
+            write!(
+                out,
+                "{head}ferroute stats ({}): rates over the last second; Ctrl-C quits\n\n{view}",
+                path.display()
+            )
+        };
+        // Stdout closed (e.g. piped into head): stop quietly.
+        if written.and_then(|()| out.flush()).is_err() || a.once {
+            return Ok(());
+        }
+        prev = cur;
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -137,6 +176,7 @@ fn main() -> ExitCode {
             })
             .map_err(|e| e.to_string()),
         "status" | "counters" | "neigh" | "route" => client(&args),
+        "stats" => stats(&args),
         other => Err(format!("unknown command {other:?}\n{USAGE}")),
     };
     match result {

@@ -428,3 +428,85 @@ fn each_drop_reason_moves_alone_in_metrics() {
         );
     }
 }
+
+/// Column `col` (0 = port name) of `port`'s row in a `ferroute stats` view.
+fn stats_cell(view: &str, port: &str, col: usize) -> u64 {
+    view.lines()
+        .find(|l| l.split_whitespace().next() == Some(port))
+        .and_then(|l| l.split_whitespace().nth(col))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no column {col} for {port} in:\n{view}"))
+}
+
+#[test]
+fn stats_shows_rates_and_nonzero_drops() {
+    let lab = Lab::start("sts", "");
+    assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, "0.05")), 1);
+    // Something to drop, then steady traffic during the sample.
+    let mac = lab.router_mac(0);
+    let o = lab.exec(
+        0,
+        &[
+            "python3",
+            INJECT,
+            &lab.hosts[0].tap,
+            &mac,
+            "10.0.1.2",
+            "10.0.2.2",
+            "bad_checksum",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let pinger = lab.spawn(
+        0,
+        &["ping", "-n", "-q", "-c", "400", "-i", "0.005", "10.0.2.2"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let o = lab.cli(&["stats", "--once"]);
+    let view = text(&o);
+    assert!(o.status.success(), "{view}");
+    let _ = pinger.wait_with_output();
+    eprintln!("ferroute stats --once:\n{view}");
+    // ~200 pings/s: requests in on port0 and out of port1, replies the other way.
+    for (port, col) in [("port0", 1), ("port0", 2), ("port1", 1), ("port1", 2)] {
+        let pps = stats_cell(&view, port, col);
+        assert!(
+            (100..=400).contains(&pps),
+            "{port} col {col}: {pps}\n{view}"
+        );
+    }
+    assert!(
+        stats_cell(&view, "port0", 3) > 100 * 98,
+        "Rx-bytes/s\n{view}"
+    );
+    let fwd = stats_cell(&view, "port0", 5);
+    assert!((100..=400).contains(&fwd), "Fwd-pps {fwd}\n{view}");
+    let bad = view
+        .lines()
+        .find(|l| l.starts_with("ip4_bad_checksum "))
+        .unwrap_or_else(|| panic!("nonzero drop reason listed:\n{view}"));
+    assert_eq!(bad.split_whitespace().nth(1), Some("3"), "{bad}");
+    assert!(
+        !view.contains("tx_queue_full"),
+        "zero reasons hidden:\n{view}"
+    );
+
+    // Live mode prints a view every second until stopped.
+    let mut live = Command::new(common::BIN)
+        .args(["stats", "-s"])
+        .arg(&lab.socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferroute stats");
+    std::thread::sleep(Duration::from_millis(2600));
+    let _ = live.kill();
+    let out = live.wait_with_output().expect("stats output");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.matches("rates over the last second").count(),
+        2,
+        "two views in 2.6 s:\n{out}"
+    );
+}
