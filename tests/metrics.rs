@@ -510,3 +510,44 @@ fn stats_shows_rates_and_nonzero_drops() {
         "two views in 2.6 s:\n{out}"
     );
 }
+
+#[test]
+fn taken_metrics_address_fails_startup_naming_the_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let mut lab = Lab::launch("mtk", "", Some(addr));
+    let child = lab.router.as_mut().expect("router process");
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(
+            Instant::now() < end,
+            "router kept running:\n{}",
+            lab.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = lab.log_text();
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains(&format!("metrics.listen: cannot listen on {addr}")),
+        "{log}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn empty_listen_disables_the_endpoint() {
+    let lab = Lab::launch("mof", "", None);
+    lab.wait_ready();
+    assert!(
+        lab.log_text().contains("metrics disabled"),
+        "{}",
+        lab.log_text()
+    );
+    assert!(lab.counters().contains_key("drop ip4_no_route"));
+    let cfg = std::fs::read_to_string(&lab.config).expect("config");
+    assert!(cfg.contains("listen = \"\""), "{cfg}");
+}

@@ -86,15 +86,26 @@ pub fn text(o: &Output) -> String {
 
 impl Lab {
     /// Starts a router with two ports (10.0.1.1/24 towards h1 = 10.0.1.2, 10.0.2.1/24
-    /// towards h2 = 10.0.2.2) plus `extra` TOML appended to the config.
+    /// towards h2 = 10.0.2.2) plus `extra` TOML appended to the config, its metrics
+    /// endpoint on a free loopback port, and waits until it is ready with the hosts set up.
     pub fn start(name: &str, extra: &str) -> Lab {
+        let lab = Lab::launch(name, extra, Some(free_local_addr()));
+        lab.wait_ready();
+        lab.setup_hosts();
+        lab
+    }
+
+    /// Writes the config and starts the router process, nothing more; `metrics: None`
+    /// disables the endpoint (`listen = ""`; then `Lab::metrics` is 127.0.0.1:0).
+    pub fn launch(name: &str, extra: &str, metrics: Option<SocketAddr>) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let id = format!("{}{}", name, std::process::id() % 10000);
         let dir = std::env::temp_dir();
         let socket = dir.join(format!("ferroute-{id}.sock"));
         let config = dir.join(format!("ferroute-{id}.toml"));
         let log = dir.join(format!("ferroute-{id}.log"));
-        let metrics = free_local_addr();
+        let listen = metrics.map(|a| a.to_string()).unwrap_or_default();
+        let metrics = metrics.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let hosts: Vec<Host> = (1..=2)
             .map(|i| Host {
                 ns: format!("fr-{id}-h{i}"),
@@ -113,7 +124,7 @@ args = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "fr-
 [control]
 socket = "{socket}"
 [metrics]
-listen = "{metrics}"
+listen = "{listen}"
 [datapath]
 idle_sleep_us = 20
 [[port]]
@@ -145,7 +156,7 @@ rx = ["port0:0", "port1:0"]
             .stdin(Stdio::null())
             .spawn()
             .expect("start ferroute");
-        let lab = Lab {
+        Lab {
             name: id,
             router: Some(child),
             socket,
@@ -154,7 +165,12 @@ rx = ["port0:0", "port1:0"]
             hosts,
             metrics,
             _serial: serial,
-        };
+        }
+    }
+
+    /// Waits for `ferroute status` to say ready.
+    pub fn wait_ready(&self) {
+        let lab = self;
         let st = lab.cli(&["status", "--wait", "30"]);
         assert!(
             st.status.success(),
@@ -162,8 +178,13 @@ rx = ["port0:0", "port1:0"]
             text(&st),
             lab.log_text()
         );
-        // Move each tap into its host's namespace only now: starting the DPDK port
-        // re-creates the interface in the router's namespace.
+    }
+
+    /// Moves each tap into its host's namespace and configures the host. Only after
+    /// the router is ready: starting the DPDK port re-creates the interface in the
+    /// router's namespace.
+    pub fn setup_hosts(&self) {
+        let lab = self;
         for h in &lab.hosts {
             let _ = run(&["ip", "netns", "add", &h.ns]);
             for cmd in [
@@ -195,7 +216,6 @@ rx = ["port0:0", "port1:0"]
                 assert!(o.status.success(), "{cmd:?}: {}", text(&o));
             }
         }
-        lab
     }
 
     /// `ferroute CMD` against this lab's socket.
