@@ -43,7 +43,7 @@ pub fn ip4_local<P: Packet>(pkt: &mut P) -> LocalNext {
 fn icmp_input<P: Packet>(pkt: &mut P, hlen: usize, total: usize) -> LocalNext {
     let l4 = ETH_HLEN + hlen..ETH_HLEN + total;
     {
-        let Ok(icmp) = Icmpv4Packet::new_checked(&pkt.data()[l4.clone()]) else {
+        let Some(Ok(icmp)) = pkt.data().get(l4.clone()).map(Icmpv4Packet::new_checked) else {
             return LocalNext::Drop(Reason::IcmpMalformed);
         };
         if !icmp.verify_checksum() {
