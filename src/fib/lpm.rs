@@ -1,37 +1,1163 @@
-//! TEMPORARY stand-in (per-length hash maps) until the real structure lands.
-use std::collections::HashMap;
+//! IPv4 longest-prefix match: a Poptrie with 18-bit direct pointing.
+//!
+//! The structure follows Poptrie (H. Asai and Y. Ohara, "Poptrie: A Compressed Trie with
+//! Population Count for Fast and Scalable Software IP Routing Table Lookup", ACM SIGCOMM
+//! 2015), implemented here from the paper's description, with a different layout of the
+//! first trie level:
+//!
+//! * **Direct pointing** on the top 18 bits: a table of 2^18 `u32` entries (1 MiB). An
+//!   entry is an answer (a value, or "no route") or a reference to the first-level node
+//!   of that /18.
+//! * **Multibit nodes** of stride 6 below it, for address bits 18..24, 24..30 and 30..32
+//!   (the last level uses 2 of its 6 bits). A node has a 64-bit `leafvec` whose bit *i*
+//!   is set where a run of equal leaves starts at child *i*, and, if it has internal
+//!   children, a 64-bit `vector` marking them. The leaf for 6-bit chunk `v` is leaf number
+//!   popcount(`leafvec` bits `0..=v`) - 1, the internal child likewise with `vector`, so
+//!   empty slots and repeated leaves take no space.
+//! * **Leaf pushing**: every slot resolves to the longest prefix covering its range, so a
+//!   lookup stops at the first leaf and never backtracks. A subtree that resolves to one
+//!   answer everywhere is collapsed into a leaf of its parent or of the direct table.
+//! * **First-level nodes carry their leaves inline**: the record is `leafvec` followed by
+//!   the leaves (preceded by `vector` and the child index when there are internal
+//!   children, flagged in the direct-table entry), and records are packed into 64-byte
+//!   lines so that one of up to 64 bytes never straddles two. For the /19../24 prefixes
+//!   that make up 95 % of a BGP table a lookup is therefore one direct-table read and
+//!   one cache line. Deeper nodes are classic Poptrie nodes (24 bytes, children
+//!   contiguous) with their leaves in the same byte pool.
+//! * Leaves are 16 bits when every value is < 0xFFFF (stored as value + 1), or 16-bit
+//!   codes into a table of answers when there are at most 65,536 distinct answers, else 32
+//!   bits.
+//!
+//! `lookup_burst` processes 32 addresses stage by stage (direct table for all, node
+//! header for all, then leaves), so their cache misses overlap; per address it is 1.2-2x
+//! faster than `lookup` in a loop.
+//!
+//! # Independent /16 subtrees
+//! Everything below a direct-table entry (one first-level record, plus the deeper nodes
+//! built with it, which form one contiguous run of `nodes`) depends only on the routes
+//! inside that /18 and on the single answer inherited from shorter prefixes
+//! (`Builder::slot`). A /16 is four direct-table entries, so an incremental update can
+//! rebuild the records of the affected /16s elsewhere in the pool and repoint those
+//! entries, leaving the rest of the structure untouched.
+//!
+//! # Measured
+//! Full BGP table (901,899 prefixes, values random in 0..1024), 2-vCPU AMD EPYC VM shared
+//! with other work (so +-15 %), release build for plain `x86-64`, best of repeated runs;
+//! 2^20 uniformly random addresses, or addresses inside randomly chosen table prefixes:
+//!
+//! * build 23 ms; `memory_bytes` 3.5 MiB (1 MiB direct table, 2.5 MiB first-level
+//!   records, 27 KiB deeper nodes); 5.4 MiB with 32-bit leaves (every prefix its own value).
+//! * random addresses: `lookup` 165-180 M/s, `lookup_burst` 220-245 M/s;
+//!   inside prefixes: `lookup` 90-98 M/s, `lookup_burst` 190-200 M/s.
+//! * With a hardware `popcnt` (`-C target-cpu=x86-64-v2`): burst 250-275 M/s (random) and
+//!   205-210 M/s (inside); single lookups inside prefixes 155-160 M/s.
+//! * For comparison on the same machine, DPDK 22.11 `rte_fib` DIR24_8 with 4-byte next
+//!   hops (`rte_fib_lookup_bulk`, 64 at a time, no hugepages): 90-110 M/s random,
+//!   130-175 M/s inside; build about 1 s; over 64 MiB.
+
+use std::sync::Arc;
+
+/// Value stored per prefix (a next-hop index). Values must be < 2^31.
 pub type NhId = u32;
-pub struct Lpm {
-    by_len: Vec<HashMap<u32, NhId>>,
-    n: usize,
+
+/// Bits resolved by the direct-pointing table.
+const DIR_BITS: u32 = 18;
+/// Bits resolved per trie node.
+const STRIDE: u32 = 6;
+const DIR_SIZE: usize = 1 << DIR_BITS;
+
+/// Top bit of a direct-table entry: set for node references.
+const NODE_BIT: u32 = 0x8000_0000;
+/// "No route" as stored in direct-table entries and decoded leaves. It has the top bit set,
+/// so it cannot collide with a value (< 2^31), and it cannot collide with a node reference
+/// because the pool offset in one is always below `OFFSET_MASK`.
+const NONE: u32 = u32::MAX;
+
+/// Addresses processed together by `lookup_burst` (32 measured best; at most 32, the
+/// width of the lane mask).
+const BURST: usize = 32;
+
+/// Set in a direct-table node reference when the first-level node has internal children
+/// (its `vector` and `base1` then precede it in the pool).
+const DEEP_BIT: u32 = 0x4000_0000;
+/// The pool offset (in units of 4 bytes) in a direct-table node reference.
+const OFFSET_MASK: u32 = DEEP_BIT - 1;
+
+/// A trie node below the first level (see the module documentation).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Node {
+    /// Bit i set: child i is an internal node.
+    vector: u64,
+    /// Bit i set: child i is a leaf that starts a new run of equal leaves.
+    leafvec: u64,
+    /// Byte offset in `pool` of this node's first leaf.
+    base0: u32,
+    /// Index into `nodes` of this node's first internal child.
+    base1: u32,
 }
-impl Lpm {
-    pub fn build<I: IntoIterator<Item = (u32, u8, NhId)>>(routes: I) -> Lpm {
-        let mut by_len = vec![HashMap::new(); 33];
-        for (a, l, v) in routes {
-            by_len[l as usize].insert(a, v);
-        }
-        let n = by_len.iter().map(|m| m.len()).sum();
-        Lpm { by_len, n }
+
+/// The 6-bit chunk of `addr` starting at bit offset `off` (counted from the most
+/// significant bit). Bits past the end of the address read as zero.
+#[inline(always)]
+fn chunk(addr: u32, off: u32) -> u32 {
+    debug_assert!(off < 32);
+    (addr << off) >> (32 - STRIDE)
+}
+
+/// Number of set bits of `bits` at positions `0..=v`.
+#[inline(always)]
+fn rank(bits: u64, v: u32) -> u32 {
+    (bits << (63 - v)).count_ones()
+}
+
+/// Mask of bits `0..=v`.
+#[inline(always)]
+fn upto(v: u32) -> u64 {
+    (2u64 << v).wrapping_sub(1)
+}
+
+#[inline(always)]
+fn to_opt(x: u32) -> Option<NhId> {
+    if x == NONE {
+        None
+    } else {
+        Some(x)
     }
-    pub fn lookup(&self, addr: u32) -> Option<NhId> {
-        (0..=32usize).rev().find_map(|l| {
-            let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
-            self.by_len[l].get(&(addr & m)).copied()
+}
+
+/// True when a direct-table entry is a leaf (a value or `NONE`), false for a node reference.
+#[inline(always)]
+fn dir_is_leaf(e: u32) -> bool {
+    // e < NODE_BIT (a value) or e == NONE: in both cases e + 1 (wrapping) <= NODE_BIT.
+    e.wrapping_add(1) <= NODE_BIT
+}
+
+#[inline(always)]
+fn rd64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+#[inline(always)]
+fn rd32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+#[inline(always)]
+fn rd16(b: &[u8], at: usize) -> u16 {
+    let mut x = [0u8; 2];
+    x.copy_from_slice(&b[at..at + 2]);
+    u16::from_le_bytes(x)
+}
+
+/// How leaves are encoded in the pool; chosen per table from the set of values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// All values < 0xFFFF: a leaf is `value + 1` as a `u16`, 0 meaning "no route".
+    Narrow,
+    /// At most 65,536 distinct answers (counting "no route"): a `u16` index into `map`.
+    Mapped,
+    /// Anything else: the answer as a `u32`.
+    Wide,
+}
+
+/// Leaf decoding for one [`Mode`], as a type so that burst loops are specialised.
+trait Codec {
+    /// log2 of the bytes per leaf.
+    fn shift(t: &Lpm) -> u32;
+    /// The answer stored in the leaf at pool offset `at`.
+    fn get(t: &Lpm, at: usize) -> u32;
+}
+struct Narrow;
+struct Mapped;
+struct Wide;
+/// Dispatches on the table's mode at run time (keeps single lookups small).
+struct Dyn;
+impl Codec for Narrow {
+    #[inline(always)]
+    fn shift(_: &Lpm) -> u32 {
+        1
+    }
+    #[inline(always)]
+    fn get(t: &Lpm, at: usize) -> u32 {
+        u32::from(rd16(&t.pool, at)).wrapping_sub(1)
+    }
+}
+impl Codec for Mapped {
+    #[inline(always)]
+    fn shift(_: &Lpm) -> u32 {
+        1
+    }
+    #[inline(always)]
+    fn get(t: &Lpm, at: usize) -> u32 {
+        t.map[usize::from(rd16(&t.pool, at))]
+    }
+}
+impl Codec for Wide {
+    #[inline(always)]
+    fn shift(_: &Lpm) -> u32 {
+        2
+    }
+    #[inline(always)]
+    fn get(t: &Lpm, at: usize) -> u32 {
+        rd32(&t.pool, at)
+    }
+}
+impl Codec for Dyn {
+    #[inline(always)]
+    fn shift(t: &Lpm) -> u32 {
+        t.leaf_shift()
+    }
+    #[inline(always)]
+    fn get(t: &Lpm, at: usize) -> u32 {
+        t.leaf(at)
+    }
+}
+
+/// Immutable IPv4 longest-prefix-match table. Cloning is cheap (reference counted).
+#[derive(Clone)]
+pub struct Lpm {
+    /// Direct-pointing table: a value, `NONE`, or `NODE_BIT | [DEEP_BIT] | (offset / 4)` of
+    /// a first-level node's `leafvec` in `pool`.
+    dir: Arc<[u32; DIR_SIZE]>,
+    /// First-level node records (packed in 64-byte lines), then the leaves of deeper nodes.
+    pool: Arc<[u8]>,
+    /// Nodes below the first level.
+    nodes: Arc<[Node]>,
+    /// Leaf code to answer, for [`Mode::Mapped`] (empty otherwise).
+    map: Arc<[u32]>,
+    mode: Mode,
+    /// Number of first-level nodes (for `Debug`).
+    l1_nodes: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for Lpm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lpm")
+            .field("prefixes", &self.len)
+            .field("mode", &self.mode)
+            .field("l1_nodes", &self.l1_nodes)
+            .field("deep_nodes", &self.nodes.len())
+            .field("pool_bytes", &self.pool.len())
+            .field("memory_bytes", &self.memory_bytes())
+            .finish()
+    }
+}
+
+impl Default for Lpm {
+    fn default() -> Self {
+        Lpm::build(std::iter::empty())
+    }
+}
+
+/// A validated, normalised route.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    addr: u32,
+    len: u8,
+    val: u32,
+}
+
+/// A built node that has not been placed yet: its children are in `nodes` already,
+/// its leaves (one per run) are still here.
+struct Pending {
+    vector: u64,
+    leafvec: u64,
+    base1: u32,
+    leaves: [u32; 64],
+    nleaves: usize,
+}
+
+/// Result of building one subtree. (`Pending` is large, but it only ever lives briefly
+/// on the stack of the recursive build; boxing it would allocate once per node.)
+#[allow(clippy::large_enum_variant)]
+enum Built {
+    /// The whole subtree resolves to one answer (a value or `NONE`).
+    Leaf(u32),
+    Node(Pending),
+}
+
+/// Places first-level node records in 64-byte lines so that no record of up to 64 bytes
+/// straddles two lines, with little padding: a record goes to the line with the least
+/// free space that holds it (best fit), or to a new line. Free space is always a line's
+/// tail, tracked per size in 4-byte units.
+#[derive(Default)]
+struct LineAlloc {
+    /// `free[u]`: lines whose last `4 * u` bytes are free (`u` in 1..16).
+    free: [Vec<u32>; 16],
+}
+
+impl LineAlloc {
+    /// Reserves `size` bytes (a multiple of 4) in `pool` and returns their offset.
+    fn alloc(&mut self, pool: &mut Vec<u8>, size: usize) -> usize {
+        debug_assert!(size % 4 == 0 && pool.len() % 64 == 0);
+        let units = size / 4;
+        if units < 16 {
+            for u in units..16 {
+                if let Some(line) = self.free[u].pop() {
+                    let at = line as usize * 64 + 64 - 4 * u;
+                    if u > units {
+                        self.free[u - units].push(line);
+                    }
+                    return at;
+                }
+            }
+        }
+        let at = pool.len();
+        let lines = size.div_ceil(64);
+        pool.resize(at + lines * 64, 0);
+        let tail = lines * 16 - units;
+        if tail > 0 {
+            self.free[tail].push((pool.len() / 64 - 1) as u32);
+        }
+        at
+    }
+}
+
+/// Accumulates the arrays. Subtrees are emitted bottom-up: a node's internal children are
+/// appended to `nodes` as one contiguous block once their own subtrees are complete.
+struct Builder<'a> {
+    nodes: Vec<Node>,
+    /// First-level node records, placed by `lines`.
+    pool: Vec<u8>,
+    lines: LineAlloc,
+    /// Leaves of the deeper nodes; appended to `pool` at the end (and `base0` adjusted).
+    deep: Vec<u8>,
+    /// Scratch space for one record.
+    rec: Vec<u8>,
+    mode: Mode,
+    /// Sorted distinct answers, for `Mode::Mapped`.
+    map: &'a [u32],
+    l1_nodes: usize,
+}
+
+impl Builder<'_> {
+    fn push_leaf(mode: Mode, map: &[u32], out: &mut Vec<u8>, v: u32) {
+        match mode {
+            Mode::Narrow => out.extend_from_slice(&(v.wrapping_add(1) as u16).to_le_bytes()),
+            Mode::Mapped => {
+                let code = map.binary_search(&v).unwrap_or(0) as u16;
+                out.extend_from_slice(&code.to_le_bytes());
+            }
+            Mode::Wide => out.extend_from_slice(&v.to_le_bytes()),
+        }
+    }
+
+    /// Builds the subtree for one direct-table slot. `routes` are the routes strictly
+    /// inside the slot's /18 (length > 18), sorted by (addr, len); `inherited` is the answer
+    /// for the slot from shorter prefixes. Returns the direct-table entry.
+    fn slot(&mut self, routes: &[Route], inherited: u32) -> u32 {
+        let p = match self.node(routes, DIR_BITS, inherited) {
+            Built::Leaf(v) => return v,
+            Built::Node(p) => p,
+        };
+        // Record: [vector: u64, base1: u32] (only when vector != 0), then leafvec: u64 at
+        // the referenced offset, then the leaves.
+        let deep = p.vector != 0;
+        self.rec.clear();
+        if deep {
+            self.rec.extend_from_slice(&p.vector.to_le_bytes());
+            self.rec.extend_from_slice(&p.base1.to_le_bytes());
+        }
+        self.rec.extend_from_slice(&p.leafvec.to_le_bytes());
+        for &v in &p.leaves[..p.nleaves] {
+            Self::push_leaf(self.mode, self.map, &mut self.rec, v);
+        }
+        while self.rec.len() % 4 != 0 {
+            self.rec.push(0);
+        }
+        let at = self.lines.alloc(&mut self.pool, self.rec.len());
+        self.pool[at..at + self.rec.len()].copy_from_slice(&self.rec);
+        let r = at + if deep { 12 } else { 0 };
+        self.l1_nodes += 1;
+        assert!(r / 4 < OFFSET_MASK as usize, "pool exceeds 4 GiB");
+        NODE_BIT | if deep { DEEP_BIT } else { 0 } | (r / 4) as u32
+    }
+
+    /// Builds a node covering address bits `off..off + 6`. `routes` lie inside the node's
+    /// block and are sorted by (addr, len); those with len <= `off` are already accounted
+    /// for in `inherited` and are ignored.
+    fn node(&mut self, routes: &[Route], off: u32, inherited: u32) -> Built {
+        let lim = off + STRIDE;
+        // Leaf-push the routes that end within this node. Sorted (addr, len) order puts a
+        // covering prefix before everything it covers, so later writes are more specific.
+        let mut slots = [inherited; 64];
+        for r in routes {
+            let len = u32::from(r.len);
+            if len > off && len <= lim {
+                let start = chunk(r.addr, off) as usize;
+                let count = 1usize << (lim - len);
+                slots[start..start + count].fill(r.val);
+            }
+        }
+        // Recurse into the slots that contain longer routes. Those routes are contiguous
+        // per slot; a shorter route starting in the same slot sorts before all of them.
+        let mut kids = [Node::default(); 64];
+        let mut nkids = 0;
+        let mut vector = 0u64;
+        let mut i = 0;
+        while i < routes.len() {
+            if u32::from(routes[i].len) <= lim {
+                i += 1;
+                continue;
+            }
+            let c = chunk(routes[i].addr, off);
+            let mut j = i + 1;
+            while j < routes.len() && chunk(routes[j].addr, off) == c {
+                j += 1;
+            }
+            match self.node(&routes[i..j], lim, slots[c as usize]) {
+                Built::Leaf(v) => slots[c as usize] = v,
+                Built::Node(p) => {
+                    let base0 = self.deep.len() as u32;
+                    for &v in &p.leaves[..p.nleaves] {
+                        Self::push_leaf(self.mode, self.map, &mut self.deep, v);
+                    }
+                    vector |= 1u64 << c;
+                    kids[nkids] = Node {
+                        vector: p.vector,
+                        leafvec: p.leafvec,
+                        base0,
+                        base1: p.base1,
+                    };
+                    nkids += 1;
+                }
+            }
+            i = j;
+        }
+        // One leaf per run of equal leaf slots (internal slots don't break runs).
+        let mut leaves = [0u32; 64];
+        let mut nleaves = 0;
+        let mut leafvec = 0u64;
+        for (c, &v) in slots.iter().enumerate() {
+            if vector & (1u64 << c) == 0 && (nleaves == 0 || leaves[nleaves - 1] != v) {
+                leafvec |= 1u64 << c;
+                leaves[nleaves] = v;
+                nleaves += 1;
+            }
+        }
+        if vector == 0 && nleaves == 1 {
+            // Every slot resolves to the same answer: no node needed.
+            return Built::Leaf(leaves[0]);
+        }
+        let base1 = self.nodes.len() as u32;
+        self.nodes.extend_from_slice(&kids[..nkids]);
+        Built::Node(Pending {
+            vector,
+            leafvec,
+            base1,
+            leaves,
+            nleaves,
         })
     }
-    pub fn lookup_burst(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
-        for (a, o) in addrs.iter().zip(out) {
-            *o = self.lookup(*a);
+}
+
+impl Lpm {
+    /// Builds the table from `(network address in host byte order, prefix length 0..=32,
+    /// value)`. Duplicate `(addr, len)` entries: the last one wins. Host bits set in the
+    /// address are ignored. A length > 32 or a value >= 2^31 is a caller bug: it trips a
+    /// `debug_assert` and is skipped in release builds.
+    pub fn build<I: IntoIterator<Item = (u32, u8, NhId)>>(routes: I) -> Lpm {
+        let mut rs: Vec<Route> = Vec::new();
+        for (addr, len, val) in routes {
+            let ok = len <= 32 && val < NODE_BIT;
+            debug_assert!(ok, "invalid route {addr:#010x}/{len} -> {val}");
+            if !ok {
+                continue;
+            }
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            rs.push(Route {
+                addr: addr & mask,
+                len,
+                val,
+            });
+        }
+        // Stable sort keeps input order among duplicates, so keeping the last of each
+        // group implements "last wins". Input that is already sorted costs O(n).
+        rs.sort_by_key(|r| (u64::from(r.addr) << 8) | u64::from(r.len));
+        let mut w = 0;
+        for i in 0..rs.len() {
+            if w > 0 && rs[w - 1].addr == rs[i].addr && rs[w - 1].len == rs[i].len {
+                rs[w - 1].val = rs[i].val;
+            } else {
+                rs[w] = rs[i];
+                w += 1;
+            }
+        }
+        rs.truncate(w);
+        Self::build_sorted(&rs)
+    }
+
+    /// Builds from routes sorted by (addr, len), deduplicated and normalised.
+    fn build_sorted(rs: &[Route]) -> Lpm {
+        // Choose the leaf encoding from the set of answers.
+        let (mode, map) = if rs.iter().all(|r| r.val < 0xFFFF) {
+            (Mode::Narrow, Vec::new())
+        } else {
+            let mut map: Vec<u32> = rs.iter().map(|r| r.val).collect();
+            map.push(NONE);
+            map.sort_unstable();
+            map.dedup();
+            if map.len() <= 1 << 16 {
+                (Mode::Mapped, map)
+            } else {
+                (Mode::Wide, Vec::new())
+            }
+        };
+        let mut dir = vec![NONE; DIR_SIZE];
+        // Short routes fill the direct table (covering routes first, as in `node`).
+        for r in rs {
+            if u32::from(r.len) <= DIR_BITS {
+                let start = (r.addr >> (32 - DIR_BITS)) as usize;
+                let count = 1usize << (DIR_BITS - u32::from(r.len));
+                dir[start..start + count].fill(r.val);
+            }
+        }
+        let mut b = Builder {
+            nodes: Vec::new(),
+            pool: Vec::new(),
+            lines: LineAlloc::default(),
+            deep: Vec::new(),
+            rec: Vec::new(),
+            mode,
+            map: &map,
+            l1_nodes: 0,
+        };
+        let mut i = 0;
+        while i < rs.len() {
+            if u32::from(rs[i].len) <= DIR_BITS {
+                i += 1;
+                continue;
+            }
+            let s = (rs[i].addr >> (32 - DIR_BITS)) as usize;
+            let mut j = i + 1;
+            while j < rs.len() && (rs[j].addr >> (32 - DIR_BITS)) as usize == s {
+                j += 1;
+            }
+            dir[s] = b.slot(&rs[i..j], dir[s]);
+            i = j;
+        }
+        let l1_nodes = b.l1_nodes;
+        // Append the deeper nodes' leaves after the first-level records.
+        let mut pool = b.pool;
+        let shift = pool.len() as u32;
+        pool.extend_from_slice(&b.deep);
+        // `burst` reads 8 bytes at offset 0 for lanes that need no node.
+        if pool.len() < 8 {
+            pool.resize(8, 0);
+        }
+        for n in &mut b.nodes {
+            n.base0 += shift;
+        }
+        let dir: Arc<[u32]> = dir.into();
+        let dir: Arc<[u32; DIR_SIZE]> = match dir.try_into() {
+            Ok(d) => d,
+            Err(_) => unreachable!("direct table has DIR_SIZE entries"),
+        };
+        Lpm {
+            dir,
+            pool: pool.into(),
+            nodes: b.nodes.into(),
+            map: map.into(),
+            mode,
+            l1_nodes,
+            len: rs.len(),
         }
     }
+
+    /// Bytes per leaf in the pool, as a shift.
+    #[inline(always)]
+    fn leaf_shift(&self) -> u32 {
+        match self.mode {
+            Mode::Narrow | Mode::Mapped => 1,
+            Mode::Wide => 2,
+        }
+    }
+
+    /// Decodes the leaf at pool offset `at`.
+    #[inline(always)]
+    fn leaf(&self, at: usize) -> u32 {
+        match self.mode {
+            Mode::Narrow => Narrow::get(self, at),
+            Mode::Mapped => Mapped::get(self, at),
+            Mode::Wide => Wide::get(self, at),
+        }
+    }
+
+    /// Resolves `addr` in the first-level node referenced by direct-table entry `e`, whose
+    /// `leafvec` (its first word) is already loaded.
+    #[inline(always)]
+    fn step1<C: Codec>(&self, e: u32, leafvec: u64, addr: u32) -> u32 {
+        self.step1_ranked::<C>(e, rank(leafvec, chunk(addr, DIR_BITS)), addr)
+    }
+
+    /// As `step1`, given `rank(leafvec, v)` instead of `leafvec`.
+    #[inline(always)]
+    fn step1_ranked<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> u32 {
+        let p = (e & OFFSET_MASK) as usize * 4;
+        if e & DEEP_BIT != 0 {
+            let v = chunk(addr, DIR_BITS);
+            let vector = rd64(&self.pool, p - 12);
+            if vector & (1u64 << v) != 0 {
+                let base1 = rd32(&self.pool, p - 4);
+                return self.walk(base1 + (vector & upto(v)).count_ones() - 1, addr);
+            }
+        }
+        C::get(self, p + 8 + ((rank as usize - 1) << C::shift(self)))
+    }
+
+    /// Walks the deeper nodes from node `idx`, which covers bits 24..30.
+    #[inline(never)]
+    fn walk(&self, mut idx: u32, addr: u32) -> u32 {
+        let mut off = DIR_BITS + STRIDE;
+        loop {
+            let n = &self.nodes[idx as usize];
+            let v = chunk(addr, off);
+            let m = upto(v);
+            if n.vector & (1u64 << v) != 0 {
+                idx = n.base1 + (n.vector & m).count_ones() - 1;
+                off += STRIDE;
+            } else {
+                let k = (n.leafvec & m).count_ones() as usize - 1;
+                return self.leaf(n.base0 as usize + (k << self.leaf_shift()));
+            }
+        }
+    }
+
+    /// Longest-prefix match: the value of the longest prefix covering `addr`, or `None`
+    /// when no prefix (including no default route) covers it.
+    #[inline(always)]
+    pub fn lookup(&self, addr: u32) -> Option<NhId> {
+        let e = self.dir[(addr >> (32 - DIR_BITS)) as usize];
+        if dir_is_leaf(e) {
+            return to_opt(e);
+        }
+        let leafvec = rd64(&self.pool, (e & OFFSET_MASK) as usize * 4);
+        to_opt(self.step1::<Dyn>(e, leafvec, addr))
+    }
+
+    /// Burst lookup: `out[i] = lookup(addrs[i])`, processed in groups of 32 addresses.
+    /// Each group goes stage by stage (all direct-table reads, then all first-level node
+    /// headers, then the leaves), so the memory reads of different addresses are
+    /// independent and overlap instead of forming one long dependent chain per address.
+    /// If the slices differ in length only the common prefix is processed (debug builds
+    /// assert equal lengths).
+    pub fn lookup_burst(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
+        debug_assert_eq!(addrs.len(), out.len());
+        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            match self.mode {
+                Mode::Narrow => self.burst::<Narrow>(a, o),
+                Mode::Mapped => self.burst::<Mapped>(a, o),
+                Mode::Wide => self.burst::<Wide>(a, o),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
+        let n = addrs.len().min(out.len()).min(BURST);
+        let (addrs, out) = (&addrs[..n], &mut out[..n]);
+        // Stage 1: direct-table entries.
+        let mut res = [0u32; BURST];
+        for (r, &a) in res.iter_mut().zip(addrs) {
+            *r = self.dir[(a >> (32 - DIR_BITS)) as usize];
+        }
+        // Stage 2: the leafvec of each first-level node (without branches: a lane that
+        // needs no node reads offset 0, which always exists); `lanes` marks the lanes that
+        // do.
+        let mut lv = [0u64; BURST];
+        let mut lanes = 0u32;
+        for (i, (l, &e)) in lv.iter_mut().zip(&res[..n]).enumerate() {
+            let node = !dir_is_leaf(e);
+            let off = if node {
+                (e & OFFSET_MASK) as usize * 4
+            } else {
+                0
+            };
+            *l = rd64(&self.pool, off);
+            lanes |= u32::from(node) << i;
+        }
+        // Stage 3: leaf ranks for all lanes at once (a simple loop over arrays, which the
+        // compiler vectorises), then the leaves. When most lanes need a leaf, a loop over
+        // all lanes (whose branch is then well predicted) is cheapest; otherwise a loop
+        // over the marked lanes.
+        let mut cnt = [0u32; BURST];
+        for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
+            *c = rank(l, chunk(a, DIR_BITS));
+        }
+        if lanes.count_ones() as usize * 4 >= n * 3 {
+            for ((r, &c), &a) in res[..n].iter_mut().zip(&cnt).zip(addrs) {
+                if !dir_is_leaf(*r) {
+                    *r = self.step1_ranked::<C>(*r, c, a);
+                }
+            }
+        } else {
+            while lanes != 0 {
+                let i = lanes.trailing_zeros() as usize & (BURST - 1);
+                lanes &= lanes - 1;
+                res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
+            }
+        }
+        for (o, &r) in out.iter_mut().zip(&res[..n]) {
+            *o = to_opt(r);
+        }
+    }
+
+    /// Bytes of heap used by the lookup tables (allocated capacity).
     pub fn memory_bytes(&self) -> usize {
-        0
+        std::mem::size_of::<[u32; DIR_SIZE]>()
+            + self.pool.len()
+            + std::mem::size_of_val::<[Node]>(&self.nodes)
+            + std::mem::size_of_val::<[u32]>(&self.map)
     }
+
+    /// Number of prefixes the table was built from (after removing duplicates).
     pub fn len(&self) -> usize {
-        self.n
+        self.len
     }
+
+    /// True when the table was built from no prefixes.
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn ip(a: u8, b: u8, c: u8, d: u8) -> u32 {
+        u32::from_be_bytes([a, b, c, d])
+    }
+
+    /// Small deterministic PRNG (xorshift64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn mask(len: u8) -> u32 {
+        if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - len)
+        }
+    }
+
+    /// Naive reference: one map per prefix length, probed longest first.
+    struct Reference(Vec<HashMap<u32, u32>>);
+    impl Reference {
+        fn new(routes: &[(u32, u8, u32)]) -> Reference {
+            let mut maps = vec![HashMap::new(); 33];
+            for &(a, l, v) in routes {
+                maps[usize::from(l)].insert(a & mask(l), v);
+            }
+            Reference(maps)
+        }
+        fn lookup(&self, addr: u32) -> Option<u32> {
+            (0..=32u8)
+                .rev()
+                .find_map(|l| self.0[usize::from(l)].get(&(addr & mask(l))).copied())
+        }
+        fn len(&self) -> usize {
+            self.0.iter().map(HashMap::len).sum()
+        }
+    }
+
+    /// Checks `t` against the reference on `addrs`, singly and in bursts of varied size.
+    fn check(t: &Lpm, r: &Reference, addrs: &[u32]) {
+        assert_eq!(t.len(), r.len());
+        for &a in addrs {
+            assert_eq!(t.lookup(a), r.lookup(a), "addr {a:#010x}");
+        }
+        let mut out = vec![Some(12345); addrs.len()];
+        let mut start = 0;
+        for size in [1usize, 7, 32, 64, 65, 200].iter().cycle() {
+            if start >= addrs.len() {
+                break;
+            }
+            let end = (start + size).min(addrs.len());
+            t.lookup_burst(&addrs[start..end], &mut out[start..end]);
+            start = end;
+        }
+        for (&a, &o) in addrs.iter().zip(&out) {
+            assert_eq!(o, t.lookup(a), "burst, addr {a:#010x}");
+        }
+    }
+
+    /// Addresses that exercise `routes`: the first, last and a random address of each
+    /// prefix, the addresses just outside it, and uniformly random addresses.
+    fn probes(rng: &mut Rng, routes: &[(u32, u8, u32)], random: usize) -> Vec<u32> {
+        let mut v = Vec::new();
+        for &(a, l, _) in routes {
+            let a = a & mask(l);
+            let last = a | !mask(l);
+            v.extend([a, last, a | (rng.next() as u32 & !mask(l))]);
+            v.extend([a.wrapping_sub(1), last.wrapping_add(1)]);
+        }
+        v.extend((0..random).map(|_| rng.next() as u32));
+        v.extend([0, u32::MAX]);
+        v
+    }
+
+    fn check_routes(routes: &[(u32, u8, u32)], seed: u64) -> Lpm {
+        let t = Lpm::build(routes.iter().copied());
+        let r = Reference::new(routes);
+        let mut rng = Rng(seed);
+        check(&t, &r, &probes(&mut rng, routes, 2000));
+        t
+    }
+
+    #[test]
+    fn empty_table() {
+        let t = Lpm::build(std::iter::empty());
+        assert!(t.is_empty());
+        assert_eq!(t.len(), 0);
+        for a in [0, 1, ip(10, 0, 0, 1), u32::MAX] {
+            assert_eq!(t.lookup(a), None);
+        }
+        let mut out = [Some(1); 3];
+        t.lookup_burst(&[0, 5, u32::MAX], &mut out);
+        assert_eq!(out, [None; 3]);
+        assert!(t.memory_bytes() >= DIR_SIZE * 4);
+        assert!(Lpm::default().is_empty());
+    }
+
+    #[test]
+    fn default_route_only() {
+        let t = Lpm::build([(0, 0, 7)]);
+        assert_eq!(t.len(), 1);
+        assert!(!t.is_empty());
+        for a in [0, ip(10, 1, 2, 3), ip(192, 168, 255, 255), u32::MAX] {
+            assert_eq!(t.lookup(a), Some(7));
+        }
+    }
+
+    #[test]
+    fn host_routes() {
+        let hosts = [
+            ip(10, 0, 0, 1),
+            ip(10, 0, 0, 2),
+            ip(10, 0, 0, 255),
+            ip(255, 255, 255, 255),
+            0,
+        ];
+        let routes: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (a, 32, i as u32))
+            .collect();
+        let t = Lpm::build(routes.iter().copied());
+        for (i, &a) in hosts.iter().enumerate() {
+            assert_eq!(t.lookup(a), Some(i as u32));
+        }
+        assert_eq!(t.lookup(ip(10, 0, 0, 0)), None);
+        assert_eq!(t.lookup(ip(10, 0, 0, 3)), None);
+        assert_eq!(t.lookup(ip(255, 255, 255, 254)), None);
+        assert_eq!(t.lookup(1), None);
+        check_routes(&routes, 1);
+    }
+
+    #[test]
+    fn nested_0_8_16_24_32() {
+        let routes = [
+            (0, 0, 1),
+            (ip(10, 0, 0, 0), 8, 2),
+            (ip(10, 1, 0, 0), 16, 3),
+            (ip(10, 1, 2, 0), 24, 4),
+            (ip(10, 1, 2, 3), 32, 5),
+        ];
+        let t = Lpm::build(routes);
+        assert_eq!(t.lookup(ip(11, 0, 0, 0)), Some(1));
+        assert_eq!(t.lookup(ip(10, 0, 0, 0)), Some(2));
+        assert_eq!(t.lookup(ip(10, 2, 0, 0)), Some(2));
+        assert_eq!(t.lookup(ip(10, 1, 0, 0)), Some(3));
+        assert_eq!(t.lookup(ip(10, 1, 3, 0)), Some(3));
+        assert_eq!(t.lookup(ip(10, 1, 2, 0)), Some(4));
+        assert_eq!(t.lookup(ip(10, 1, 2, 2)), Some(4));
+        assert_eq!(t.lookup(ip(10, 1, 2, 3)), Some(5));
+        assert_eq!(t.lookup(ip(10, 1, 2, 4)), Some(4));
+        assert_eq!(t.lookup(ip(10, 1, 2, 255)), Some(4));
+        assert_eq!(t.lookup(ip(10, 255, 255, 255)), Some(2));
+        check_routes(&routes, 2);
+        // The same without the default route: outside 10/8 there is no match.
+        let t = check_routes(&routes[1..], 3);
+        assert_eq!(t.lookup(ip(11, 0, 0, 0)), None);
+        assert_eq!(t.lookup(ip(9, 255, 255, 255)), None);
+    }
+
+    #[test]
+    fn stride_boundaries() {
+        // Lengths on and around the direct-table (18) and node (24, 30) boundaries.
+        let base = ip(172, 16, 0, 0);
+        let mut routes = Vec::new();
+        for (i, len) in [16u8, 17, 18, 19, 22, 23, 24, 25, 29, 30, 31, 32]
+            .iter()
+            .enumerate()
+        {
+            routes.push((base, *len, 100 + i as u32));
+            // A sibling at the far end of the /16, and one in another /16.
+            routes.push((base | (0xFFFF & mask(*len)), *len, 200 + i as u32));
+            routes.push((
+                (ip(192, 0, 2, 0) & mask(*len)) | (1 << (32 - len)),
+                *len,
+                300 + i as u32,
+            ));
+        }
+        let t = check_routes(&routes, 4);
+        assert_eq!(t.lookup(base), Some(111)); // the /32
+        assert_eq!(t.lookup(base | 1), Some(110)); // the /31
+        assert_eq!(t.lookup(base | 2), Some(109)); // the /30
+        assert_eq!(t.lookup(base | 4), Some(108)); // the /29
+        assert_eq!(t.lookup(base | 0x40), Some(107)); // the /25
+        assert_eq!(t.lookup(ip(172, 16, 0, 128)), Some(106)); // the /24
+        assert_eq!(t.lookup(ip(172, 16, 1, 0)), Some(105)); // the /23
+        assert_eq!(t.lookup(ip(172, 16, 2, 0)), Some(104)); // the /22
+        assert_eq!(t.lookup(ip(172, 16, 4, 0)), Some(103)); // the /19
+        assert_eq!(t.lookup(ip(172, 16, 32, 0)), Some(102)); // the /18
+        assert_eq!(t.lookup(ip(172, 16, 64, 0)), Some(101)); // the /17
+        assert_eq!(t.lookup(ip(172, 16, 128, 0)), Some(201)); // the far /17
+        assert_eq!(t.lookup(ip(172, 16, 127, 255)), Some(101)); // the /17
+        assert_eq!(t.lookup(ip(172, 16, 255, 255)), Some(211)); // the far /32
+        assert_eq!(t.lookup(ip(172, 16, 255, 254)), Some(210)); // the far /31
+        assert_eq!(t.lookup(ip(172, 17, 0, 0)), None);
+    }
+
+    #[test]
+    fn every_length_alone_and_nested() {
+        let a = ip(203, 0, 113, 77);
+        for len in 0..=32u8 {
+            check_routes(&[(a & mask(len), len, u32::from(len))], 5 + u64::from(len));
+        }
+        let all: Vec<_> = (0..=32u8)
+            .map(|l| (a & mask(l), l, u32::from(l) * 3))
+            .collect();
+        let t = check_routes(&all, 40);
+        for l in 0..=32u8 {
+            // The address that differs from `a` first in bit `l` matches the /l.
+            let probe = if l == 32 { a } else { a ^ (1 << (31 - l)) };
+            assert_eq!(t.lookup(probe), Some(u32::from(l) * 3), "len {l}");
+        }
+    }
+
+    #[test]
+    fn last_duplicate_wins() {
+        let p = ip(10, 0, 0, 0);
+        let routes = [
+            (p, 8, 1),
+            (ip(10, 1, 0, 0), 16, 2),
+            (p, 8, 3),
+            (p, 8, 4),
+            (0, 0, 9),
+            (0, 0, 8),
+        ];
+        let t = Lpm::build(routes);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.lookup(ip(10, 2, 0, 0)), Some(4));
+        assert_eq!(t.lookup(ip(10, 1, 0, 0)), Some(2));
+        assert_eq!(t.lookup(ip(11, 0, 0, 0)), Some(8));
+        // Duplicates that differ only in host bits are duplicates too.
+        let t = Lpm::build([(ip(10, 1, 2, 0), 24, 1), (ip(10, 1, 2, 99), 24, 2)]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.lookup(ip(10, 1, 2, 5)), Some(2));
+    }
+
+    #[test]
+    fn host_bits_are_ignored() {
+        let t = Lpm::build([(ip(10, 1, 2, 3), 8, 1)]);
+        assert_eq!(t.lookup(ip(10, 200, 0, 0)), Some(1));
+        assert_eq!(t.lookup(ip(11, 0, 0, 0)), None);
+    }
+
+    #[test]
+    fn equal_values_collapse() {
+        // More-specifics with the aggregate's value need no nodes.
+        let routes = [
+            (ip(10, 0, 0, 0), 8, 1),
+            (ip(10, 1, 2, 0), 24, 1),
+            (ip(10, 1, 2, 3), 32, 1),
+        ];
+        let t = check_routes(&routes, 50);
+        assert_eq!(t.l1_nodes, 0);
+        assert!(t.nodes.is_empty());
+        assert_eq!(t.lookup(ip(10, 1, 2, 3)), Some(1));
+    }
+
+    #[test]
+    fn value_encodings() {
+        // Narrow: all values < 0xFFFF.
+        let t = check_routes(
+            &[
+                (0, 0, 0),
+                (ip(1, 2, 3, 0), 24, 0xFFFE),
+                (ip(1, 2, 3, 4), 32, 0),
+            ],
+            60,
+        );
+        assert_eq!(t.mode, Mode::Narrow);
+        // Mapped: a large value, few distinct values.
+        let max = NODE_BIT - 1;
+        let routes = [
+            (0, 0, 0xFFFF),
+            (ip(1, 2, 3, 0), 24, max),
+            (ip(1, 2, 3, 4), 32, 0),
+        ];
+        let t = check_routes(&routes, 61);
+        assert_eq!(t.mode, Mode::Mapped);
+        assert_eq!(t.lookup(ip(1, 2, 3, 5)), Some(max));
+        // Wide: more than 65,535 distinct values.
+        let routes: Vec<_> = (0..70_000u32)
+            .map(|i| (i << 8, 24, i * 30_000 % NODE_BIT))
+            .collect();
+        let t = check_routes(&routes, 62);
+        assert_eq!(t.mode, Mode::Wide);
+    }
+
+    /// A nested table like a BGP table: aggregates with more-specifics carved out of them
+    /// (which often share the aggregate's value), at every depth down to /32.
+    fn nested_table(
+        rng: &mut Rng,
+        aggregates: usize,
+        values: u32,
+        big: bool,
+    ) -> Vec<(u32, u8, u32)> {
+        let mut v = Vec::new();
+        let val = |rng: &mut Rng| {
+            let x = rng.below(u64::from(values)) as u32;
+            if big {
+                x.wrapping_mul(0x9E37_79B1) % NODE_BIT
+            } else {
+                x
+            }
+        };
+        if rng.below(2) == 0 {
+            v.push((0, 0, val(rng)));
+        }
+        for _ in 0..aggregates {
+            let alen = 8 + rng.below(17) as u8; // /8 ../24
+            let a = rng.next() as u32 & mask(alen);
+            let aval = val(rng);
+            v.push((a, alen, aval));
+            for _ in 0..rng.below(12) {
+                let len = (alen + 1 + rng.below(u64::from(32 - alen)) as u8).min(32);
+                let p = (a | (rng.next() as u32 & !mask(alen))) & mask(len);
+                let pval = if rng.below(4) == 0 { aval } else { val(rng) };
+                v.push((p, len, pval));
+                // Sometimes a further level inside that one.
+                if len < 32 && rng.below(3) == 0 {
+                    let l2 = len + 1 + rng.below(u64::from(32 - len)) as u8;
+                    v.push((
+                        (p | (rng.next() as u32 & !mask(len))) & mask(l2),
+                        l2,
+                        val(rng),
+                    ));
+                }
+            }
+        }
+        // A few duplicates with new values (last wins).
+        for _ in 0..aggregates / 20 {
+            let (a, l, _) = v[rng.below(v.len() as u64) as usize];
+            v.push((a, l, val(rng)));
+        }
+        v
+    }
+
+    #[test]
+    fn random_nested_tables_match_reference() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        for (round, (aggs, values, big)) in [
+            (3000, 16, false),
+            (2000, 4000, false),
+            (1500, 3, true),
+            (2500, 1_000_000, true),
+            (50, 5, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let routes = nested_table(&mut rng, aggs, values, big);
+            let t = Lpm::build(routes.iter().copied());
+            let r = Reference::new(&routes);
+            let mut addrs = probes(&mut rng, &routes, 100_000);
+            // Addresses concentrated inside one busy /16, so deep nodes get exercised.
+            let hot = routes[rng.below(routes.len() as u64) as usize].0 & mask(16);
+            addrs.extend((0..5000).map(|_| hot | (rng.next() as u32 & 0xFFFF)));
+            check(&t, &r, &addrs);
+            assert!(t.memory_bytes() > 0, "round {round}");
+        }
+    }
+
+    #[test]
+    fn dense_deep_subtrees() {
+        // Every /32 of a /24 with alternating values, inside a /16, plus /31s and /30s: the
+        // densest possible deep nodes.
+        let mut routes = vec![(ip(100, 64, 0, 0), 16, 1)];
+        for i in 0..256u32 {
+            routes.push((ip(100, 64, 7, 0) | i, 32, 10 + (i % 3)));
+            routes.push((ip(100, 64, 9, 0) | (i & !1), 31, 20 + (i % 5)));
+            routes.push((ip(100, 64, 200, 0) | (i & !3), 30, 30 + (i % 2)));
+        }
+        check_routes(&routes, 70);
+    }
+
+    #[test]
+    fn burst_paths() {
+        // Lanes that all end in the direct table, lanes that all need a node (including
+        // deep ones), and mixtures, in bursts of every length up to 70.
+        let mut routes = vec![(ip(10, 0, 0, 0), 8, 1), (ip(20, 0, 0, 0), 8, 2)];
+        for i in 0..64u32 {
+            routes.push((ip(10, 0, 0, 0) | (i << 10), 22, 100 + i));
+            routes.push((ip(10, 0, 0, 0) | (i << 10) | 0x55, 32, 200 + i));
+        }
+        let t = Lpm::build(routes.iter().copied());
+        let r = Reference::new(&routes);
+        let mut rng = Rng(99);
+        let flat: Vec<u32> = (0..70)
+            .map(|_| ip(20, 0, 0, 0) | (rng.next() as u32 & 0xFF_FFFF))
+            .collect();
+        let nodes: Vec<u32> = (0..70)
+            .map(|i| ip(10, 0, 0, 0) | ((i % 64) << 10) | (0x55 * (i & 1)))
+            .collect();
+        let mixed: Vec<u32> = flat
+            .iter()
+            .zip(&nodes)
+            .flat_map(|(&a, &b)| [a, b, b, b])
+            .take(70)
+            .collect();
+        for addrs in [&flat, &nodes, &mixed] {
+            for len in 0..=addrs.len() {
+                let mut out = vec![Some(u32::MAX); len];
+                t.lookup_burst(&addrs[..len], &mut out);
+                for (&a, &o) in addrs[..len].iter().zip(&out) {
+                    assert_eq!(o, r.lookup(a), "addr {a:#010x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clone_send_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Lpm>();
+        let t = Lpm::build([(ip(10, 0, 0, 0), 8, 1)]);
+        let u = t.clone();
+        let h = std::thread::spawn(move || u.lookup(ip(10, 9, 9, 9)));
+        assert_eq!(h.join().unwrap(), Some(1));
+        assert_eq!(t.lookup(ip(10, 9, 9, 9)), Some(1));
     }
 }
