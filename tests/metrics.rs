@@ -3,7 +3,7 @@
 //! can reach moving alone, and `ferroute stats`.
 mod common;
 
-use common::{free_local_addr, http_get, run, text, Lab};
+use common::{free_local_addr, http_get, received, run, text, Lab};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -19,17 +19,6 @@ fn ping(lab: &Lab, host: usize, dst: &str, count: u32, interval: &str) -> String
         host,
         &["ping", "-n", "-q", "-c", &c, "-i", interval, "-W", "2", dst],
     ))
-}
-
-fn received(ping_out: &str) -> u32 {
-    ping_out
-        .split(',')
-        .find_map(|p| {
-            p.trim()
-                .strip_suffix(" received")
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or_else(|| panic!("no 'received' in ping output: {ping_out}"))
 }
 
 fn drops(reason: &str) -> String {

@@ -2,7 +2,7 @@
 //! namespaces, driven with ping, traceroute, iperf3 and crafted frames.
 mod common;
 
-use common::{run, text, Lab};
+use common::{received, run, text, Lab};
 use std::time::Duration;
 
 fn ping(lab: &Lab, host: usize, dst: &str, count: u32, extra: &[&str]) -> String {
@@ -11,17 +11,6 @@ fn ping(lab: &Lab, host: usize, dst: &str, count: u32, extra: &[&str]) -> String
     args.extend_from_slice(extra);
     args.push(dst);
     text(&lab.exec(host, &args))
-}
-
-fn received(ping_out: &str) -> u32 {
-    ping_out
-        .split(',')
-        .find_map(|p| {
-            p.trim()
-                .strip_suffix(" received")
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or_else(|| panic!("no 'received' in ping output: {ping_out}"))
 }
 
 #[test]

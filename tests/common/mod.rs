@@ -84,6 +84,18 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Replies counted in ping's summary line ("5 packets transmitted, 5 received, ...").
+pub fn received(ping_out: &str) -> u32 {
+    ping_out
+        .split(',')
+        .find_map(|p| {
+            p.trim()
+                .strip_suffix(" received")
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no 'received' in ping output: {ping_out}"))
+}
+
 impl Lab {
     /// Starts a router with two ports (10.0.1.1/24 towards h1 = 10.0.1.2, 10.0.2.1/24
     /// towards h2 = 10.0.2.2) plus `extra` TOML appended to the config, its metrics
