@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const INJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/inject.py");
-
 fn ping(lab: &Lab, host: usize, dst: &str, count: u32, interval: &str) -> String {
     let c = count.to_string();
     text(&lab.exec(
@@ -356,20 +354,7 @@ fn each_drop_reason_moves_alone_in_metrics() {
     let mut covered = Vec::new();
     for (kind, dst_mac, src, dst, reason) in cases {
         let before = drop_counts();
-        let o = lab.exec(
-            0,
-            &[
-                "python3",
-                INJECT,
-                &lab.hosts[0].tap,
-                dst_mac.unwrap_or(&mac),
-                src,
-                dst,
-                kind,
-                &n.to_string(),
-            ],
-        );
-        assert!(o.status.success(), "inject {kind}: {}", text(&o));
+        lab.inject(kind, n, dst_mac.unwrap_or(&mac), src, dst);
         let want = before[*reason] + f64::from(n);
         let moved = Lab::wait_for(Duration::from_secs(3), || drop_counts()[*reason] >= want);
         // Give stray effects (another reason moving) time to show before comparing.
@@ -433,20 +418,7 @@ fn stats_shows_rates_and_nonzero_drops() {
     assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, "0.05")), 1);
     // Something to drop, then steady traffic during the sample.
     let mac = lab.router_mac(0);
-    let o = lab.exec(
-        0,
-        &[
-            "python3",
-            INJECT,
-            &lab.hosts[0].tap,
-            &mac,
-            "10.0.1.2",
-            "10.0.2.2",
-            "bad_checksum",
-            "3",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    lab.inject("bad_checksum", 3, &mac, "10.0.1.2", "10.0.2.2");
     let pinger = lab.spawn(
         0,
         &["ping", "-n", "-q", "-c", "400", "-i", "0.005", "10.0.2.2"],

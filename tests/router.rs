@@ -45,12 +45,7 @@ fn forwards_between_hosts_and_answers_its_addresses() {
     assert!(c["icmp_out echo_reply"] >= 12, "{c:?}");
     assert!(c["port port0 forwarded"] >= 5 && c["port port1 forwarded"] >= 5);
     // Nothing leaked: the pool is back at its idle level once traffic stops.
-    assert!(
-        Lab::wait_for(Duration::from_secs(5), || lab.counter("mempool_in_use")
-            == idle),
-        "mempool in use {} vs idle {idle}",
-        lab.counter("mempool_in_use")
-    );
+    lab.assert_pool_back_to(idle);
 }
 
 #[test]
@@ -143,19 +138,13 @@ fn iperf3_tcp_both_ways() {
             "iperf3 reverse={reverse} moved only {bytes} bytes"
         );
     }
-    assert!(
-        Lab::wait_for(Duration::from_secs(5), || lab.counter("mempool_in_use")
-            == idle),
-        "mempool in use {} vs idle {idle}",
-        lab.counter("mempool_in_use")
-    );
+    lab.assert_pool_back_to(idle);
 }
 
 #[test]
 fn malformed_frames_are_counted_by_reason_and_ping_loses_nothing() {
     let lab = Lab::start("bad", "");
     let mac = lab.router_mac(0);
-    let inject = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/inject.py");
     // Warm up ARP so the concurrent ping has no resolution delay.
     assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, &[])), 1);
     let before = lab.counters();
@@ -165,7 +154,8 @@ fn malformed_frames_are_counted_by_reason_and_ping_loses_nothing() {
             "ping", "-n", "-c", "100", "-i", "0.01", "-W", "2", "10.0.2.2",
         ],
     );
-    let n = 7u64;
+    let n = 7u32;
+    let n64 = u64::from(n);
     let cases = [
         ("bad_checksum", "drop ip4_bad_checksum"),
         ("version6", "drop ip4_bad_version"),
@@ -176,20 +166,7 @@ fn malformed_frames_are_counted_by_reason_and_ping_loses_nothing() {
         ("ttl1", "drop ip4_ttl_exceeded"),
     ];
     for (kind, _) in cases {
-        let o = lab.exec(
-            0,
-            &[
-                "python3",
-                inject,
-                &lab.hosts[0].tap,
-                &mac,
-                "10.0.1.2",
-                "10.0.2.2",
-                kind,
-                &n.to_string(),
-            ],
-        );
-        assert!(o.status.success(), "inject {kind}: {}", text(&o));
+        lab.inject(kind, n, &mac, "10.0.1.2", "10.0.2.2");
     }
     let out = pinger.wait_with_output().expect("ping");
     let out = text(&out);
@@ -199,14 +176,14 @@ fn malformed_frames_are_counted_by_reason_and_ping_loses_nothing() {
     let delta = |k: &str| after[k] - before[k];
     for (kind, key) in cases {
         let want = if key == "drop ip4_ttl_exceeded" {
-            2 * n
+            2 * n64
         } else {
-            n
+            n64
         };
         assert_eq!(delta(key), want, "{kind}: {key}");
     }
     // TTL 0/1 are answered with time exceeded (not rate limited at this volume).
-    assert_eq!(delta("icmp_out ttl_exceeded"), 2 * n);
+    assert_eq!(delta("icmp_out ttl_exceeded"), 2 * n64);
     // No other drop reason moved (IPv6 noise from the hosts' kernels aside).
     for (k, v) in &after {
         if k.starts_with("drop ")

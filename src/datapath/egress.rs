@@ -64,14 +64,6 @@ impl Egress {
         self.tally.drop(m.in_port(), reason);
     }
 
-    fn count_tx(&mut self, port: u16, r: TxResult) {
-        self.tally.port(port, PortStat::TxPackets, r.sent);
-        if r.dropped > 0 {
-            self.tally.drops[Reason::TxQueueFull as usize] += r.dropped;
-            self.tally.port(port, PortStat::Dropped, r.dropped);
-        }
-    }
-
     /// Buffers a packet whose Ethernet header is written.
     #[inline]
     pub fn transmit(&mut self, mut m: Mbuf, port: u16) {
@@ -95,7 +87,7 @@ impl Egress {
             },
         };
         self.tally.port(port, PortStat::TxBytes, len);
-        self.count_tx(port, r);
+        count_tx(&mut self.tally, port, r);
     }
 
     /// Sends every buffered packet (the drain timer and shutdown call this).
@@ -103,16 +95,10 @@ impl Egress {
         let Sink::Tx(bufs) = &mut self.sink else {
             return;
         };
-        let mut results = [(0u16, TxResult::default()); super::MAX_PORTS];
-        let mut n = 0;
         for buf in bufs.iter_mut().flatten() {
-            if !buf.is_empty() && n < results.len() {
-                results[n] = (buf.port(), buf.flush());
-                n += 1;
+            if !buf.is_empty() {
+                count_tx(&mut self.tally, buf.port(), buf.flush());
             }
-        }
-        for &(port, r) in &results[..n] {
-            self.count_tx(port, r);
         }
     }
 
@@ -185,5 +171,14 @@ impl Egress {
         }
         self.tally.icmp(kind);
         self.send_local(m, v)
+    }
+}
+
+/// Counts what a TX flush sent and what the port refused.
+fn count_tx(tally: &mut Tally, port: u16, r: TxResult) {
+    tally.port(port, PortStat::TxPackets, r.sent);
+    if r.dropped > 0 {
+        tally.drops[Reason::TxQueueFull as usize] += r.dropped;
+        tally.port(port, PortStat::Dropped, r.dropped);
     }
 }

@@ -14,7 +14,7 @@ use crate::fib::{Fib, NextHop};
 use crate::neigh::NeighSnapshot;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,16 +161,15 @@ impl Worker {
     }
 
     fn punt(&mut self, p: Punt) {
-        self.egress.tally.punted += 1;
-        if let Err(e) = self.punt.try_send(p) {
-            let (std::sync::mpsc::TrySendError::Full(p)
-            | std::sync::mpsc::TrySendError::Disconnected(p)) = e;
-            self.egress.tally.punted -= 1;
-            let m = match p {
-                Punt::Arp(m) => m,
-                Punt::Resolve(u) => u.pkt,
-            };
-            self.egress.drop_pkt(m, Reason::PuntQueueFull);
+        match self.punt.try_send(p) {
+            Ok(()) => self.egress.tally.punted += 1,
+            Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
+                let m = match p {
+                    Punt::Arp(m) => m,
+                    Punt::Resolve(u) => u.pkt,
+                };
+                self.egress.drop_pkt(m, Reason::PuntQueueFull);
+            }
         }
     }
 

@@ -307,6 +307,26 @@ rx = ["port0:0", "port1:0"]
         words[pos + 1].to_string()
     }
 
+    /// Sends `count` crafted frames of `kind` (see tests/tools/inject.py) from h1 to
+    /// `dst_mac` with the given addresses.
+    pub fn inject(&self, kind: &str, count: u32, dst_mac: &str, src: &str, dst: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/inject.py");
+        let n = count.to_string();
+        let tap = &self.hosts[0].tap;
+        let o = self.exec(0, &["python3", script, tap, dst_mac, src, dst, kind, &n]);
+        assert!(o.status.success(), "inject {kind}: {}", text(&o));
+    }
+
+    /// Asserts the mbuf pool returns to `idle` in-use mbufs within 5 s (no leak).
+    pub fn assert_pool_back_to(&self, idle: u64) {
+        assert!(
+            Lab::wait_for(Duration::from_secs(5), || self.counter("mempool_in_use")
+                == idle),
+            "mempool in use {} vs idle {idle}",
+            self.counter("mempool_in_use")
+        );
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
