@@ -68,6 +68,7 @@ pub struct Config {
     pub datapath: DatapathConfig,
     pub icmp: IcmpConfig,
     pub arp: ArpConfig,
+    pub reassembly: ReassemblyConfig,
     /// At least one.
     pub ports: Vec<PortConfig>,
     /// At least one.
@@ -178,6 +179,29 @@ impl Default for ArpConfig {
             ucast_probes: 3,
             delay_probe_ms: 5000,
             hold_queue: 101,
+        }
+    }
+}
+
+/// Reassembly of fragments addressed to the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReassemblyConfig {
+    /// A datagram not complete this long after its first-arriving fragment is dropped,
+    /// 100..=600000 (Linux `ipfrag_time`: 30 s).
+    pub timeout_ms: u64,
+    /// Memory for datagrams in progress, data plus bookkeeping, 131072..=1073741824
+    /// (Linux `ipfrag_high_thresh`: 4 MiB). At least 128 KiB: a 64 KiB datagram fits.
+    pub max_bytes: usize,
+    /// Datagrams in progress, 1..=1000000.
+    pub max_datagrams: usize,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        ReassemblyConfig {
+            timeout_ms: 30_000,
+            max_bytes: 4 << 20,
+            max_datagrams: 1024,
         }
     }
 }
@@ -346,6 +370,7 @@ struct RawConfig {
     datapath: Option<RawDatapath>,
     icmp: Option<RawIcmp>,
     arp: Option<RawArp>,
+    reassembly: Option<RawReassembly>,
     #[serde(default)]
     port: Vec<RawPort>,
     #[serde(default)]
@@ -402,6 +427,14 @@ struct RawArp {
     ucast_probes: Option<Int>,
     delay_probe_ms: Option<Int>,
     hold_queue: Option<Int>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReassembly {
+    timeout_ms: Option<Int>,
+    max_bytes: Option<Int>,
+    max_datagrams: Option<Int>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -773,6 +806,7 @@ impl Builder<'_> {
         let datapath = self.datapath(raw.datapath.unwrap_or_default())?;
         let icmp = self.icmp(raw.icmp.unwrap_or_default())?;
         let arp = self.arp(raw.arp.unwrap_or_default())?;
+        let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
         let routes = self.routes(raw.route, &ports)?;
@@ -785,6 +819,7 @@ impl Builder<'_> {
             datapath,
             icmp,
             arp,
+            reassembly,
             ports,
             workers,
             routes,
@@ -944,6 +979,33 @@ impl Builder<'_> {
                 i64_max,
             )?,
             hold_queue: self.int("arp.hold_queue", raw.hold_queue, d.hold_queue, 1, 10000)?,
+        })
+    }
+
+    fn reassembly(&self, raw: RawReassembly) -> Result<ReassemblyConfig, ConfigError> {
+        let d = ReassemblyConfig::default();
+        Ok(ReassemblyConfig {
+            timeout_ms: self.int(
+                "reassembly.timeout_ms",
+                raw.timeout_ms,
+                d.timeout_ms,
+                100,
+                600_000,
+            )?,
+            max_bytes: self.int(
+                "reassembly.max_bytes",
+                raw.max_bytes,
+                d.max_bytes,
+                128 << 10,
+                1 << 30,
+            )?,
+            max_datagrams: self.int(
+                "reassembly.max_datagrams",
+                raw.max_datagrams,
+                d.max_datagrams,
+                1,
+                1_000_000,
+            )?,
         })
     }
 
@@ -1427,6 +1489,14 @@ rx = ["port0:0", "port1:0"]
                 hold_queue: 101,
             }
         );
+        assert_eq!(
+            c.reassembly,
+            ReassemblyConfig {
+                timeout_ms: 30000,
+                max_bytes: 4194304,
+                max_datagrams: 1024,
+            }
+        );
         assert_eq!(c.ports.len(), 2);
         let p0 = &c.ports[0];
         assert_eq!(p0.name, "port0");
@@ -1471,11 +1541,12 @@ rx = ["port0:0", "port1:0"]
         assert_eq!(c.datapath, DatapathConfig::default());
         assert_eq!(c.icmp, IcmpConfig::default());
         assert_eq!(c.arp, ArpConfig::default());
+        assert_eq!(c.reassembly, ReassemblyConfig::default());
         // And the embedded file agrees with the code's defaults.
         let d = Config::load(None).unwrap();
         assert_eq!(
-            (d.control, d.datapath, d.icmp, d.arp),
-            (c.control, c.datapath, c.icmp, c.arp)
+            (d.control, d.datapath, d.icmp, d.arp, d.reassembly),
+            (c.control, c.datapath, c.icmp, c.arp, c.reassembly)
         );
         // Keys omitted within a section are defaulted too.
         let c = ok(&with("[datapath]\nburst = 8\n[arp]\nhold_queue = 3\n"));
@@ -1512,6 +1583,10 @@ mcast_probes = 1
 ucast_probes = 0
 delay_probe_ms = 0
 hold_queue = 10000
+[reassembly]
+timeout_ms = 100
+max_bytes = 131072
+max_datagrams = 1000000
 "#,
             r#"
 [[port]]
@@ -1564,6 +1639,14 @@ port = "a"
                 ucast_probes: 0,
                 delay_probe_ms: 0,
                 hold_queue: 10000
+            }
+        );
+        assert_eq!(
+            c.reassembly,
+            ReassemblyConfig {
+                timeout_ms: 100,
+                max_bytes: 131072,
+                max_datagrams: 1_000_000
             }
         );
         assert_eq!(c.ports[0].mtu, 9000);
@@ -1767,6 +1850,19 @@ port = "a"
             "out of range",
         );
         ok(&icmp("ratelimit_pps = 0\nratelimit_burst = 0"));
+    }
+
+    #[test]
+    fn reassembly_ranges() {
+        let r = |kv: &str| with(&format!("[reassembly]\n{kv}\n"));
+        fail(&r("timeout_ms = 99"), "reassembly.timeout_ms", "100..=600000");
+        fail(&r("timeout_ms = 600001"), "reassembly.timeout_ms", "100..=600000");
+        fail(&r("max_bytes = 131071"), "reassembly.max_bytes", "131072..=1073741824");
+        fail(&r("max_datagrams = 0"), "reassembly.max_datagrams", "1..=1000000");
+        fail(&r("max_datagram = 5"), "reassembly.max_datagram", "unknown field");
+        let c = ok(&r("timeout_ms = 2000"));
+        assert_eq!(c.reassembly.timeout_ms, 2000);
+        assert_eq!(c.reassembly.max_bytes, 4 << 20);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::config::{Config, RouteType};
 use crate::control::{socket::Server, Control};
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
+use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
 use crate::datapath::worker::{LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
@@ -113,6 +114,21 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
         let id = dpdk::port_by_name(p.dev_name()).map_err(|e| format!("port {}: {e}", p.name))?;
         if id as usize >= MAX_PORTS {
             return Err(format!("port {}: DPDK port id {id} >= {MAX_PORTS}", p.name));
+        }
+        // The config allows 68..=9600; the port may allow less (net_tap: 1504).
+        let range = dpdk::mtu_range(id).map_err(|e| format!("port {}: {e}", p.name))?;
+        if p.mtu < range.min || p.mtu > range.max {
+            let side = if p.mtu < range.min { "below" } else { "above" };
+            return Err(format!(
+                "{}: port[{i}].mtu: {} is {side} what port {} ({}, driver {}) supports: {}..={}",
+                cfg.source,
+                p.mtu,
+                p.name,
+                p.dev_name(),
+                range.driver,
+                range.min,
+                range.max
+            ));
         }
         let setup = PortSetup {
             rx_queues: cfg.rx_queues(i),
@@ -249,7 +265,7 @@ fn run_ports(
                 .iter()
                 .map(|q| RxQueue::new(port_ids[q.port], q.queue))
                 .collect(),
-            egress: Egress::new(Sink::Tx(tx_buffers(w as u16)), bucket()),
+            egress: Egress::new(Sink::Tx(tx_buffers(w as u16)), bucket(), pool),
             shared: Arc::clone(&shared),
             counters,
             punt: punt_tx.clone(),
@@ -273,12 +289,14 @@ fn run_ports(
     let counters = Arc::new(SharedCounters::default());
     all_counters.push((dpdk::lcore_id(), Arc::clone(&counters)));
     let neigh_summary = Arc::new(NeighSummary::default());
+    let reasm_gauges = Arc::new(ReasmGauges::default());
     let metrics_sources = metrics::Sources {
         shared: Arc::clone(&shared),
         counters: all_counters.clone(),
         workers: cfg.workers.iter().map(|w| w.lcore).collect(),
         pool,
         neigh: Arc::clone(&neigh_summary),
+        reasm: Arc::clone(&reasm_gauges),
         tsc_hz: hz,
         build: BuildInfo::this_build(dpdk::dpdk_version()),
     };
@@ -287,7 +305,7 @@ fn run_ports(
         pool,
         punt_rx,
         neigh,
-        egress: Egress::new(Sink::Inject(inject_tx), bucket()),
+        egress: Egress::new(Sink::Inject(inject_tx), bucket(), pool),
         counters,
         all_counters,
         rib,
@@ -297,6 +315,13 @@ fn run_ports(
         actions,
         neigh_summary,
         summary_ms: None,
+        reasm: Reassembler::new(ReasmParams {
+            timeout_ms: cfg.reassembly.timeout_ms,
+            max_bytes: cfg.reassembly.max_bytes,
+            max_datagrams: cfg.reassembly.max_datagrams,
+        }),
+        reasm_gauges,
+        unresolved: Vec::new(),
     };
     let metrics_url = match &endpoint {
         Some(ep) => ep

@@ -1,14 +1,16 @@
 //! The control thread (the EAL main lcore): the slow path the workers punt to (ARP,
-//! neighbour resolution with its hold queues and timers), publishing neighbour and FIB
-//! snapshots, and the command socket. It sends on its own TX queue of every port.
+//! neighbour resolution with its hold queues and timers, reassembly of fragments
+//! addressed to the router), publishing neighbour and FIB snapshots, and the command
+//! socket. It sends through worker 0 (see `Sink::Inject`).
 
 pub mod socket;
 
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::{Egress, Unresolved, View};
-use crate::datapath::ip4_output::write_eth;
+use crate::datapath::ip4_local::{ip4_local, LocalNext};
+use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
 use crate::datapath::worker::{Punt, Shared};
-use crate::datapath::{IcmpOut, Reason, SharedCounters, Tally};
+use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::fib::Rib;
 use crate::metrics::NeighSummary;
@@ -44,6 +46,12 @@ pub struct Control {
     pub neigh_summary: Arc<NeighSummary>,
     /// When `neigh_summary` was last refreshed.
     pub summary_ms: Option<u64>,
+    /// Fragments addressed to the router, waiting for the rest of their datagram.
+    pub reasm: Reassembler,
+    /// Its size, for the metrics thread.
+    pub reasm_gauges: Arc<ReasmGauges>,
+    /// Packets of a reassembled datagram's answer waiting for ARP (reused buffer).
+    pub unresolved: Vec<Unresolved>,
 }
 
 impl Control {
@@ -65,6 +73,7 @@ impl Control {
                 }
             }
             let now = self.now_ms();
+            self.expire_reassembly(now);
             self.neigh.tick(now, &mut self.actions);
             self.run_actions();
             self.publish_neigh();
@@ -101,6 +110,81 @@ impl Control {
         match p {
             Punt::Arp(m) => self.arp(m),
             Punt::Resolve(u) => self.resolve(u),
+            Punt::Fragment { pkt, l2_bcast } => self.fragment(pkt, l2_bcast),
+        }
+    }
+
+    /// A fragment for the router: into reassembly (its data is copied and the mbuf
+    /// freed); a completed datagram is delivered.
+    fn fragment(&mut self, m: Mbuf, l2_bcast: bool) {
+        let now = self.now_ms();
+        let tally = &mut self.egress.tally;
+        let verdict = self
+            .reasm
+            .insert(m.data(), m.in_port(), l2_bcast, now, tally);
+        drop(m);
+        if let Verdict::Complete { pkt, l2_bcast } = verdict {
+            self.deliver(pkt, l2_bcast);
+        }
+        self.reasm_gauges.publish(&self.reasm);
+    }
+
+    /// Local delivery of a reassembled datagram, as a worker delivers a whole packet;
+    /// the answer leaves in fragments when it is longer than the MTU.
+    fn deliver(&mut self, mut p: HeapPacket, l2_bcast: bool) {
+        let shared = Arc::clone(&self.shared);
+        let fib = shared.fib.load();
+        let neigh = shared.neigh.load();
+        let v = View {
+            fib: &fib,
+            neigh: &neigh,
+            ports: &shared.ports,
+        };
+        let mut unresolved = std::mem::take(&mut self.unresolved);
+        match ip4_local(&mut p) {
+            LocalNext::Reply => {
+                self.egress.tally.icmp(IcmpOut::EchoReply);
+                self.egress.send_local_heap(&p, v, &mut unresolved);
+            }
+            LocalNext::Icmp(kind, r) => {
+                self.egress.tally.drop(p.port, r);
+                unresolved.extend(self.egress.icmp_answer_heap(&p, kind, l2_bcast, v));
+            }
+            LocalNext::Drop(r) => self.egress.tally.drop(p.port, r),
+            // Reassembly clears MF and the offset: cannot happen.
+            LocalNext::Reassemble => self.egress.tally.drop(p.port, Reason::Ip4ReasmInconsistent),
+        }
+        for u in unresolved.drain(..) {
+            self.resolve(u);
+        }
+        self.unresolved = unresolved;
+    }
+
+    /// Drops datagrams whose reassembly timed out; answers those whose first fragment
+    /// came with ICMP time exceeded, "fragment reassembly time exceeded" (RFC 792).
+    fn expire_reassembly(&mut self, now: u64) {
+        let mut expired = Vec::new();
+        self.reasm
+            .expire(now, &mut self.egress.tally, |e| expired.push(e));
+        if expired.is_empty() {
+            return;
+        }
+        self.reasm_gauges.publish(&self.reasm);
+        let shared = Arc::clone(&self.shared);
+        let fib = shared.fib.load();
+        let neigh = shared.neigh.load();
+        let v = View {
+            fib: &fib,
+            neigh: &neigh,
+            ports: &shared.ports,
+        };
+        for e in expired {
+            let u = self
+                .egress
+                .icmp_answer_heap(&e.quote, IcmpOut::ReasmTimeout, e.l2_bcast, v);
+            if let Some(u) = u {
+                self.resolve(u);
+            }
         }
     }
 
@@ -161,11 +245,12 @@ impl Control {
                         self.send_arp_request(port, target, dst);
                         None
                     }
-                    NeighAction::Transmit { port, mac, mut pkt } => {
-                        if let Some(pc) = v.ports.get(port) {
-                            write_eth(&mut pkt, pc.mac, mac);
+                    NeighAction::Transmit { port, mac, pkt } => {
+                        // Fragmented now if it is longer than the port's MTU.
+                        match v.ports.get(port) {
+                            Some(pc) => self.egress.transmit_to(pkt, pc, mac),
+                            None => self.egress.transmit(pkt, port),
                         }
-                        self.egress.transmit(pkt, port);
                         None
                     }
                     NeighAction::Unreachable { pkt } => self.egress.icmp_error(

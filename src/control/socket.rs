@@ -2,7 +2,7 @@
 //! per connection (`status`, `counters`, `neigh`, `route`). The netlink-style API of a
 //! later version replaces the protocol; the commands stay as CLI verbs.
 use super::Control;
-use crate::datapath::{IcmpOut, PortStat, Reason};
+use crate::datapath::{IcmpOut, PortStat, Reason, ReasmFail};
 use crate::dpdk;
 use crate::fib::RouteTarget;
 use std::fmt::Write as _;
@@ -144,12 +144,21 @@ fn counters(c: &Control, out: &mut String) {
     for k in IcmpOut::ALL {
         let _ = writeln!(out, "icmp_out {} {}", k.name(), t.icmp_out[*k as usize]);
     }
+    for k in ReasmFail::ALL {
+        let _ = writeln!(out, "reasm_fail {} {}", k.name(), t.reasm_fail[*k as usize]);
+    }
     let fib = c.shared.fib.load();
     for (k, v) in [
         ("icmp_ratelimited", t.icmp_ratelimited),
         ("icmp_suppressed", t.icmp_suppressed),
         ("punted", t.punted),
         ("arp_requests", t.arp_requests),
+        ("frag_packets", t.frag_packets),
+        ("frag_created", t.frag_created),
+        ("reasm_fragments", t.reasm_fragments),
+        ("reasm_ok", t.reasm_ok),
+        ("reasm_bytes", c.reasm.bytes() as u64),
+        ("reasm_datagrams", c.reasm.datagrams() as u64),
         ("mempool_in_use", u64::from(c.pool.in_use())),
         ("mempool_size", u64::from(c.pool.size())),
         ("neigh_entries", c.neigh.len() as u64),

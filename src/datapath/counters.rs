@@ -42,7 +42,29 @@ kinds!(IcmpOut {
     FragNeeded => "frag_needed",
     AdminProhibited => "admin_prohibited",
     TtlExceeded => "ttl_exceeded",
+    ReasmTimeout => "reasm_timeout",
 });
+
+kinds!(ReasmFail {
+    Timeout => "timeout",
+    Overlap => "overlap",
+    Oversize => "oversize",
+    Inconsistent => "inconsistent",
+    Evicted => "evicted",
+});
+
+impl ReasmFail {
+    /// The drop reason of each fragment of a datagram that failed this way.
+    pub fn reason(self) -> Reason {
+        match self {
+            ReasmFail::Timeout => Reason::Ip4ReasmTimeout,
+            ReasmFail::Overlap => Reason::Ip4ReasmOverlap,
+            ReasmFail::Oversize => Reason::Ip4Oversize,
+            ReasmFail::Inconsistent => Reason::Ip4ReasmInconsistent,
+            ReasmFail::Evicted => Reason::Ip4ReasmEvicted,
+        }
+    }
+}
 
 impl IcmpOut {
     /// ICMP (type, code) on the wire.
@@ -56,6 +78,7 @@ impl IcmpOut {
             IcmpOut::FragNeeded => (3, 4),
             IcmpOut::AdminProhibited => (3, 13),
             IcmpOut::TtlExceeded => (11, 0),
+            IcmpOut::ReasmTimeout => (11, 1),
         }
     }
 }
@@ -74,6 +97,14 @@ pub struct Tally {
     pub punted: u64,
     /// ARP requests the control thread sent (resolution and probes).
     pub arp_requests: u64,
+    /// Datagrams sent as fragments (Linux FragOKs) and the fragments made (FragCreates).
+    pub frag_packets: u64,
+    pub frag_created: u64,
+    /// Fragments received for reassembly (ReasmReqds), datagrams reassembled (ReasmOKs),
+    /// and datagrams given up, by why (ReasmFails).
+    pub reasm_fragments: u64,
+    pub reasm_ok: u64,
+    pub reasm_fail: [u64; ReasmFail::COUNT],
     pub busy_cycles: u64,
     pub idle_cycles: u64,
     pub bursts: u64,
@@ -90,6 +121,11 @@ impl Default for Tally {
             icmp_suppressed: 0,
             punted: 0,
             arp_requests: 0,
+            frag_packets: 0,
+            frag_created: 0,
+            reasm_fragments: 0,
+            reasm_ok: 0,
+            reasm_fail: [0; ReasmFail::COUNT],
             busy_cycles: 0,
             idle_cycles: 0,
             bursts: 0,
@@ -132,11 +168,16 @@ impl Tally {
             .iter()
             .chain(self.ports.iter().flatten())
             .chain(self.icmp_out.iter())
+            .chain(self.reasm_fail.iter())
             .chain([
                 &self.icmp_ratelimited,
                 &self.icmp_suppressed,
                 &self.punted,
                 &self.arp_requests,
+                &self.frag_packets,
+                &self.frag_created,
+                &self.reasm_fragments,
+                &self.reasm_ok,
                 &self.busy_cycles,
                 &self.idle_cycles,
                 &self.bursts,
@@ -149,11 +190,16 @@ impl Tally {
             .iter_mut()
             .chain(self.ports.iter_mut().flatten())
             .chain(self.icmp_out.iter_mut())
+            .chain(self.reasm_fail.iter_mut())
             .chain([
                 &mut self.icmp_ratelimited,
                 &mut self.icmp_suppressed,
                 &mut self.punted,
                 &mut self.arp_requests,
+                &mut self.frag_packets,
+                &mut self.frag_created,
+                &mut self.reasm_fragments,
+                &mut self.reasm_ok,
                 &mut self.busy_cycles,
                 &mut self.idle_cycles,
                 &mut self.bursts,
@@ -216,6 +262,8 @@ mod tests {
         t.port(1, PortStat::RxPackets, 3);
         t.icmp(IcmpOut::TtlExceeded);
         t.burst_packets = 3;
+        t.reasm_fail[ReasmFail::Overlap as usize] = 2;
+        t.frag_created = 4;
         shared.flush(&mut t);
         assert_eq!(t, Tally::default());
         t.drop(1, Reason::Ip4BadChecksum);
@@ -226,6 +274,8 @@ mod tests {
         assert_eq!(r.port_stat(1, PortStat::RxPackets), 3);
         assert_eq!(r.icmp_out[IcmpOut::TtlExceeded as usize], 1);
         assert_eq!(r.burst_packets, 3);
+        assert_eq!(r.reasm_fail[ReasmFail::Overlap as usize], 2);
+        assert_eq!(r.frag_created, 4);
         // Out-of-range ports are ignored rather than panicking.
         t.port(200, PortStat::RxPackets, 1);
         let mut sum = Tally::default();

@@ -1,14 +1,19 @@
 //! The sending half of the pipeline, shared by workers and the control thread: route
-//! locally originated packets, build ICMP errors, check MTU and neighbour, and buffer
-//! for TX. Each worker owns its own `Egress` with its own TX queue on every port; the
+//! locally originated packets, build ICMP errors, check MTU and neighbour, fragment, and
+//! buffer for TX. Each worker owns its own `Egress` with its own TX queue on every port; the
 //! control thread's `Egress` injects into a worker instead (some PMDs, net_tap among
 //! them, need as many RX as TX queues, so it cannot own TX queues of its own).
-use super::icmp_error::{build_icmp_error, may_send_error, TokenBucket};
-use super::ip4_output::{dst_of, ip4_output, route_output, OutNext};
-use super::{IcmpOut, PortStat, Ports, Reason, Tally};
-use crate::dpdk::{Mbuf, TxBuffer, TxResult};
+use super::fragment::fragment;
+use super::icmp_error::{build_icmp_error, may_send_error, TokenBucket, QUOTE_DATA};
+use super::ip4_output::{
+    dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, write_eth, OutNext,
+};
+use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, Tally, ETH_HLEN};
+use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
 use crate::fib::Fib;
 use crate::neigh::NeighSnapshot;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
@@ -41,20 +46,30 @@ pub struct Injected {
     pub port: u16,
 }
 
+/// Fragments per datagram the scratch vector holds without growing (a 9000-octet
+/// datagram at MTU 576 makes 16; the vector grows once if ever more are needed).
+const FRAGS_RESERVED: usize = 64;
+
 pub struct Egress {
     sink: Sink,
     pub tally: Tally,
     icmp_bucket: TokenBucket,
     ident: u16,
+    /// Where fragments come from.
+    pool: Mempool,
+    /// The fragments of one datagram while they are built (reused).
+    frags: Vec<Mbuf>,
 }
 
 impl Egress {
-    pub fn new(sink: Sink, icmp_bucket: TokenBucket) -> Egress {
+    pub fn new(sink: Sink, icmp_bucket: TokenBucket, pool: Mempool) -> Egress {
         Egress {
             sink,
             tally: Tally::default(),
             icmp_bucket,
             ident: 0,
+            pool,
+            frags: Vec::with_capacity(FRAGS_RESERVED),
         }
     }
 
@@ -113,15 +128,93 @@ impl Egress {
                 self.transmit(m, port);
                 None
             }
+            OutNext::Fragment { port: _, mac } => {
+                self.fragment_to(m, pc, mac);
+                None
+            }
             OutNext::Resolve { port, nh } => Some(Unresolved { pkt: m, port, nh }),
             OutNext::FragNeeded { mtu } => {
                 self.icmp_error(m, IcmpOut::FragNeeded, Reason::Ip4FragNeeded, false, mtu, v)
             }
-            OutNext::Drop(r) => {
-                self.drop_pkt(m, r);
-                None
-            }
         }
+    }
+
+    /// Sends a packet to a resolved next hop at `mac` out of `pc`, in fragments if it
+    /// is longer than the MTU (how the control thread releases held packets).
+    pub fn transmit_to(&mut self, mut m: Mbuf, pc: &PortCtx, mac: MacAddr) {
+        if exceeds_mtu(&m, pc.mtu) {
+            self.fragment_to(m, pc, mac);
+        } else {
+            write_eth(&mut m, pc.mac, mac);
+            self.transmit(m, pc.id);
+        }
+    }
+
+    /// Fragments `m` for `pc`'s MTU (RFC 791) and transmits the fragments to `mac`; if a
+    /// fragment cannot be had, none is sent and the datagram is dropped.
+    fn fragment_to(&mut self, m: Mbuf, pc: &PortCtx, mac: MacAddr) {
+        // Checked before a packet is held for ARP, but the MTU may change meanwhile.
+        if dont_frag(&m) {
+            self.drop_pkt(m, Reason::Ip4FragNeeded);
+            return;
+        }
+        let mut frags = std::mem::take(&mut self.frags);
+        let pool = self.pool;
+        match fragment(m.data(), m.in_port(), pc.mtu, || pool.alloc(), &mut frags) {
+            Ok(()) => {
+                drop(m);
+                self.tally.frag_packets += 1;
+                self.tally.frag_created += frags.len() as u64;
+                for mut f in frags.drain(..) {
+                    write_eth(&mut f, pc.mac, mac);
+                    self.transmit(f, pc.id);
+                }
+            }
+            Err(r) => self.drop_pkt(m, r),
+        }
+        self.frags = frags;
+    }
+
+    /// Routes and sends a datagram the router built in heap memory (the answer to a
+    /// reassembled request, possibly longer than any mbuf): cut into mbufs at the egress
+    /// MTU, one if it fits, each then output like any packet. Those waiting for ARP are
+    /// added to `unresolved`.
+    pub fn send_local_heap(&mut self, p: &HeapPacket, v: View, unresolved: &mut Vec<Unresolved>) {
+        let Some(dst) = dst_of(p) else {
+            self.tally.drop(p.port, Reason::Ip4HdrTruncated);
+            return;
+        };
+        let (port, nh) = match route_output(v.fib, dst) {
+            Ok(r) => r,
+            Err(r) => {
+                self.tally.drop(p.port, r);
+                return;
+            }
+        };
+        let Some(pc) = v.ports.get(port) else {
+            self.tally.drop(p.port, Reason::TxQueueFull);
+            return;
+        };
+        // The router's own datagrams leave DF clear; one with DF is not cut up.
+        if exceeds_mtu(p, pc.mtu) && dont_frag(p) {
+            self.tally.drop(p.port, Reason::Ip4FragNeeded);
+            return;
+        }
+        let mut frags = std::mem::take(&mut self.frags);
+        let pool = self.pool;
+        match fragment(p.data(), p.port, pc.mtu, || pool.alloc(), &mut frags) {
+            Ok(()) => {
+                if frags.len() > 1 {
+                    self.tally.frag_packets += 1;
+                    self.tally.frag_created += frags.len() as u64;
+                }
+                for f in frags.drain(..) {
+                    unresolved.extend(self.output(f, port, nh, v));
+                }
+            }
+            Err(r) => self.tally.drop(p.port, r),
+        }
+        self.frags = frags;
     }
 
     /// Routes and sends a packet the router originates (echo reply, ICMP error).
@@ -143,15 +236,54 @@ impl Egress {
     /// port it arrived on, unless RFC 1812 §4.3.2.7 or the rate limit says no.
     pub fn icmp_error(
         &mut self,
-        mut m: Mbuf,
+        m: Mbuf,
         kind: IcmpOut,
         reason: Reason,
         l2_bcast: bool,
         mtu: u16,
         v: View,
     ) -> Option<Unresolved> {
+        self.tally.drop(m.in_port(), reason);
+        self.icmp_answer(m, kind, l2_bcast, mtu, v)
+    }
+
+    /// Answers a datagram held in heap memory (reassembled, or the quote of one that
+    /// timed out) with ICMP `kind`: as `icmp_answer` on a copy of its headers and first
+    /// 8 data octets, all an ICMP error quotes. The caller counts the drop.
+    pub fn icmp_answer_heap(
+        &mut self,
+        p: &HeapPacket,
+        kind: IcmpOut,
+        l2_bcast: bool,
+        v: View,
+    ) -> Option<Unresolved> {
+        let hlen = p
+            .buf
+            .get(ETH_HLEN..)
+            .and_then(|b| Ipv4Packet::new_checked(b).ok())
+            .map(|ip| ip.header_len())?;
+        let len = (ETH_HLEN + hlen + QUOTE_DATA).min(p.buf.len());
+        // Without an mbuf there is no answer; the datagram itself is already counted.
+        let mut m = self.pool.alloc()?;
+        if !m.set_len(len) {
+            return None;
+        }
+        m.data_mut().copy_from_slice(&p.buf[..len]);
+        m.set_in_port(p.port);
+        self.icmp_answer(m, kind, l2_bcast, 0, v)
+    }
+
+    /// Turns `m` into the ICMP error `kind` about itself and sends it, unless RFC 1812
+    /// §4.3.2.7 or the rate limit says no. Counts no drop: see `icmp_error`.
+    pub fn icmp_answer(
+        &mut self,
+        mut m: Mbuf,
+        kind: IcmpOut,
+        l2_bcast: bool,
+        mtu: u16,
+        v: View,
+    ) -> Option<Unresolved> {
         let in_port = m.in_port();
-        self.tally.drop(in_port, reason);
         if !may_send_error(&m, l2_bcast) {
             self.tally.icmp_suppressed += 1;
             return None;

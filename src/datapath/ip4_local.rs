@@ -1,5 +1,6 @@
 //! Local delivery for the router's own addresses (Linux `ip_local_deliver` + `icmp_rcv`):
-//! ICMP echo requests are answered in place; other protocols get ICMP errors.
+//! fragments go to reassembly first; ICMP echo requests are answered in place; other
+//! protocols get ICMP errors.
 use super::{IcmpOut, Packet, Reason, ETH_HLEN};
 use crate::wire::checksum;
 use crate::wire::icmpv4::{self, Icmpv4Packet};
@@ -11,6 +12,9 @@ pub enum LocalNext {
     Reply,
     /// Answer with this ICMP error (the packet is dropped for `Reason`).
     Icmp(IcmpOut, Reason),
+    /// A fragment: to reassembly (Linux `ip_defrag`), which hands the whole datagram
+    /// back here.
+    Reassemble,
     Drop(Reason),
 }
 
@@ -31,7 +35,7 @@ pub fn ip4_local<P: Packet>(pkt: &mut P) -> LocalNext {
         )
     };
     if is_frag {
-        return LocalNext::Drop(Reason::Ip4LocalFragment);
+        return LocalNext::Reassemble;
     }
     match proto {
         ipv4::PROTO_ICMP => icmp_input(pkt, hlen, total),
@@ -166,9 +170,24 @@ mod tests {
         let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, b"x");
         f[20] = 0x20; // MF
         Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
-        assert_eq!(
-            ip4_local(&mut TestPacket::new(&f, 0)),
-            LocalNext::Drop(Reason::Ip4LocalFragment)
-        );
+        assert_eq!(ip4_local(&mut TestPacket::new(&f, 0)), LocalNext::Reassemble);
+        let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, b"x");
+        Ipv4Packet::new_unchecked(&mut f[14..]).set_frag(false, false, 1480);
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        assert_eq!(ip4_local(&mut TestPacket::new(&f, 0)), LocalNext::Reassemble);
+    }
+
+    #[test]
+    fn reassembled_echo_request_larger_than_an_mbuf_is_answered() {
+        let data: Vec<u8> = (0..4000).map(|i| i as u8).collect();
+        let f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, &data);
+        let mut p = crate::datapath::HeapPacket { buf: f, port: 0 };
+        assert_eq!(ip4_local(&mut p), LocalNext::Reply);
+        let ip = Ipv4Packet::new_checked(&p.buf[14..]).unwrap();
+        assert_eq!(ip.total_len(), 4028);
+        assert!(!ip.dont_frag(), "the reply may be fragmented");
+        let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+        assert!(icmp.verify_checksum());
+        assert_eq!(icmp.data(), &data[..]);
     }
 }

@@ -1,5 +1,6 @@
-//! Output (Linux `ip_finish_output2` + `neigh_output`): check the egress MTU, find the
-//! next hop's MAC and write the Ethernet header.
+//! Output (Linux `ip_finish_output` + `ip_finish_output2` + `neigh_output`): check the
+//! egress MTU, find the next hop's MAC and write the Ethernet header, or say that the
+//! packet needs fragmenting (DF clear) or a "fragmentation needed" answer (DF set).
 use super::{Packet, PortCtx, Reason, ETH_HLEN};
 use crate::fib::{Fib, NextHop};
 use crate::neigh::NeighSnapshot;
@@ -14,16 +15,23 @@ pub enum OutNext {
     Tx {
         port: u16,
     },
-    /// No usable ARP entry for `nh`: hand to the control thread to resolve.
+    /// Larger than the port's MTU with DF clear, next hop at `mac`: fragment, then send
+    /// each fragment there (RFC 791, RFC 1812 §5.2.6).
+    Fragment {
+        port: u16,
+        mac: MacAddr,
+    },
+    /// No usable ARP entry for `nh`: hand to the control thread to resolve. The packet
+    /// is held whole and fragmented, if it must be, when the neighbour answers.
     Resolve {
         port: u16,
         nh: Ipv4Addr,
     },
-    /// Larger than the MTU with DF set: answer "fragmentation needed" with `mtu`.
+    /// Larger than the MTU with DF set: answer "fragmentation needed" with `mtu`
+    /// (RFC 1191).
     FragNeeded {
         mtu: u16,
     },
-    Drop(Reason),
 }
 
 /// Routes a packet the router originates (echo reply, ICMP error) to its destination:
@@ -56,6 +64,20 @@ pub fn write_eth<P: Packet>(pkt: &mut P, src: MacAddr, dst: MacAddr) {
     }
 }
 
+/// True if the IP packet in `pkt` is longer than `mtu`.
+#[inline]
+pub fn exceeds_mtu<P: Packet>(pkt: &P, mtu: u16) -> bool {
+    pkt.data().len().saturating_sub(ETH_HLEN) > usize::from(mtu)
+}
+
+/// The DF flag of the IPv4 packet in `pkt` (false if there is no header).
+pub fn dont_frag<P: Packet>(pkt: &P) -> bool {
+    pkt.data()
+        .get(ETH_HLEN..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+        .is_some_and(|ip| ip.dont_frag())
+}
+
 /// MTU check and neighbour lookup for a packet leaving on `port` towards `nh`.
 pub fn ip4_output<P: Packet>(
     pkt: &mut P,
@@ -63,23 +85,22 @@ pub fn ip4_output<P: Packet>(
     nh: Ipv4Addr,
     neigh: &NeighSnapshot,
 ) -> OutNext {
-    let l3_len = pkt.data().len().saturating_sub(ETH_HLEN);
-    if l3_len > port.mtu as usize {
-        let df = pkt
-            .data()
-            .get(ETH_HLEN..)
-            .and_then(|b| Ipv4Packet::new_checked(b).ok())
-            .is_some_and(|ip| ip.dont_frag());
-        return if df {
-            OutNext::FragNeeded { mtu: port.mtu }
-        } else {
-            OutNext::Drop(Reason::Ip4TooBig)
-        };
+    let too_big = exceeds_mtu(pkt, port.mtu);
+    // RFC 1191: DF set and too big is answered before anything else (Linux
+    // ip_forward's ip_exceeds_mtu check).
+    if too_big && dont_frag(pkt) {
+        return OutNext::FragNeeded { mtu: port.mtu };
     }
     match neigh.lookup(port.id, nh) {
         Some(entry) => {
             // Tell the neighbour state machine the entry is in use (STALE -> DELAY).
             entry.mark_used();
+            if too_big {
+                return OutNext::Fragment {
+                    port: port.id,
+                    mac: entry.mac(),
+                };
+            }
             write_eth(pkt, port.mac, entry.mac());
             OutNext::Tx { port: port.id }
         }
@@ -129,21 +150,47 @@ mod tests {
 
     #[test]
     fn oversize_packets_by_df_bit() {
-        let snap = NeighSnapshot::default();
+        let nh = Ipv4Addr::new(10, 0, 2, 2);
+        let mut table: NeighTable<u32> = NeighTable::new(NeighParams::default());
+        let mut out = Vec::new();
+        table.add_static(NeighKey { port: 1, ip: nh }, HOST_MAC, &mut out);
+        let snap = table.snapshot();
         let mut small = port();
-        small.mtu = 100;
-        let mut p = TestPacket::new(
-            &echo_request([10, 0, 1, 2], [10, 0, 2, 2], 64, &[0; 200]),
-            0,
+        // 20 + 8 + 200 = 228 octets of IP.
+        small.mtu = 227;
+        let frame = echo_request([10, 0, 1, 2], [10, 0, 2, 2], 64, &[0; 200]);
+        let mut p = TestPacket::new(&frame, 0);
+        // DF set: answered with the MTU, whether the neighbour is known or not.
+        assert_eq!(
+            ip4_output(&mut p, &small, nh, &snap),
+            OutNext::FragNeeded { mtu: 227 }
         );
         assert_eq!(
-            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 2), &snap),
-            OutNext::FragNeeded { mtu: 100 }
+            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &snap),
+            OutNext::FragNeeded { mtu: 227 }
         );
+        // DF clear: fragmented towards the neighbour, or held whole until it resolves.
         Ipv4Packet::new_unchecked(&mut p.buf[14..]).set_frag(false, false, 0);
         assert_eq!(
-            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 2), &snap),
-            OutNext::Drop(Reason::Ip4TooBig)
+            ip4_output(&mut p, &small, nh, &snap),
+            OutNext::Fragment {
+                port: 1,
+                mac: HOST_MAC
+            }
+        );
+        assert_eq!(
+            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &snap),
+            OutNext::Resolve {
+                port: 1,
+                nh: Ipv4Addr::new(10, 0, 2, 9)
+            }
+        );
+        // Exactly the MTU goes as it is, DF or not.
+        small.mtu = 228;
+        let mut p = TestPacket::new(&frame, 0);
+        assert_eq!(
+            ip4_output(&mut p, &small, nh, &snap),
+            OutNext::Tx { port: 1 }
         );
     }
 

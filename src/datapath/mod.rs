@@ -4,23 +4,27 @@
 //!
 //! Receive: [`eth_input`] -> [`ip4_input`] -> FIB lookup -> [`ip4_route`] decides
 //! -> [`ip4_local`] (ICMP echo) or [`ip4_forward`] (TTL) -> [`ip4_output`] (MTU, neighbour,
-//! Ethernet header) -> per-port TX buffer. ICMP errors are built in place by [`icmp_error`].
+//! Ethernet header) -> [`fragment`] when over the MTU -> per-port TX buffer. ICMP errors
+//! are built in place by [`icmp_error`]. Fragments addressed to the router go to the
+//! control thread, whose [`ip4_reassembly`] hands complete datagrams back to [`ip4_local`].
 
 pub mod arp_input;
 pub mod counters;
 pub mod egress;
 pub mod eth_input;
+pub mod fragment;
 pub mod icmp_error;
 pub mod ip4_forward;
 pub mod ip4_input;
 pub mod ip4_local;
 pub mod ip4_output;
+pub mod ip4_reassembly;
 pub mod ip4_route;
 pub mod reason;
 pub mod worker;
 
 pub use crate::dpdk::RxCsum;
-pub use counters::{IcmpOut, PortStat, SharedCounters, Tally, MAX_PORTS};
+pub use counters::{IcmpOut, PortStat, ReasmFail, SharedCounters, Tally, MAX_PORTS};
 pub use reason::Reason;
 
 use crate::dpdk::Mbuf;
@@ -40,7 +44,12 @@ pub trait Packet {
     fn data_mut(&mut self) -> &mut [u8];
     /// Shrinks or grows the frame; false (unchanged) if the buffer cannot hold `len`.
     fn set_len(&mut self, len: usize) -> bool;
+    /// The longest frame the buffer can hold.
+    fn capacity(&self) -> usize;
     fn in_port(&self) -> u16;
+    /// Sets the port a packet counts against (fragments and reassembled datagrams take
+    /// the port of the packet they came from).
+    fn set_in_port(&mut self, port: u16);
     fn rx_ip_csum(&self) -> RxCsum;
 }
 
@@ -58,12 +67,61 @@ impl Packet for Mbuf {
         Mbuf::set_len(self, len)
     }
     #[inline]
+    fn capacity(&self) -> usize {
+        Mbuf::capacity(self)
+    }
+    #[inline]
     fn in_port(&self) -> u16 {
         Mbuf::in_port(self)
     }
     #[inline]
+    fn set_in_port(&mut self, port: u16) {
+        Mbuf::set_in_port(self, port)
+    }
+    #[inline]
     fn rx_ip_csum(&self) -> RxCsum {
         Mbuf::rx_ip_csum(self)
+    }
+}
+
+/// A packet in heap memory: a datagram the control thread reassembled, which may be
+/// longer than any mbuf. Ethernet header first, like an mbuf's frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeapPacket {
+    pub buf: Vec<u8>,
+    pub port: u16,
+}
+
+impl HeapPacket {
+    /// Ethernet header + the largest IPv4 datagram.
+    pub const CAPACITY: usize = ETH_HLEN + 65535;
+}
+
+impl Packet for HeapPacket {
+    fn data(&self) -> &[u8] {
+        &self.buf
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+    fn set_len(&mut self, len: usize) -> bool {
+        if len > Self::CAPACITY {
+            return false;
+        }
+        self.buf.resize(len, 0);
+        true
+    }
+    fn capacity(&self) -> usize {
+        Self::CAPACITY
+    }
+    fn in_port(&self) -> u16 {
+        self.port
+    }
+    fn set_in_port(&mut self, port: u16) {
+        self.port = port;
+    }
+    fn rx_ip_csum(&self) -> RxCsum {
+        RxCsum::Unknown
     }
 }
 
@@ -151,8 +209,14 @@ impl Packet for TestPacket {
         self.buf.resize(len, 0);
         true
     }
+    fn capacity(&self) -> usize {
+        Self::CAPACITY
+    }
     fn in_port(&self) -> u16 {
         self.port
+    }
+    fn set_in_port(&mut self, port: u16) {
+        self.port = port;
     }
     fn rx_ip_csum(&self) -> RxCsum {
         self.csum

@@ -48,8 +48,13 @@ reasons! {
     RouteProhibit => "route_prohibit", "Destination matched a prohibit route.";
     Ip4TtlExceeded => "ip4_ttl_exceeded", "TTL would reach zero on forwarding (RFC 1812 §5.3.1).";
     Ip4FragNeeded => "ip4_frag_needed", "Larger than the egress MTU with DF set (RFC 1191; Linux PKT_TOO_BIG).";
-    Ip4TooBig => "ip4_too_big", "Larger than the egress MTU without DF; fragmentation is not implemented yet.";
-    Ip4LocalFragment => "ip4_local_fragment", "Fragment addressed to the router; reassembly is not implemented yet.";
+    Ip4FragNoMem => "ip4_frag_nomem", "No packet buffer for a fragment: the whole datagram is dropped (Linux FragFails).";
+    Ip4Oversize => "ip4_oversize", "Fragment whose offset plus length passes 65535 octets (the \"ping of death\"), on reassembly or when it would be fragmented again; the whole datagram is discarded.";
+    Ip4ReasmTimeout => "ip4_reasm_timeout", "Fragment of a datagram not completed within reassembly.timeout_ms (RFC 791; Linux ReasmTimeout); ICMP time exceeded sent if the first fragment came.";
+    Ip4ReasmOverlap => "ip4_reasm_overlap", "Fragment overlapping another of its datagram: the whole datagram is discarded (RFC 5722 applied to IPv4 as Linux does, IPFRAG_OVERLAP).";
+    Ip4ReasmDuplicate => "ip4_reasm_duplicate", "Fragment whose data was already received (Linux DUP_FRAG); the datagram is kept.";
+    Ip4ReasmInconsistent => "ip4_reasm_inconsistent", "Fragment inconsistent with its datagram (data past the last fragment's end, a second different end, no data): the whole datagram is discarded (Linux ip_frag_queue).";
+    Ip4ReasmEvicted => "ip4_reasm_evicted", "Fragment of a datagram evicted, oldest first, to stay within reassembly.max_bytes or max_datagrams.";
     Ip4UnknownProtocol => "ip4_unknown_protocol", "Protocol the router does not serve (Linux IP_NOPROTO); answered with protocol unreachable.";
     UdpNoPort => "udp_no_port", "UDP to the router, which listens on no port; answered with port unreachable.";
     IcmpMalformed => "icmp_malformed", "ICMP message to the router too short or with a bad checksum (Linux ICMP_CSUM).";

@@ -32,6 +32,8 @@ pub enum Punt {
     Arp(Mbuf),
     /// A packet waiting for the next hop `nh` on `port` to be resolved.
     Resolve(Unresolved),
+    /// A fragment addressed to the router, for reassembly (see `ip4_reassembly`).
+    Fragment { pkt: Mbuf, l2_bcast: bool },
 }
 
 /// Timing knobs of the loop, in TSC cycles where it matters.
@@ -165,7 +167,7 @@ impl Worker {
             Ok(()) => self.egress.tally.punted += 1,
             Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
                 let m = match p {
-                    Punt::Arp(m) => m,
+                    Punt::Arp(m) | Punt::Fragment { pkt: m, .. } => m,
                     Punt::Resolve(u) => u.pkt,
                 };
                 self.egress.drop_pkt(m, Reason::PuntQueueFull);
@@ -239,6 +241,10 @@ impl Worker {
                         self.egress.send_local(m, v)
                     }
                     LocalNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
+                    LocalNext::Reassemble => {
+                        self.punt(Punt::Fragment { pkt: m, l2_bcast });
+                        None
+                    }
                     LocalNext::Drop(r) => {
                         self.egress.drop_pkt(m, r);
                         None

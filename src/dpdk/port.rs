@@ -66,8 +66,15 @@ fn check(what: impl FnOnce() -> String, ret: i32) -> Result<(), DpdkError> {
     }
 }
 
-/// Configures queues, MTU and MAC, and starts the port.
-pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInfo, DpdkError> {
+/// The MTUs a port accepts and its driver's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtuRange {
+    pub min: u16,
+    pub max: u16,
+    pub driver: String,
+}
+
+fn dev_info(id: u16) -> Result<(dpdk_sys::rte_eth_dev_info, String), DpdkError> {
     let mut dev_info = dpdk_sys::rte_eth_dev_info::default();
     // SAFETY: dev_info is a valid out pointer for the duration of the call.
     let ret = unsafe { dpdk_sys::rte_eth_dev_info_get(id, &mut dev_info) };
@@ -80,6 +87,35 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
             .to_string_lossy()
             .into_owned()
     };
+    Ok((dev_info, driver))
+}
+
+/// The largest MTU `rte_eth_dev_set_mtu` accepts: `max_mtu`, and no more than the
+/// longest frame the port receives minus its L2 overhead (as ethdev's
+/// `eth_dev_validate_mtu` computes it: 14 + 4 octets unless the PMD says otherwise).
+fn max_mtu(info: &dpdk_sys::rte_eth_dev_info) -> u16 {
+    let (max_mtu, max_frame) = (u32::from(info.max_mtu), info.max_rx_pktlen);
+    let overhead = if max_mtu != u32::from(u16::MAX) && max_frame > max_mtu {
+        max_frame - max_mtu
+    } else {
+        18
+    };
+    max_mtu.min(max_frame.saturating_sub(overhead)) as u16
+}
+
+/// The MTUs port `id` accepts, to check a configuration against before setup.
+pub fn mtu_range(id: u16) -> Result<MtuRange, DpdkError> {
+    let (info, driver) = dev_info(id)?;
+    Ok(MtuRange {
+        min: info.min_mtu,
+        max: max_mtu(&info),
+        driver,
+    })
+}
+
+/// Configures queues, MTU and MAC, and starts the port.
+pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInfo, DpdkError> {
+    let (dev_info, driver) = dev_info(id)?;
     if s.rx_queues > dev_info.max_rx_queues || s.tx_queues > dev_info.max_tx_queues {
         return Err(DpdkError {
             what: format!(
@@ -90,11 +126,13 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
             reason: "Invalid argument".into(),
         });
     }
-    if s.mtu < dev_info.min_mtu || s.mtu > dev_info.max_mtu {
+    if s.mtu < dev_info.min_mtu || s.mtu > max_mtu(&dev_info) {
         return Err(DpdkError {
             what: format!(
                 "port {id} ({driver}): MTU {} outside the port's range {}..={}",
-                s.mtu, dev_info.min_mtu, dev_info.max_mtu
+                s.mtu,
+                dev_info.min_mtu,
+                max_mtu(&dev_info)
             ),
             errno: libc_einval(),
             reason: "Invalid argument".into(),
@@ -152,7 +190,7 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
         mac: MacAddr(addr.addr_bytes),
         driver,
         min_mtu: dev_info.min_mtu,
-        max_mtu: dev_info.max_mtu,
+        max_mtu: max_mtu(&dev_info),
         rx_ipv4_csum,
     })
 }

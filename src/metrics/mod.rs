@@ -12,8 +12,9 @@
 
 pub mod http;
 
+use crate::datapath::ip4_reassembly::ReasmGauges;
 use crate::datapath::worker::Shared;
-use crate::datapath::{IcmpOut, PortStat, Reason, SharedCounters, Tally};
+use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
 use crate::dpdk::{self, Mempool, PortStats};
 use crate::neigh::NeighState;
 use prometheus::core::{Collector, Desc};
@@ -104,6 +105,9 @@ pub struct Snapshot {
     pub fib_version: u64,
     pub fib_memory_bytes: u64,
     pub neigh: NeighSample,
+    /// Reassembly table: accounted bytes and datagrams in progress.
+    pub reasm_bytes: u64,
+    pub reasm_datagrams: u64,
     pub mbufs_in_use: u64,
     pub mbufs_free: u64,
     pub tsc_hz: u64,
@@ -119,6 +123,7 @@ pub struct Sources {
     pub workers: Vec<u32>,
     pub pool: Mempool,
     pub neigh: Arc<NeighSummary>,
+    pub reasm: Arc<ReasmGauges>,
     pub tsc_hz: u64,
     pub build: BuildInfo,
 }
@@ -161,6 +166,8 @@ impl Sources {
             fib_version: fib.version,
             fib_memory_bytes: fib.memory_bytes() as u64,
             neigh: self.neigh.read(),
+            reasm_bytes: self.reasm.bytes(),
+            reasm_datagrams: self.reasm.datagrams(),
             mbufs_in_use: u64::from(self.pool.in_use()),
             mbufs_free: u64::from(self.pool.available()),
             tsc_hz: self.tsc_hz,
@@ -323,6 +330,44 @@ const ARP_REQUESTS: Spec = counter(
     &[],
     "ARP requests the control thread sent (resolution and probes).",
 );
+const FRAG_PACKETS: Spec = counter(
+    "ferroute_packets_fragmented_total",
+    &[],
+    "Datagrams longer than the egress MTU sent as fragments (Linux FragOKs); \
+     fragmentation needed sent: ferroute_icmp_sent_total{type=\"3\",code=\"4\"}.",
+);
+const FRAG_CREATED: Spec = counter(
+    "ferroute_fragments_created_total",
+    &[],
+    "Fragments made by fragmenting datagrams (Linux FragCreates).",
+);
+const REASM_FRAGMENTS: Spec = counter(
+    "ferroute_reassembly_fragments_total",
+    &[],
+    "Fragments addressed to the router taken into reassembly (Linux ReasmReqds).",
+);
+const REASM_OK: Spec = counter(
+    "ferroute_reassembled_datagrams_total",
+    &[],
+    "Datagrams reassembled and delivered (Linux ReasmOKs).",
+);
+const REASM_FAILS: Spec = counter(
+    "ferroute_reassembly_failures_total",
+    &["reason"],
+    "Datagrams given up by reassembly, by reason (timeout, overlap, oversize, \
+     inconsistent, evicted); their fragments count in ferroute_drops_total.",
+);
+const REASM_BYTES: Spec = gauge(
+    "ferroute_reassembly_bytes",
+    &[],
+    "Memory held by datagrams in reassembly: data plus bookkeeping, at most \
+     reassembly.max_bytes.",
+);
+const REASM_DATAGRAMS: Spec = gauge(
+    "ferroute_reassembly_datagrams",
+    &[],
+    "Datagrams in reassembly, at most reassembly.max_datagrams.",
+);
 const FIB_ROUTES: Spec = gauge(
     "ferroute_fib_routes",
     &[],
@@ -410,6 +455,13 @@ fn all_specs() -> Vec<&'static Spec> {
         &ICMP_SUPPRESSED,
         &PUNTED,
         &ARP_REQUESTS,
+        &FRAG_PACKETS,
+        &FRAG_CREATED,
+        &REASM_FRAGMENTS,
+        &REASM_OK,
+        &REASM_FAILS,
+        &REASM_BYTES,
+        &REASM_DATAGRAMS,
         &FIB_ROUTES,
         &FIB_VERSION,
         &FIB_MEMORY,
@@ -492,6 +544,12 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
         one(&ICMP_SUPPRESSED, s.totals.icmp_suppressed),
         one(&PUNTED, s.totals.punted),
         one(&ARP_REQUESTS, s.totals.arp_requests),
+        one(&FRAG_PACKETS, s.totals.frag_packets),
+        one(&FRAG_CREATED, s.totals.frag_created),
+        one(&REASM_FRAGMENTS, s.totals.reasm_fragments),
+        one(&REASM_OK, s.totals.reasm_ok),
+        one(&REASM_BYTES, s.reasm_bytes),
+        one(&REASM_DATAGRAMS, s.reasm_datagrams),
         one(&FIB_ROUTES, s.fib_routes),
         one(&FIB_VERSION, s.fib_version),
         one(&FIB_MEMORY, s.fib_memory_bytes),
@@ -547,6 +605,12 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
             &[&t.to_string(), &c.to_string()],
             s.totals.icmp_out[*k as usize],
         );
+    }
+    out.push(f);
+
+    let mut f = Family::new(&REASM_FAILS);
+    for k in ReasmFail::ALL {
+        f.sample(&[k.name()], s.totals.reasm_fail[*k as usize]);
     }
     out.push(f);
 

@@ -71,6 +71,8 @@ impl Lcores {
                 by_state: [1, 2, 0, 0, 0, 3, 1],
                 held: 4,
             },
+            reasm_bytes: 3000,
+            reasm_datagrams: 2,
             mbufs_in_use: 100,
             mbufs_free: 8091,
             tsc_hz: 2_000_000_000,
