@@ -1855,11 +1855,31 @@ port = "a"
     #[test]
     fn reassembly_ranges() {
         let r = |kv: &str| with(&format!("[reassembly]\n{kv}\n"));
-        fail(&r("timeout_ms = 99"), "reassembly.timeout_ms", "100..=600000");
-        fail(&r("timeout_ms = 600001"), "reassembly.timeout_ms", "100..=600000");
-        fail(&r("max_bytes = 131071"), "reassembly.max_bytes", "131072..=1073741824");
-        fail(&r("max_datagrams = 0"), "reassembly.max_datagrams", "1..=1000000");
-        fail(&r("max_datagram = 5"), "reassembly.max_datagram", "unknown field");
+        fail(
+            &r("timeout_ms = 99"),
+            "reassembly.timeout_ms",
+            "100..=600000",
+        );
+        fail(
+            &r("timeout_ms = 600001"),
+            "reassembly.timeout_ms",
+            "100..=600000",
+        );
+        fail(
+            &r("max_bytes = 131071"),
+            "reassembly.max_bytes",
+            "131072..=1073741824",
+        );
+        fail(
+            &r("max_datagrams = 0"),
+            "reassembly.max_datagrams",
+            "1..=1000000",
+        );
+        fail(
+            &r("max_datagram = 5"),
+            "reassembly.max_datagram",
+            "unknown field",
+        );
         let c = ok(&r("timeout_ms = 2000"));
         assert_eq!(c.reassembly.timeout_ms, 2000);
         assert_eq!(c.reassembly.max_bytes, 4 << 20);

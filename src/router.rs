@@ -5,7 +5,7 @@ use crate::control::{socket::Server, Control};
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
-use crate::datapath::worker::{LoopParams, Punt, Shared, Worker};
+use crate::datapath::worker::{LocalFragment, LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
 use crate::fib::{Proto, Rib, Route, RouteTarget};
@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 /// Depth of the worker -> control queue (ARP frames and packets awaiting resolution).
 const PUNT_QUEUE: usize = 4096;
+/// Depth of the worker -> control queue of fragments for reassembly (bounds the mbufs
+/// a fragment storm can hold).
+const FRAG_QUEUE: usize = 1024;
 
 /// Logs a line to stderr, prefixed like a daemon's.
 #[macro_export]
@@ -108,8 +111,8 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
     let pool =
         Mempool::create("ferroute_pkts", d.mbufs, d.mbuf_cache).map_err(|e| e.to_string())?;
     let tx_queues = cfg.workers.len() as u16;
-    let mut port_ids = Vec::new();
-    let mut ctxs = Vec::new();
+    // Every port's id and MTU first, so that a refused MTU starts no port.
+    let mut ids = Vec::new();
     for (i, p) in cfg.ports.iter().enumerate() {
         let id = dpdk::port_by_name(p.dev_name()).map_err(|e| format!("port {}: {e}", p.name))?;
         if id as usize >= MAX_PORTS {
@@ -130,6 +133,11 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
                 range.max
             ));
         }
+        ids.push(id);
+    }
+    let mut port_ids = Vec::new();
+    let mut ctxs = Vec::new();
+    for ((i, p), id) in cfg.ports.iter().enumerate().zip(ids) {
         let setup = PortSetup {
             rx_queues: cfg.rx_queues(i),
             tx_queues,
@@ -245,6 +253,7 @@ fn run_ports(
         v
     };
     let (punt_tx, punt_rx) = std::sync::mpsc::sync_channel::<Punt>(PUNT_QUEUE);
+    let (frag_tx, frag_rx) = std::sync::mpsc::sync_channel::<LocalFragment>(FRAG_QUEUE);
     // The control thread transmits through worker 0.
     let (inject_tx, inject_rx) = std::sync::mpsc::sync_channel::<Injected>(PUNT_QUEUE);
     let mut inject_rx = Some(inject_rx);
@@ -269,6 +278,7 @@ fn run_ports(
             shared: Arc::clone(&shared),
             counters,
             punt: punt_tx.clone(),
+            frags: frag_tx.clone(),
             inject: inject_rx.take(),
             params: params.clone(),
         };
@@ -286,6 +296,7 @@ fn run_ports(
         log!("worker {w} on lcore {} polls {}", wc.lcore, rx.join(", "));
     }
     drop(punt_tx);
+    drop(frag_tx);
     let counters = Arc::new(SharedCounters::default());
     all_counters.push((dpdk::lcore_id(), Arc::clone(&counters)));
     let neigh_summary = Arc::new(NeighSummary::default());
@@ -304,6 +315,7 @@ fn run_ports(
         shared: Arc::clone(&shared),
         pool,
         punt_rx,
+        frag_rx,
         neigh,
         egress: Egress::new(Sink::Inject(inject_tx), bucket(), pool),
         counters,

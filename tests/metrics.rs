@@ -388,6 +388,7 @@ fn each_drop_reason_moves_alone_in_metrics() {
         "eth_truncated",
         "multi_segment",
         "punt_queue_full",
+        "reasm_queue_full",
         "neigh_failed",
         "neigh_queue_full",
         "neigh_deleted",

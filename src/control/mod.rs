@@ -9,7 +9,7 @@ use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::{Egress, Unresolved, View};
 use crate::datapath::ip4_local::{ip4_local, LocalNext};
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
-use crate::datapath::worker::{Punt, Shared};
+use crate::datapath::worker::{LocalFragment, Punt, Shared};
 use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::fib::Rib;
@@ -20,7 +20,8 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Punted packets handled per loop round, so timers and the socket are not starved.
+/// Punted packets (and, separately, fragments) handled per loop round, so timers and the
+/// socket are not starved.
 const PUNT_BUDGET: usize = 1024;
 
 /// How often the neighbour summary for the metrics thread is refreshed (it walks the
@@ -31,6 +32,8 @@ pub struct Control {
     pub shared: Arc<Shared>,
     pub pool: Mempool,
     pub punt_rx: Receiver<Punt>,
+    /// Fragments addressed to the router.
+    pub frag_rx: Receiver<LocalFragment>,
     pub neigh: NeighTable<Mbuf>,
     pub egress: Egress,
     pub counters: Arc<SharedCounters>,
@@ -72,6 +75,17 @@ impl Control {
                     Err(_) => break,
                 }
             }
+            let mut frags = 0;
+            while frags < PUNT_BUDGET {
+                match self.frag_rx.try_recv() {
+                    Ok(f) => {
+                        self.fragment(f.pkt, f.l2_bcast);
+                        frags += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            work += frags;
             let now = self.now_ms();
             self.expire_reassembly(now);
             self.neigh.tick(now, &mut self.actions);
@@ -110,7 +124,6 @@ impl Control {
         match p {
             Punt::Arp(m) => self.arp(m),
             Punt::Resolve(u) => self.resolve(u),
-            Punt::Fragment { pkt, l2_bcast } => self.fragment(pkt, l2_bcast),
         }
     }
 

@@ -2,7 +2,7 @@
 //! per connection (`status`, `counters`, `neigh`, `route`). The netlink-style API of a
 //! later version replaces the protocol; the commands stay as CLI verbs.
 use super::Control;
-use crate::datapath::{IcmpOut, PortStat, Reason, ReasmFail};
+use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason};
 use crate::dpdk;
 use crate::fib::RouteTarget;
 use std::fmt::Write as _;

@@ -93,7 +93,7 @@ pub struct Tally {
     pub icmp_ratelimited: u64,
     /// ICMP errors not sent because RFC 1812 §4.3.2.7 forbids them.
     pub icmp_suppressed: u64,
-    /// Packets handed to the control thread (ARP, unresolved next hops).
+    /// Packets handed to the control thread (ARP, unresolved next hops, fragments).
     pub punted: u64,
     /// ARP requests the control thread sent (resolution and probes).
     pub arp_requests: u64,

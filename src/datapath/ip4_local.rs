@@ -170,11 +170,17 @@ mod tests {
         let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, b"x");
         f[20] = 0x20; // MF
         Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
-        assert_eq!(ip4_local(&mut TestPacket::new(&f, 0)), LocalNext::Reassemble);
+        assert_eq!(
+            ip4_local(&mut TestPacket::new(&f, 0)),
+            LocalNext::Reassemble
+        );
         let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, b"x");
         Ipv4Packet::new_unchecked(&mut f[14..]).set_frag(false, false, 1480);
         Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
-        assert_eq!(ip4_local(&mut TestPacket::new(&f, 0)), LocalNext::Reassemble);
+        assert_eq!(
+            ip4_local(&mut TestPacket::new(&f, 0)),
+            LocalNext::Reassemble
+        );
     }
 
     #[test]

@@ -12,26 +12,16 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutNext {
     /// Ethernet header written; send on this port.
-    Tx {
-        port: u16,
-    },
+    Tx { port: u16 },
     /// Larger than the port's MTU with DF clear, next hop at `mac`: fragment, then send
     /// each fragment there (RFC 791, RFC 1812 §5.2.6).
-    Fragment {
-        port: u16,
-        mac: MacAddr,
-    },
+    Fragment { port: u16, mac: MacAddr },
     /// No usable ARP entry for `nh`: hand to the control thread to resolve. The packet
     /// is held whole and fragmented, if it must be, when the neighbour answers.
-    Resolve {
-        port: u16,
-        nh: Ipv4Addr,
-    },
+    Resolve { port: u16, nh: Ipv4Addr },
     /// Larger than the MTU with DF set: answer "fragmentation needed" with `mtu`
     /// (RFC 1191).
-    FragNeeded {
-        mtu: u16,
-    },
+    FragNeeded { mtu: u16 },
 }
 
 /// Routes a packet the router originates (echo reply, ICMP error) to its destination:

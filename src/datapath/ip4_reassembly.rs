@@ -170,8 +170,7 @@ impl Reassembler {
         };
         let hlen = ip.header_len();
         let total_len = usize::from(ip.total_len());
-        if hlen < ipv4::MIN_HEADER_LEN || total_len < hlen || ETH_HLEN + total_len > frame.len()
-        {
+        if hlen < ipv4::MIN_HEADER_LEN || total_len < hlen || ETH_HLEN + total_len > frame.len() {
             t.drop(in_port, Reason::Ip4BadTotalLength);
             return Verdict::Dropped;
         }
@@ -283,10 +282,9 @@ impl Reassembler {
     /// that had its first fragment, `on_timeout` gets the quote for ICMP time exceeded.
     pub fn expire(&mut self, now_ms: u64, t: &mut Tally, mut on_timeout: impl FnMut(Expired)) {
         while let Some((_, &key)) = self.order.first_key_value() {
-            let expired = self
-                .table
-                .get(&key)
-                .map_or(true, |d| now_ms.saturating_sub(d.created_ms) >= self.params.timeout_ms);
+            let expired = self.table.get(&key).map_or(true, |d| {
+                now_ms.saturating_sub(d.created_ms) >= self.params.timeout_ms
+            });
             if !expired {
                 break;
             }
@@ -331,12 +329,7 @@ impl Reassembler {
 
     /// Evicts the oldest datagram other than `except`; false if there is none.
     fn evict_oldest(&mut self, except: Option<Key>, t: &mut Tally) -> bool {
-        let Some(key) = self
-            .order
-            .values()
-            .find(|k| Some(**k) != except)
-            .copied()
-        else {
+        let Some(key) = self.order.values().find(|k| Some(**k) != except).copied() else {
             return false;
         };
         match self.remove(key) {
@@ -544,7 +537,11 @@ mod tests {
         assert_eq!((t.r.datagrams(), t.r.bytes() > 2960), (1, true));
         let pkt = assert_whole(t.put(&fs[2]), 4008);
         assert_eq!(pkt.port, 1);
-        assert_eq!(&pkt.buf[..14], &fs[0][..14], "first fragment's Ethernet header");
+        assert_eq!(
+            &pkt.buf[..14],
+            &fs[0][..14],
+            "first fragment's Ethernet header"
+        );
         assert!(t.empty());
         assert_eq!((t.t.reasm_ok, t.t.reasm_fragments), (1, 3));
         assert_eq!(t.t.port_stat(1, PortStat::Dropped), 0);
@@ -615,7 +612,11 @@ mod tests {
             assert_eq!(t.put(&frag(0, true, &data(0, 16))), Verdict::Held);
             assert_eq!(t.put(&frag(24, true, &data(24, 16))), Verdict::Held);
             assert_eq!(t.put(&second), Verdict::Dropped);
-            assert_eq!(t.drops(Reason::Ip4ReasmOverlap), 3, "both held and the new one");
+            assert_eq!(
+                t.drops(Reason::Ip4ReasmOverlap),
+                3,
+                "both held and the new one"
+            );
             assert_eq!(t.t.port_stat(1, PortStat::Dropped), 3);
             assert_eq!(t.failed(ReasmFail::Overlap), 1);
             assert!(t.empty());
@@ -670,7 +671,10 @@ mod tests {
             // Data past the last fragment's end.
             (&[(0, true, 16), (24, false, 8), (32, true, 8)], "past end"),
             // A last fragment that ends before data already received.
-            (&[(0, true, 16), (32, true, 8), (16, false, 8)], "end before data"),
+            (
+                &[(0, true, 16), (32, true, 8), (16, false, 8)],
+                "end before data",
+            ),
             // Two different ends.
             (&[(16, false, 8), (24, false, 8)], "two ends"),
             // No data.
@@ -778,14 +782,19 @@ mod tests {
         assert_eq!(t.r.bytes(), 3 * per);
         assert_eq!(t.failed(ReasmFail::Evicted), 7);
         // The newest are the ones kept.
-        assert!(t.put(&frag_of(10, 1000, false, &data(1000, 8))).is_complete());
+        assert!(t
+            .put(&frag_of(10, 1000, false, &data(1000, 8)))
+            .is_complete());
         // A datagram larger than the whole bound fails by itself.
         let mut t = T::with(ReasmParams {
             max_bytes: 3000,
             ..ReasmParams::default()
         });
         assert_eq!(t.put(&frag(0, true, &data(0, 2000))), Verdict::Held);
-        assert_eq!(t.put(&frag(2000, true, &data(2000, 2000))), Verdict::Dropped);
+        assert_eq!(
+            t.put(&frag(2000, true, &data(2000, 2000))),
+            Verdict::Dropped
+        );
         assert_eq!(t.drops(Reason::Ip4ReasmEvicted), 2);
         assert!(t.empty());
     }

@@ -31,6 +31,7 @@ reasons! {
     ArpMalformed => "arp_malformed", "ARP packet too short or not Ethernet/IPv4.";
     ArpOtherTarget => "arp_other_target", "ARP request or reply not addressed to one of our addresses.";
     PuntQueueFull => "punt_queue_full", "The queue from the workers to the control thread was full.";
+    ReasmQueueFull => "reasm_queue_full", "The queue of fragments from the workers to reassembly (on the control thread) was full: a fragment storm; ARP has a queue of its own.";
     Ip4HdrTruncated => "ip4_hdr_truncated", "Frame too short for an IPv4 header (Linux PKT_TOO_SMALL, InHdrErrors).";
     Ip4BadVersion => "ip4_bad_version", "IP version field not 4 in an IPv4 frame (InHdrErrors).";
     Ip4BadIhl => "ip4_bad_ihl", "IPv4 header length below 5 words or beyond the frame (InHdrErrors).";

@@ -32,8 +32,14 @@ pub enum Punt {
     Arp(Mbuf),
     /// A packet waiting for the next hop `nh` on `port` to be resolved.
     Resolve(Unresolved),
-    /// A fragment addressed to the router, for reassembly (see `ip4_reassembly`).
-    Fragment { pkt: Mbuf, l2_bcast: bool },
+}
+
+/// A fragment addressed to the router, handed to reassembly on the control thread (see
+/// `ip4_reassembly`). Fragments have a queue of their own, so that a fragment storm
+/// cannot crowd ARP and neighbour resolution out of theirs.
+pub struct LocalFragment {
+    pub pkt: Mbuf,
+    pub l2_bcast: bool,
 }
 
 /// Timing knobs of the loop, in TSC cycles where it matters.
@@ -54,6 +60,8 @@ pub struct Worker {
     pub shared: Arc<Shared>,
     pub counters: Arc<SharedCounters>,
     pub punt: SyncSender<Punt>,
+    /// Fragments for reassembly.
+    pub frags: SyncSender<LocalFragment>,
     /// Packets the control thread asks this worker to send (ARP, held packets).
     pub inject: Option<Receiver<Injected>>,
     pub params: LoopParams,
@@ -167,10 +175,19 @@ impl Worker {
             Ok(()) => self.egress.tally.punted += 1,
             Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
                 let m = match p {
-                    Punt::Arp(m) | Punt::Fragment { pkt: m, .. } => m,
+                    Punt::Arp(m) => m,
                     Punt::Resolve(u) => u.pkt,
                 };
                 self.egress.drop_pkt(m, Reason::PuntQueueFull);
+            }
+        }
+    }
+
+    fn punt_fragment(&mut self, f: LocalFragment) {
+        match self.frags.try_send(f) {
+            Ok(()) => self.egress.tally.punted += 1,
+            Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
+                self.egress.drop_pkt(f.pkt, Reason::ReasmQueueFull);
             }
         }
     }
@@ -242,7 +259,7 @@ impl Worker {
                     }
                     LocalNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
                     LocalNext::Reassemble => {
-                        self.punt(Punt::Fragment { pkt: m, l2_bcast });
+                        self.punt_fragment(LocalFragment { pkt: m, l2_bcast });
                         None
                     }
                     LocalNext::Drop(r) => {

@@ -323,7 +323,8 @@ const ICMP_SUPPRESSED: Spec = counter(
 const PUNTED: Spec = counter(
     "ferroute_punted_packets_total",
     &[],
-    "Packets the workers handed to the control thread (ARP, unresolved next hops).",
+    "Packets the workers handed to the control thread (ARP, unresolved next hops, \
+     fragments for reassembly).",
 );
 const ARP_REQUESTS: Spec = counter(
     "ferroute_arp_requests_sent_total",

@@ -101,7 +101,13 @@ impl Lab {
     /// towards h2 = 10.0.2.2) plus `extra` TOML appended to the config, its metrics
     /// endpoint on a free loopback port, and waits until it is ready with the hosts set up.
     pub fn start(name: &str, extra: &str) -> Lab {
-        let lab = Lab::launch(name, extra, Some(free_local_addr()));
+        Lab::start_ports(name, ["", ""], extra)
+    }
+
+    /// As `start`, with `ports[i]` (TOML lines, e.g. `"mtu = 1280"`) added to port i's
+    /// `[[port]]` table. The hosts keep an MTU of 1500 whatever the router's port has.
+    pub fn start_ports(name: &str, ports: [&str; 2], extra: &str) -> Lab {
+        let lab = Lab::launch_ports(name, ports, extra, Some(free_local_addr()));
         lab.wait_ready();
         lab.setup_hosts();
         lab
@@ -110,6 +116,16 @@ impl Lab {
     /// Writes the config and starts the router process, nothing more; `metrics: None`
     /// disables the endpoint (`listen = ""`; then `Lab::metrics` is 127.0.0.1:0).
     pub fn launch(name: &str, extra: &str, metrics: Option<SocketAddr>) -> Lab {
+        Lab::launch_ports(name, ["", ""], extra, metrics)
+    }
+
+    /// `launch` with per-port TOML lines (see `start_ports`).
+    pub fn launch_ports(
+        name: &str,
+        ports: [&str; 2],
+        extra: &str,
+        metrics: Option<SocketAddr>,
+    ) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let id = format!("{}{}", name, std::process::id() % 10000);
         let dir = std::env::temp_dir();
@@ -143,10 +159,12 @@ idle_sleep_us = 20
 name = "port0"
 devargs = "net_tap{n0},iface={t0}"
 address = "10.0.1.1/24"
+{p0}
 [[port]]
 name = "port1"
 devargs = "net_tap{n1},iface={t1}"
 address = "10.0.2.1/24"
+{p1}
 [[worker]]
 lcore = 1
 rx = ["port0:0", "port1:0"]
@@ -157,6 +175,8 @@ rx = ["port0:0", "port1:0"]
             n1 = 1,
             t0 = hosts[0].tap,
             t1 = hosts[1].tap,
+            p0 = ports[0],
+            p1 = ports[1],
         );
         std::fs::write(&config, toml).expect("write config");
         let logf = std::fs::File::create(&log).expect("log file");
@@ -212,6 +232,8 @@ rx = ["port0:0", "port1:0"]
                     "dev",
                     &h.tap,
                 ],
+                // net_tap gives the kernel interface the port's MTU: hosts keep 1500.
+                vec!["ip", "-n", &h.ns, "link", "set", &h.tap, "mtu", "1500"],
                 vec!["ip", "-n", &h.ns, "link", "set", &h.tap, "up"],
                 vec![
                     "ip",
