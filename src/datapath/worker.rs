@@ -92,6 +92,12 @@ impl<T> Burst<T> {
     }
 }
 
+/// The MTU of port `port` (no limit for a port the FIB should not name).
+#[inline]
+fn egress_mtu(v: View, port: u16) -> u16 {
+    v.ports.get(port).map_or(u16::MAX, |p| p.mtu)
+}
+
 /// A validated IPv4 packet waiting for its FIB lookup.
 struct Ip4Pending {
     pkt: Mbuf,
@@ -268,11 +274,19 @@ impl Worker {
                     }
                 }
             }
-            RouteNext::Forward { port, nh } => match ip4_forward(&mut m) {
+            RouteNext::Forward { port, nh } => match ip4_forward(&mut m, egress_mtu(v, port)) {
                 FwdNext::Output => {
                     self.egress.tally.port(in_port, PortStat::Forwarded, 1);
                     self.egress.output(m, port, nh, v)
                 }
+                FwdNext::FragNeeded { mtu } => self.egress.icmp_error(
+                    m,
+                    IcmpOut::FragNeeded,
+                    Reason::Ip4FragNeeded,
+                    l2_bcast,
+                    mtu,
+                    v,
+                ),
                 FwdNext::TimeExceeded => self.egress.icmp_error(
                     m,
                     IcmpOut::TtlExceeded,
