@@ -58,7 +58,9 @@ fn icmp_input<P: Packet>(pkt: &mut P, hlen: usize, total: usize) -> LocalNext {
         }
     }
     // RFC 792 echo reply: same data, addresses swapped. Options are not echoed: drop
-    // them by moving the ICMP message up behind a 20-byte header.
+    // them by moving the ICMP message up behind a 20-byte header. The identification
+    // stays the request's: as unique towards the peer as the peer made it towards us,
+    // which is what the peer's reassembly needs when a long reply leaves in fragments.
     let icmp_len = total - hlen;
     let data = pkt.data_mut();
     if hlen > ipv4::MIN_HEADER_LEN {
