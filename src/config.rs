@@ -73,6 +73,8 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// At least one.
     pub workers: Vec<WorkerConfig>,
+    /// Further port addresses (`[[address]]`), beyond each port's `address`.
+    pub addresses: Vec<AddressConfig>,
     pub routes: Vec<RouteConfig>,
     pub neighbors: Vec<NeighborConfig>,
 }
@@ -219,6 +221,8 @@ pub struct PortConfig {
     pub mtu: u16,
     /// Unicast MAC to set; `None` keeps the PMD's address.
     pub mac: Option<MacAddr>,
+    /// Administratively up (default); `false` starts it as `ferroute link set PORT down`.
+    pub up: bool,
 }
 
 impl PortConfig {
@@ -289,6 +293,15 @@ pub struct RouteConfig {
     pub port: Option<usize>,
     pub route_type: RouteType,
     pub metric: u32,
+}
+
+/// A further address of a port (`[[address]]`), with its connected subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressConfig {
+    /// Index into [`Config::ports`].
+    pub port: usize,
+    /// Host bits kept (`10.0.3.1/24`).
+    pub address: Ipv4Net,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +389,8 @@ struct RawConfig {
     #[serde(default)]
     worker: Vec<RawWorker>,
     #[serde(default)]
+    address: Vec<RawAddress>,
+    #[serde(default)]
     route: Vec<RawRoute>,
     #[serde(default)]
     neighbor: Vec<RawNeighbor>,
@@ -445,6 +460,14 @@ struct RawPort {
     address: Option<String>,
     mtu: Option<Int>,
     mac: Option<String>,
+    up: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddress {
+    port: Option<String>,
+    address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -809,8 +832,9 @@ impl Builder<'_> {
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
-        let routes = self.routes(raw.route, &ports)?;
-        let neighbors = self.neighbors(raw.neighbor, &ports)?;
+        let addresses = self.addresses(raw.address, &ports)?;
+        let routes = self.routes(raw.route, &ports, &addresses)?;
+        let neighbors = self.neighbors(raw.neighbor, &ports, &addresses)?;
         Ok(Config {
             source: self.file.to_string(),
             eal_args,
@@ -822,6 +846,7 @@ impl Builder<'_> {
             reassembly,
             ports,
             workers,
+            addresses,
             routes,
             neighbors,
         })
@@ -1079,6 +1104,7 @@ impl Builder<'_> {
                 address,
                 mtu,
                 mac,
+                up: p.up.unwrap_or(true),
             });
         }
         Ok(ports)
@@ -1224,21 +1250,21 @@ impl Builder<'_> {
         Ok(workers)
     }
 
-    /// Checks that `via` can be a neighbour on `port` (or on some port when `None`).
+    /// Checks that `via` can be a neighbour on `port` (or on some port when `None`),
+    /// given every (port, address) pair; returns the port whose subnet holds it.
     fn check_on_link(
         &self,
         key: &str,
         via: Ipv4Addr,
         ports: &[PortConfig],
+        addrs: &[(usize, Ipv4Net)],
         port: Option<usize>,
-    ) -> Result<(), ConfigError> {
-        let candidates: Vec<usize> = match port {
-            Some(p) => vec![p],
-            None => (0..ports.len()).collect(),
-        };
-        let Some(&p) = candidates
+    ) -> Result<usize, ConfigError> {
+        let Some(&(p, net)) = addrs
             .iter()
-            .find(|&&p| ports[p].address.contains(&via))
+            .filter(|(q, _)| port.map_or(true, |p| p == *q))
+            .filter(|(_, a)| a.contains(&via))
+            .max_by_key(|(_, a)| a.prefix_len())
         else {
             return Err(self.err(
                 key,
@@ -1253,30 +1279,90 @@ impl Builder<'_> {
             ));
         };
         let port = &ports[p];
-        if via == port.address.addr() {
+        if addrs.iter().any(|(q, a)| *q == p && a.addr() == via) {
             return Err(self.err(
                 key,
                 format!("{via} is this router's own address on port {:?}", port.name),
             ));
         }
-        if let Some(what) = reserved_host(via, &port.address) {
+        if let Some(what) = reserved_host(via, &net) {
             return Err(self.err(
                 key,
                 format!(
                     "{via} is the {what} address of the connected network {} of port {:?}",
-                    port.address.trunc(),
+                    net.trunc(),
                     port.name
                 ),
             ));
         }
-        Ok(())
+        Ok(p)
+    }
+
+    /// `[[address]]`: further addresses of ports.
+    fn addresses(
+        &self,
+        raw: Vec<RawAddress>,
+        ports: &[PortConfig],
+    ) -> Result<Vec<AddressConfig>, ConfigError> {
+        let mut out: Vec<AddressConfig> = Vec::with_capacity(raw.len());
+        for (i, a) in raw.into_iter().enumerate() {
+            let key = |field: &str| format!("address[{i}].{field}");
+            let name = self.required(&key("port"), a.port)?;
+            let port = self.port_index(&key("port"), ports, name.trim())?;
+            let text = self.required(&key("address"), a.address)?;
+            let address = parse_net(&text, 1).map_err(|m| self.err(key("address"), m))?;
+            if let Some(what) = reserved_host(address.addr(), &address) {
+                return Err(self.err(
+                    key("address"),
+                    format!("{address} is the {what} address of its subnet"),
+                ));
+            }
+            let all = ports
+                .iter()
+                .enumerate()
+                .map(|(j, p)| (j, p.address))
+                .chain(out.iter().map(|a| (a.port, a.address)));
+            for (j, other) in all {
+                if other.addr() == address.addr() {
+                    return Err(self.err(
+                        key("address"),
+                        format!(
+                            "{} is already an address of port {:?}",
+                            address.addr(),
+                            ports[j].name
+                        ),
+                    ));
+                }
+                let (a, b) = (address.trunc(), other.trunc());
+                if j != port && (a.contains(&b.network()) || b.contains(&a.network())) {
+                    return Err(self.err(
+                        key("address"),
+                        format!("subnet {a} overlaps {b} of port {:?}", ports[j].name),
+                    ));
+                }
+            }
+            out.push(AddressConfig { port, address });
+        }
+        Ok(out)
+    }
+
+    /// Every (port index, address) pair: the ports' own and `[[address]]`.
+    fn all_addresses(ports: &[PortConfig], extra: &[AddressConfig]) -> Vec<(usize, Ipv4Net)> {
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.address))
+            .chain(extra.iter().map(|a| (a.port, a.address)))
+            .collect()
     }
 
     fn routes(
         &self,
         raw: Vec<RawRoute>,
         ports: &[PortConfig],
+        extra: &[AddressConfig],
     ) -> Result<Vec<RouteConfig>, ConfigError> {
+        let addrs = Self::all_addresses(ports, extra);
         let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
             let key = |field: &str| format!("route[{i}].{field}");
@@ -1335,14 +1421,19 @@ impl Builder<'_> {
                 }
             }
             if let Some(via) = via {
-                self.check_on_link(&key("via"), via, ports, port)?;
+                self.check_on_link(&key("via"), via, ports, &addrs, port)?;
             }
 
             let metric = self.int(&key("metric"), r.metric, 0, 0, u32::MAX.into())?;
-            if let Some(j) = routes
-                .iter()
-                .position(|q| q.prefix == prefix && q.metric == metric)
-            {
+            // Routes sharing a prefix and metric are kept in file order (as `ferroute
+            // route append` makes them; the first is used); identical ones are an error.
+            if let Some(j) = routes.iter().position(|q| {
+                q.prefix == prefix
+                    && q.metric == metric
+                    && q.route_type == route_type
+                    && q.via == via
+                    && q.port == port
+            }) {
                 return Err(self.err(
                     key("prefix"),
                     format!("duplicate route {prefix} metric {metric} (same as route[{j}])"),
@@ -1363,7 +1454,9 @@ impl Builder<'_> {
         &self,
         raw: Vec<RawNeighbor>,
         ports: &[PortConfig],
+        extra: &[AddressConfig],
     ) -> Result<Vec<NeighborConfig>, ConfigError> {
+        let addrs = Self::all_addresses(ports, extra);
         let mut neighbors: Vec<NeighborConfig> = Vec::with_capacity(raw.len());
         let mut seen: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
         for (i, n) in raw.into_iter().enumerate() {
@@ -1376,15 +1469,8 @@ impl Builder<'_> {
                 Some(name) => Some(self.port_index(&key("port"), ports, name.trim())?),
                 None => None,
             };
-            self.check_on_link(&key("address"), address, ports, port)?;
-            // Subnets do not overlap, so the port holding the address is unique.
-            let port = match port {
-                Some(p) => p,
-                None => ports
-                    .iter()
-                    .position(|p| p.address.contains(&address))
-                    .ok_or_else(|| self.err(key("address"), "not on a connected network"))?,
-            };
+            // Subnets of different ports do not overlap, so the port is unique.
+            let port = self.check_on_link(&key("address"), address, ports, &addrs, port)?;
             if let Some(j) = seen.insert((port, address), i) {
                 return Err(self.err(
                     key("address"),
@@ -2425,19 +2511,24 @@ port = "a"
     }
 
     #[test]
-    fn route_prefix_metric_unique() {
-        let two = |m: u32| {
+    fn identical_routes_refused_same_prefix_and_metric_kept_in_order() {
+        let two = |via: &str, m: u32| {
             with(&format!(
                 "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.1.2\"\n\
-                 [[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.2.2\"\nmetric = {m}\n"
+                 [[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"{via}\"\nmetric = {m}\n"
             ))
         };
         fail(
-            &two(0),
+            &two("10.0.1.2", 0),
             "route[1].prefix",
             "duplicate route 10.9.0.0/16 metric 0 (same as route[0])",
         );
-        assert_eq!(ok(&two(10)).routes[1].metric, 10);
+        // Same prefix and metric, another next hop: appended (as `ip route append`).
+        assert_eq!(
+            ok(&two("10.0.2.2", 0)).routes[1].via,
+            Some(Ipv4Addr::new(10, 0, 2, 2))
+        );
+        assert_eq!(ok(&two("10.0.1.2", 10)).routes[1].metric, 10);
         fail(
             &route("prefix = \"10.9.0.0/16\"\nport = \"port0\"\nmetric = -1"),
             "route[0].metric",

@@ -1,38 +1,53 @@
 //! `ferroute`: run the router, or talk to a running one.
 use ferroute::config::Config;
-use ferroute::control::socket;
+use ferroute::control::cli;
+use ferroute::control::client::{self, Conn};
+use ferroute::control::message::FR_GETSTATUS;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "\
+const USAGE_HEAD: &str = "\
 usage: ferroute [run] [-c FILE]          run the router (default: embedded conf/router.toml)
        ferroute check [-c FILE]          validate a configuration and exit
        ferroute status [--wait SECS]     ports of the running router; exit 0 once it is ready
-       ferroute counters | neigh | route show counters, ARP table or routes
-       ferroute stats [--once]           per-port packet/byte rates and drops, every second
+       ferroute counters                 every counter of the running router
+       ferroute stats [--once]           per-port packet/byte rates and drops, every second";
+
+const USAGE_TAIL: &str = "\
 options: -c, --config FILE   configuration (also tells the client commands the socket)
          -s, --socket PATH   control socket of a running router
+         -j, -json           JSON output for show commands
          -V, --version";
 
+fn usage() -> String {
+    format!("{USAGE_HEAD}\n{}\n{USAGE_TAIL}", cli::HELP)
+}
+
 struct Args {
-    cmd: String,
+    /// The command and its arguments (`route add 10.9.0.0/16 via 10.0.2.2`).
+    words: Vec<String>,
     config: Option<PathBuf>,
     socket: Option<PathBuf>,
     wait: Option<f64>,
     once: bool,
+    json: bool,
+    batch: Option<String>,
+    force: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        cmd: "run".into(),
+        words: Vec::new(),
         config: None,
         socket: None,
         wait: None,
         once: false,
+        json: false,
+        batch: None,
+        force: false,
     };
     let mut it = std::env::args().skip(1);
-    let mut cmd_set = false;
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -46,14 +61,17 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--once" => a.once = true,
-            "-h" | "--help" => a.cmd = "help".into(),
-            "-V" | "--version" => a.cmd = "version".into(),
-            c if !cmd_set && !c.starts_with('-') => {
-                a.cmd = c.into();
-                cmd_set = true;
-            }
+            "-j" | "-json" | "--json" => a.json = true,
+            "-b" | "-batch" | "--batch" => a.batch = Some(value(&arg)?),
+            "-force" | "--force" => a.force = true,
+            "-h" | "--help" => a.words = vec!["help".into()],
+            "-V" | "--version" => a.words = vec!["version".into()],
+            w if w == "-" || !w.starts_with('-') => a.words.push(w.into()),
             other => return Err(format!("unexpected argument {other:?}")),
         }
+    }
+    if a.words.is_empty() && a.batch.is_none() {
+        a.words.push("run".into());
     }
     Ok(a)
 }
@@ -68,17 +86,14 @@ fn socket_path(a: &Args) -> Result<PathBuf, String> {
         .socket)
 }
 
-fn client(a: &Args) -> Result<(), String> {
+/// `ferroute status [--wait SECS]`: prints the ports; exit 0 once every link is up.
+fn status(a: &Args) -> Result<(), String> {
     let path = socket_path(a)?;
     let deadline = a.wait.map(|s| Instant::now() + Duration::from_secs_f64(s));
     loop {
-        let reply = socket::request(&path, &a.cmd);
+        let reply = Conn::connect(&path).and_then(|mut c| c.text(FR_GETSTATUS));
         match reply {
-            Ok(text)
-                if a.cmd != "status"
-                    || text.contains("\nready yes")
-                    || text.starts_with("ready yes") =>
-            {
+            Ok(text) if text.contains("\nready yes") || text.starts_with("ready yes") => {
                 print!("{text}");
                 return Ok(());
             }
@@ -86,12 +101,7 @@ fn client(a: &Args) -> Result<(), String> {
                 print!("{text}");
                 return Err("router not ready".into());
             }
-            Err(e) if deadline.is_none() => {
-                return Err(format!(
-                    "cannot reach the router at {}: {e}",
-                    path.display()
-                ));
-            }
+            Err(e) if deadline.is_none() => return Err(e.to_string()),
             _ => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -105,14 +115,26 @@ fn client(a: &Args) -> Result<(), String> {
     }
 }
 
+/// One iproute2-style command over a fresh connection.
+fn command(a: &Args) -> Result<(), String> {
+    let path = socket_path(a)?;
+    let conn = Conn::connect(&path).map_err(|e| e.to_string())?;
+    let mut s = cli::Session::new(conn, a.json);
+    let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
+    let mut out = String::new();
+    let r = s.run(&words, &mut out);
+    print!("{out}");
+    r.map_err(|e| format!("Error: {e}"))
+}
+
 /// `ferroute stats`: readings of `counters` a second apart; `--once` prints one view.
 fn stats(a: &Args) -> Result<(), String> {
     use std::io::{IsTerminal, Write};
     let path = socket_path(a)?;
     let read = || {
-        socket::request(&path, "counters")
+        client::counters(&path)
             .map(|t| (Instant::now(), ferroute::stats::Sample::parse(&t)))
-            .map_err(|e| format!("cannot reach the router at {}: {e}", path.display()))
+            .map_err(|e| e.to_string())
     };
     let clear = std::io::stdout().is_terminal() && !a.once;
     let mut prev = read()?;
@@ -144,13 +166,23 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ferroute: {e}\n{USAGE}");
+            eprintln!("ferroute: {e}\n{}", usage());
             return ExitCode::from(2);
         }
     };
-    let result = match args.cmd.as_str() {
+    if let Some(file) = &args.batch {
+        let r = socket_path(&args).and_then(|p| cli::batch(&p, file, args.force, args.json));
+        return match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ferroute: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let result = match args.words[0].as_str() {
         "help" => {
-            println!("{USAGE}");
+            println!("{}", usage());
             Ok(())
         }
         "version" => {
@@ -175,9 +207,18 @@ fn main() -> ExitCode {
                 );
             })
             .map_err(|e| e.to_string()),
-        "status" | "counters" | "neigh" | "route" => client(&args),
+        "status" => status(&args),
         "stats" => stats(&args),
-        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+        _ => {
+            // iproute2-style errors go out as they are ("Error: ... (EEXIST)").
+            return match command(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

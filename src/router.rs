@@ -1,16 +1,19 @@
 //! Bringing the router up and down: EAL, mempool, ports, RIB/FIB, neighbour table,
 //! workers on their lcores, and the control loop on the main lcore.
 use crate::config::{Config, RouteType};
-use crate::control::{socket::Server, Control};
+use crate::control::message::*;
+use crate::control::rtnl::{ifindex, Env, PortState, Rtnl, TableEnv};
+use crate::control::server::{self, RouterEnv, Server};
+use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
 use crate::datapath::worker::{LocalFragment, LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
-use crate::fib::{Proto, Rib, Route, RouteTarget};
+use crate::fib::{Fib, Proto, Route, RouteTarget};
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
-use crate::neigh::{NeighKey, NeighParams, NeighTable};
+use crate::neigh::{NeighParams, NeighTable};
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;
 use std::sync::atomic::AtomicBool;
@@ -54,35 +57,112 @@ pub fn address_routes(addr: Ipv4Net, port: u16) -> Vec<Route> {
     v
 }
 
-/// The RIB the configuration describes, with ports as DPDK ids.
-pub fn config_rib(cfg: &Config, port_ids: &[u16]) -> Rib {
-    let mut rib = Rib::new();
-    for (p, &id) in cfg.ports.iter().zip(port_ids) {
-        for r in address_routes(p.address, id) {
-            rib.insert(r);
+/// The configuration's addresses, routes and neighbours as control API requests, each
+/// with the config key it comes from: the router applies its config through the same
+/// code as `ferroute addr/route/neigh add`. Routes are appended (NLM_F_APPEND), so that
+/// routes sharing a prefix and metric keep their file order, as `config dump` writes them.
+pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)> {
+    let create = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+    let mut out = Vec::new();
+    let mut seq = 0;
+    let mut push = |key: String, kind: u16, flags: u16, body: Body| {
+        seq += 1;
+        out.push((key, Message::new(kind, flags, seq, body)));
+    };
+    let addr = |id: u16, a: Ipv4Net| {
+        Body::Addr(AddrMsg {
+            ifindex: ifindex(id),
+            prefix_len: a.prefix_len(),
+            local: Some(a.addr()),
+            label: None,
+        })
+    };
+    for (i, (p, &id)) in cfg.ports.iter().zip(port_ids).enumerate() {
+        push(format!("port[{i}].address"), RTM_NEWADDR, create, addr(id, p.address));
+    }
+    for (i, a) in cfg.addresses.iter().enumerate() {
+        push(
+            format!("address[{i}]"),
+            RTM_NEWADDR,
+            create,
+            addr(port_ids[a.port], a.address),
+        );
+    }
+    for (i, r) in cfg.routes.iter().enumerate() {
+        let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
+        m.rtype = match r.route_type {
+            RouteType::Unicast => RTN_UNICAST,
+            RouteType::Blackhole => RTN_BLACKHOLE,
+            RouteType::Unreachable => RTN_UNREACHABLE,
+            RouteType::Prohibit => RTN_PROHIBIT,
+        };
+        m.gateway = r.via;
+        m.oif = r.port.map(|p| ifindex(port_ids[p]));
+        m.metric = Some(r.metric);
+        push(
+            format!("route[{i}]"),
+            RTM_NEWROUTE,
+            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND,
+            Body::Route(m),
+        );
+    }
+    for (i, n) in cfg.neighbors.iter().enumerate() {
+        push(
+            format!("neighbor[{i}]"),
+            RTM_NEWNEIGH,
+            create,
+            Body::Neigh(NeighMsg {
+                ifindex: ifindex(port_ids[n.port]),
+                state: NUD_PERMANENT,
+                dst: Some(n.address),
+                lladdr: Some(n.mac),
+                probes: None,
+            }),
+        );
+    }
+    for (i, (p, &id)) in cfg.ports.iter().zip(port_ids).enumerate() {
+        if !p.up {
+            push(
+                format!("port[{i}].up"),
+                RTM_NEWLINK,
+                NLM_F_REQUEST,
+                Body::Link(LinkMsg {
+                    ifindex: ifindex(id),
+                    flags: 0,
+                    change: IFF_UP,
+                    ..LinkMsg::default()
+                }),
+            );
         }
     }
-    for r in &cfg.routes {
-        let port = r.port.map(|i| port_ids[i]);
-        let target = match r.route_type {
-            RouteType::Blackhole => RouteTarget::Blackhole,
-            RouteType::Unreachable => RouteTarget::Unreachable,
-            RouteType::Prohibit => RouteTarget::Prohibit,
-            RouteType::Unicast => match (r.via, port) {
-                (Some(gw), port) => RouteTarget::Gateway { gw, port },
-                (None, Some(port)) => RouteTarget::Connected { port },
-                // Config validation refuses a unicast route with neither.
-                (None, None) => continue,
-            },
-        };
-        rib.insert(Route {
-            prefix: r.prefix,
-            target,
-            metric: r.metric,
-            proto: Proto::Static,
-        });
+    out
+}
+
+/// Applies the configuration through the control API (see [`config_messages`]) and
+/// publishes the first FIB version. Errors name the config key at fault.
+pub fn apply_config(
+    cfg: &Config,
+    port_ids: &[u16],
+    rtnl: &mut Rtnl,
+    env: &mut dyn Env,
+) -> Result<(), String> {
+    for (key, m) in config_messages(cfg, port_ids) {
+        let mut out = Vec::new();
+        rtnl.handle(&m, env, &mut out);
+        for r in out {
+            if let Body::Error { errno, msg, .. } = r.body {
+                if errno != 0 {
+                    return Err(format!(
+                        "{}: {key}: {}",
+                        cfg.source,
+                        ApiError::new(errno, msg)
+                    ));
+                }
+            }
+        }
     }
-    rib
+    rtnl.publish_fib();
+    Ok(())
 }
 
 /// Runs the router until SIGINT/SIGTERM. Errors name what failed.
@@ -165,6 +245,8 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
             mac: info.mac,
             addr: p.address,
             mtu: p.mtu,
+            secondary: Vec::new(),
+            up: true,
         });
     }
     let result = run_ports(cfg, pool, &port_ids, ctxs);
@@ -180,9 +262,6 @@ fn run_ports(
     port_ids: &[u16],
     ctxs: Vec<PortCtx>,
 ) -> Result<(), String> {
-    let rib = config_rib(cfg, port_ids);
-    let fib = rib.build_fib(1);
-    log!("FIB version 1: {} prefixes", fib.prefixes());
     let a = &cfg.arp;
     let mut neigh = NeighTable::new(NeighParams {
         reachable_ms: a.reachable_ms,
@@ -194,19 +273,41 @@ fn run_ports(
         ..NeighParams::default()
     });
     let mut actions = Vec::new();
-    for n in &cfg.neighbors {
-        neigh.add_static(
-            NeighKey::new(port_ids[n.port], n.address),
-            n.mac,
-            &mut actions,
-        );
-    }
+    let dev_mtu: Vec<(u16, u16)> = ctxs.iter().map(|c| (c.id, c.mtu)).collect();
+    let port_states = ctxs
+        .iter()
+        .map(|c| PortState {
+            id: c.id,
+            name: c.name.clone(),
+            mac: c.mac,
+            addrs: Vec::new(),
+            mtu: c.mtu,
+            up: true,
+        })
+        .collect();
     let shared = Arc::new(Shared {
-        fib: ArcSwap::from_pointee(fib),
+        fib: ArcSwap::from_pointee(Fib::default()),
         neigh: ArcSwap::from_pointee(neigh.snapshot()),
-        ports: Ports::new(ctxs),
+        ports: ArcSwap::from_pointee(Ports::new(ctxs)),
         stop: AtomicBool::new(false),
     });
+    let mut rtnl = Rtnl::new(Arc::clone(&shared), port_states);
+    rtnl.base = Some(cfg.clone());
+    apply_config(
+        cfg,
+        port_ids,
+        &mut rtnl,
+        &mut TableEnv {
+            table: &mut neigh,
+            actions: &mut actions,
+        },
+    )?;
+    shared.neigh.store(Arc::new(neigh.snapshot()));
+    log!(
+        "FIB version {}: {} prefixes",
+        shared.fib.load().version,
+        shared.fib.load().prefixes()
+    );
     let signalled = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&signalled))
@@ -311,6 +412,29 @@ fn run_ports(
         tsc_hz: hz,
         build: BuildInfo::this_build(dpdk::dpdk_version()),
     };
+    let (api_tx, api_rx) = std::sync::mpsc::sync_channel(64);
+    let env = RouterEnv {
+        shared: Arc::clone(&shared),
+        neigh: api_tx,
+        counters: all_counters.clone(),
+        pool,
+        neigh_summary: Arc::clone(&neigh_summary),
+        reasm: Arc::clone(&reasm_gauges),
+        dev_mtu,
+    };
+    let api = server::spawn(server, rtnl, env).map_err(|e| {
+        shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        format!("control API threads: {e}")
+    });
+    let api = match api {
+        Ok(a) => a,
+        Err(e) => {
+            dpdk::wait_lcores();
+            return Err(e);
+        }
+    };
     let mut control = Control {
         shared: Arc::clone(&shared),
         pool,
@@ -320,8 +444,7 @@ fn run_ports(
         egress: Egress::new(Sink::Inject(inject_tx), bucket(), pool),
         counters,
         all_counters,
-        rib,
-        server,
+        api_rx,
         start: Instant::now(),
         signalled,
         actions,
@@ -369,6 +492,7 @@ fn run_ports(
         cfg.control.socket.display()
     );
     control.run();
+    api.stop();
     // Before the ports close: the metrics thread reads their stats.
     if let Some(s) = serving {
         s.stop();

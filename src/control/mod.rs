@@ -1,9 +1,18 @@
 //! The control thread (the EAL main lcore): the slow path the workers punt to (ARP,
 //! neighbour resolution with its hold queues and timers, reassembly of fragments
-//! addressed to the router), publishing neighbour and FIB snapshots, and the command
-//! socket. It sends through worker 0 (see `Sink::Inject`).
+//! addressed to the router) and neighbour snapshots; it carries out the control API's
+//! neighbour requests. Its packets go out through worker 0 (see `Sink::Inject`).
+//!
+//! The control API itself ([`server`]) runs on threads of its own: connection threads
+//! decode requests and one thread owns the RIB ([`rtnl::Rtnl`]) and publishes the FIB,
+//! so neither a slow client nor a FIB build holds up this loop.
 
-pub mod socket;
+pub mod cli;
+pub mod client;
+pub mod dump;
+pub mod message;
+pub mod rtnl;
+pub mod server;
 
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::{Egress, Unresolved, View};
@@ -12,7 +21,6 @@ use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
 use crate::datapath::worker::{LocalFragment, Punt, Shared};
 use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
-use crate::fib::Rib;
 use crate::metrics::NeighSummary;
 use crate::neigh::{ArpKind, DropReason, NeighAction, NeighKey, NeighTable};
 use std::sync::atomic::Ordering::Relaxed;
@@ -39,8 +47,8 @@ pub struct Control {
     pub counters: Arc<SharedCounters>,
     /// Every lcore's counters (workers and this thread), for readers.
     pub all_counters: Vec<(u32, Arc<SharedCounters>)>,
-    pub rib: Rib,
-    pub server: socket::Server,
+    /// Neighbour requests from the control API.
+    pub api_rx: Receiver<server::NeighCall>,
     pub start: Instant,
     /// Set by SIGINT/SIGTERM.
     pub signalled: Arc<std::sync::atomic::AtomicBool>,
@@ -94,7 +102,7 @@ impl Control {
             self.publish_summary(now);
             self.egress.flush();
             self.counters.flush(&mut self.egress.tally);
-            work += self.serve();
+            work += self.serve_api();
             if work == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -148,10 +156,11 @@ impl Control {
         let shared = Arc::clone(&self.shared);
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();
+        let ports = shared.ports.load();
         let v = View {
             fib: &fib,
             neigh: &neigh,
-            ports: &shared.ports,
+            ports: &ports,
         };
         let mut unresolved = std::mem::take(&mut self.unresolved);
         match ip4_local(&mut p) {
@@ -186,10 +195,11 @@ impl Control {
         let shared = Arc::clone(&self.shared);
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();
+        let ports = shared.ports.load();
         let v = View {
             fib: &fib,
             neigh: &neigh,
-            ports: &shared.ports,
+            ports: &ports,
         };
         for e in expired {
             let u = self
@@ -210,8 +220,9 @@ impl Control {
 
     fn arp(&mut self, mut m: Mbuf) {
         let port = m.in_port();
-        let Some(pc) = self.shared.ports.get(port) else {
-            self.egress.drop_pkt(m, Reason::ArpOtherTarget);
+        let ports = self.shared.ports.load();
+        let Some(pc) = ports.get(port).filter(|p| p.up) else {
+            self.egress.drop_pkt(m, Reason::PortDown);
             return;
         };
         let now = self.now_ms();
@@ -246,11 +257,11 @@ impl Control {
             self.publish_neigh();
             let fib = self.shared.fib.load();
             let neigh = self.shared.neigh.load();
-            let shared = Arc::clone(&self.shared);
+            let ports = self.shared.ports.load();
             let v = View {
                 fib: &fib,
                 neigh: &neigh,
-                ports: &shared.ports,
+                ports: &ports,
             };
             for a in batch {
                 let unresolved = match a {
@@ -299,7 +310,8 @@ impl Control {
         target: std::net::Ipv4Addr,
         dst: Option<crate::wire::MacAddr>,
     ) {
-        let Some(pc) = self.shared.ports.get(port) else {
+        let ports = self.shared.ports.load();
+        let Some(pc) = ports.get(port).filter(|p| p.up) else {
             return;
         };
         let frame = arp_request(pc, target, dst);
@@ -324,12 +336,18 @@ impl Control {
         t
     }
 
-    fn serve(&mut self) -> usize {
-        let requests = self.server.accept_pending();
-        let n = requests.len();
-        for (stream, line) in requests {
-            let reply = socket::handle(self, &line);
-            socket::respond(stream, &reply);
+    /// Carries out the control API's neighbour requests.
+    fn serve_api(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(call) = self.api_rx.try_recv() {
+            let now = self.now_ms();
+            // Advance the table's clock (ages in dumps) without running timers early.
+            self.neigh.tick(now, &mut self.actions);
+            let resp = rtnl::neigh_request(&mut self.neigh, call.req, &mut self.actions);
+            self.run_actions();
+            self.publish_neigh();
+            let _ = call.reply.send(resp);
+            n += 1;
         }
         n
     }

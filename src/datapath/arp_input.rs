@@ -33,7 +33,7 @@ pub fn arp_input<P: Packet>(pkt: &mut P, port: &PortCtx) -> ArpNext {
     if sha.is_multicast() || sha.is_zero() {
         return ArpNext::Drop(Reason::ArpMalformed);
     }
-    if tpa != port.ip() {
+    if !port.owns(tpa) {
         return ArpNext::Drop(Reason::ArpOtherTarget);
     }
     match op {
@@ -44,7 +44,7 @@ pub fn arp_input<P: Packet>(pkt: &mut P, port: &PortCtx) -> ArpNext {
                 &mut data[ETH_HLEN..],
                 arp::OP_REPLY,
                 port.mac,
-                port.ip(),
+                tpa,
                 sha,
                 spa,
             );
@@ -74,7 +74,7 @@ pub fn arp_request(port: &PortCtx, target: Ipv4Addr, dst: Option<MacAddr>) -> [u
         &mut f[ETH_HLEN..],
         arp::OP_REQUEST,
         port.mac,
-        port.ip(),
+        port.source_for(target),
         MacAddr::ZERO,
         target,
     );
@@ -94,6 +94,8 @@ mod tests {
             mac: ROUTER_MAC,
             addr: "10.0.1.1/24".parse().unwrap(),
             mtu: 1500,
+            secondary: Vec::new(),
+            up: true,
         }
     }
 

@@ -124,6 +124,10 @@ impl Egress {
             self.drop_pkt(m, Reason::TxQueueFull);
             return None;
         };
+        if !pc.up {
+            self.drop_pkt(m, Reason::PortDown);
+            return None;
+        }
         match ip4_output(&mut m, pc, nh, v.neigh) {
             OutNext::Tx { port } => {
                 self.transmit(m, port);
@@ -196,6 +200,10 @@ impl Egress {
             self.tally.drop(p.port, Reason::TxQueueFull);
             return;
         };
+        if !pc.up {
+            self.tally.drop(p.port, Reason::PortDown);
+            return;
+        }
         // The router's own datagrams leave DF clear; one with DF is not cut up.
         if exceeds_mtu(p, pc.mtu) && dont_frag(p) {
             self.tally.drop(p.port, Reason::Ip4FragNeeded);

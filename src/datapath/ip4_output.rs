@@ -113,6 +113,8 @@ mod tests {
             mac: ROUTER_MAC,
             addr: "10.0.2.1/24".parse().unwrap(),
             mtu: 1500,
+            secondary: Vec::new(),
+            up: true,
         }
     }
 

@@ -131,14 +131,35 @@ pub struct PortCtx {
     pub id: u16,
     pub name: String,
     pub mac: crate::wire::MacAddr,
-    /// The router's address and the connected subnet (e.g. 10.0.1.1/24).
+    /// The router's primary address and the connected subnet (e.g. 10.0.1.1/24): the
+    /// source of ICMP errors and ARP requests.
     pub addr: Ipv4Net,
+    /// Further addresses (`ferroute addr add`), each with its connected subnet.
+    pub secondary: Vec<Ipv4Net>,
+    /// IP MTU: larger packets are not sent as they are.
     pub mtu: u16,
+    /// Administratively up (`ferroute link set PORT up|down`); a down port receives and
+    /// sends nothing (drop reason `port_down`).
+    pub up: bool,
 }
 
 impl PortCtx {
     pub fn ip(&self) -> Ipv4Addr {
         self.addr.addr()
+    }
+
+    /// True if `ip` is one of this port's addresses (ARP answers for it).
+    pub fn owns(&self, ip: Ipv4Addr) -> bool {
+        self.addr.addr() == ip || self.secondary.iter().any(|a| a.addr() == ip)
+    }
+
+    /// The address to speak from towards `dst`: the one whose subnet holds it, else the
+    /// primary (as Linux picks the source of ARP requests).
+    pub fn source_for(&self, dst: Ipv4Addr) -> Ipv4Addr {
+        std::iter::once(&self.addr)
+            .chain(&self.secondary)
+            .find(|a| a.contains(&dst))
+            .map_or(self.ip(), |a| a.addr())
     }
 }
 

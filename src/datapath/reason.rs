@@ -65,6 +65,7 @@ reasons! {
     NeighDeleted => "neigh_deleted", "Held packet dropped because its neighbour entry was deleted (Linux NEIGH_DEAD).";
     NeighTableFull => "neigh_table_full", "Neighbour table full with nothing to evict (Linux \"neighbour table overflow\").";
     TxQueueFull => "tx_queue_full", "The port's TX queue refused the packet.";
+    PortDown => "port_down", "Received on, or routed out of, a port that is administratively down (ferroute link set PORT down).";
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ use std::time::Duration;
 pub struct Shared {
     pub fib: ArcSwap<Fib>,
     pub neigh: ArcSwap<NeighSnapshot>,
-    pub ports: Ports,
+    /// Ports' addresses, MTU and admin state, republished by the control API.
+    pub ports: ArcSwap<Ports>,
     pub stop: AtomicBool,
 }
 
@@ -116,10 +117,11 @@ impl Worker {
             let start = rdtsc();
             let fib = shared.fib.load();
             let neigh = shared.neigh.load();
+            let ports = shared.ports.load();
             let view = View {
                 fib: &fib,
                 neigh: &neigh,
-                ports: &shared.ports,
+                ports: &ports,
             };
             let mut received = 0;
             for q in 0..self.rxqs.len() {
@@ -220,6 +222,10 @@ impl Worker {
                 self.egress.drop_pkt(m, Reason::EthOtherHost);
                 continue;
             };
+            if !pc.up {
+                self.egress.drop_pkt(m, Reason::PortDown);
+                continue;
+            }
             match eth_input(m.data(), pc.mac) {
                 EthNext::Arp => self.punt(Punt::Arp(m)),
                 EthNext::Drop(r) => self.egress.drop_pkt(m, r),

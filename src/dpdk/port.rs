@@ -208,6 +208,13 @@ pub fn stop_and_close(id: u16) {
     }
 }
 
+/// Changes a started port's MTU (`rte_eth_dev_set_mtu`: the L3 MTU, as in setup).
+pub fn set_mtu(id: u16, mtu: u16) -> Result<(), DpdkError> {
+    // SAFETY: plain call on a port id; DPDK checks the id and the MTU range itself.
+    let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
+    check(|| format!("port {id}: set MTU {mtu}"), ret)
+}
+
 /// Link status without waiting.
 pub fn link_up(id: u16) -> bool {
     let mut link = dpdk_sys::rte_eth_link::default();

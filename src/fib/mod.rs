@@ -176,6 +176,21 @@ impl Rib {
         }
     }
 
+    /// The routes of one prefix, best (lowest metric, first added) first.
+    pub fn get(&self, prefix: &Ipv4Net) -> &[Route] {
+        self.routes.get(&key(prefix)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Replaces the routes of one prefix with `routes`, kept in the order given (the
+    /// caller keeps them sorted by metric); an empty list removes the prefix.
+    pub fn set(&mut self, prefix: &Ipv4Net, routes: Vec<Route>) {
+        if routes.is_empty() {
+            self.routes.remove(&key(prefix));
+        } else {
+            self.routes.insert(key(prefix), routes);
+        }
+    }
+
     /// The best route for `addr` (as `ip route get`).
     pub fn lookup(&self, addr: Ipv4Addr) -> Option<&Route> {
         let a = u32::from(addr);

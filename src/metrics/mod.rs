@@ -143,6 +143,7 @@ impl Sources {
         let ports = self
             .shared
             .ports
+            .load()
             .iter()
             .map(|p| {
                 let mut sw = [0; PortStat::COUNT];

@@ -1,0 +1,172 @@
+//! Client side of the control API: one connection, requests with sequence numbers, and
+//! the answers gathered (data messages, then the ack or error; dumps up to NLMSG_DONE).
+use super::message::*;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a request failed: the connection, or the router's answer.
+#[derive(Debug)]
+pub enum ClientError {
+    Io(String),
+    Api(ApiError),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Io(s) => f.write_str(s),
+            ClientError::Api(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<ApiError> for ClientError {
+    fn from(e: ApiError) -> Self {
+        ClientError::Api(e)
+    }
+}
+
+pub struct Conn {
+    stream: UnixStream,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn connect(path: &Path) -> Result<Conn, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|e| {
+            ClientError::Io(format!("cannot reach the router at {}: {e}", path.display()))
+        })?;
+        // Long enough for a FIB build of a full table and a large dump.
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+        Ok(Conn {
+            stream,
+            seq: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    fn io(e: std::io::Error) -> ClientError {
+        ClientError::Io(format!("control socket: {e}"))
+    }
+
+    /// Sends one message with the next sequence number; returns that number.
+    pub fn send(&mut self, kind: u16, flags: u16, body: Body) -> Result<u32, ClientError> {
+        self.seq = self.seq.wrapping_add(1);
+        let m = Message::new(kind, flags | NLM_F_REQUEST, self.seq, body);
+        self.stream.write_all(&m.to_bytes()).map_err(Conn::io)?;
+        Ok(self.seq)
+    }
+
+    /// Queues messages into `out` without sending (for batches written in one go).
+    pub fn queue(&mut self, out: &mut Vec<u8>, kind: u16, flags: u16, body: Body) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        Message::new(kind, flags | NLM_F_REQUEST, self.seq, body).encode(out);
+        self.seq
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream.write_all(bytes).map_err(Conn::io)
+    }
+
+    /// The next message from the router.
+    pub fn recv(&mut self) -> Result<Message, ClientError> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match Message::decode(&self.buf) {
+                Decoded::Msg(m, n) => {
+                    self.buf.drain(..n);
+                    return Ok(m);
+                }
+                Decoded::Bad(_, e, _) | Decoded::Fatal(_, e) => {
+                    return Err(ClientError::Io(format!("bad reply from the router: {e}")))
+                }
+                Decoded::Incomplete => {}
+            }
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Conn::io(e)),
+            };
+            if n == 0 {
+                return Err(ClientError::Io("the router closed the connection".into()));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Waits for the ack or error of request `seq`.
+    pub fn wait_ack(&mut self, seq: u32) -> Result<(), ClientError> {
+        loop {
+            let m = self.recv()?;
+            if let Body::Error { errno, msg, .. } = m.body {
+                if m.seq == seq || m.seq == 0 {
+                    return if errno == 0 {
+                        Ok(())
+                    } else {
+                        Err(ApiError::new(errno, msg).into())
+                    };
+                }
+            }
+        }
+    }
+
+    /// A change (NEW/DEL): sent with NLM_F_ACK, Ok once acked.
+    pub fn change(&mut self, kind: u16, flags: u16, body: Body) -> Result<(), ClientError> {
+        let seq = self.send(kind, flags | NLM_F_ACK, body)?;
+        self.wait_ack(seq)
+    }
+
+    /// A dump: every part up to NLMSG_DONE.
+    pub fn dump(&mut self, kind: u16, body: Body) -> Result<Vec<Message>, ClientError> {
+        let seq = self.send(kind, NLM_F_DUMP, body)?;
+        let mut out = Vec::new();
+        loop {
+            let m = self.recv()?;
+            if m.seq != seq && m.seq != 0 {
+                continue;
+            }
+            match m.body {
+                Body::Error { errno, msg, .. } if errno != 0 => {
+                    return Err(ApiError::new(errno, msg).into())
+                }
+                Body::Error { .. } => {}
+                _ if m.kind == NLMSG_DONE => return Ok(out),
+                _ => out.push(m),
+            }
+        }
+    }
+
+    /// A GET of one object (or an FR_GET* text): the reply message.
+    pub fn get(&mut self, kind: u16, body: Body) -> Result<Message, ClientError> {
+        let seq = self.send(kind, 0, body)?;
+        loop {
+            let m = self.recv()?;
+            if m.seq != seq && m.seq != 0 {
+                continue;
+            }
+            match m.body {
+                Body::Error { errno, msg, .. } if errno != 0 => {
+                    return Err(ApiError::new(errno, msg).into())
+                }
+                Body::Error { .. } => {}
+                _ => return Ok(m),
+            }
+        }
+    }
+
+    /// FR_GETSTATUS / FR_GETCOUNTERS / FR_GETCONFIG: the text.
+    pub fn text(&mut self, kind: u16) -> Result<String, ClientError> {
+        match self.get(kind, Body::Empty)?.body {
+            Body::Text(t) => Ok(t),
+            other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
+        }
+    }
+}
+
+/// `counters` text from the router at `path` (for `ferroute stats`).
+pub fn counters(path: &Path) -> Result<String, ClientError> {
+    Conn::connect(path)?.text(FR_GETCOUNTERS)
+}

@@ -1,0 +1,464 @@
+//! The control API's socket: a Unix stream socket (owner-only, 0600, by default) whose
+//! connections each get a thread that reads and decodes messages; one more thread owns
+//! the API state ([`Rtnl`]) and applies what the connections hand it.
+//!
+//! ```text
+//!  client ─ conn thread ─┐  decoded units   ┌ rtnl thread: apply, then publish_fib()
+//!  client ─ conn thread ─┼────────────────> │ once per ~1 ms of requests, then reply
+//!  client ─ conn thread ─┘  <── encoded ─── └─ neighbour ops ──> control thread (1 ms)
+//! ```
+//!
+//! A slow or stuck client holds only its own thread (reads and writes time out); the
+//! rtnl thread coalesces the changes of everything that arrived within [`COALESCE`]
+//! (longer while a large FIB makes each build expensive: publications are spaced by at
+//! least the last build time) into one FIB version, and acks them once it is published,
+//! so an ack means the workers use the change.
+use super::message::*;
+use super::rtnl::{Env, NeighReq, NeighResp, Rtnl};
+use crate::datapath::worker::Shared;
+use crate::datapath::ip4_reassembly::ReasmGauges;
+use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
+use crate::dpdk::{self, Mempool};
+use crate::metrics::NeighSummary;
+use std::fmt::Write as _;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Changes arriving within this long of each other become one FIB version.
+pub const COALESCE: Duration = Duration::from_millis(1);
+/// Connections served at once; more are answered EBUSY and closed.
+const MAX_CONNECTIONS: usize = 64;
+/// A client that sends half a message and stalls is dropped after this long.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that does not read its replies is dropped after this long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages in one atomic batch at most.
+pub const MAX_BATCH: usize = 100_000;
+
+/// A neighbour request for the control thread and where to answer.
+pub struct NeighCall {
+    pub req: NeighReq,
+    pub reply: SyncSender<NeighResp>,
+}
+
+/// What a connection hands the rtnl thread, in the order it arrived.
+pub enum Unit {
+    One(Message),
+    /// A message that failed to decode: answered with its error.
+    Bad(Header, ApiError),
+    Batch {
+        begin: Header,
+        msgs: Vec<Result<Message, (Header, ApiError)>>,
+        end: Header,
+    },
+}
+
+pub struct Job {
+    pub units: Vec<Unit>,
+    pub reply: Sender<Vec<u8>>,
+}
+
+/// The production [`Env`]: the control thread's neighbour table through a channel,
+/// DPDK for the device, the shared counters.
+pub struct RouterEnv {
+    pub shared: Arc<Shared>,
+    pub neigh: SyncSender<NeighCall>,
+    pub counters: Vec<(u32, Arc<SharedCounters>)>,
+    pub pool: Mempool,
+    pub neigh_summary: Arc<NeighSummary>,
+    /// Reassembly buffer sizes, published by the control thread.
+    pub reasm: Arc<ReasmGauges>,
+    /// Device MTU set at start, per port id: lowering below it needs no device change.
+    pub dev_mtu: Vec<(u16, u16)>,
+}
+
+impl Env for RouterEnv {
+    fn neigh(&mut self, req: NeighReq) -> Result<NeighResp, ApiError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.neigh
+            .send(NeighCall { req, reply: tx })
+            .map_err(|_| ApiError::new(errno::EIO, "control thread stopped"))?;
+        rx.recv_timeout(Duration::from_secs(5))
+            .map_err(|_| ApiError::new(errno::EIO, "control thread did not answer"))
+    }
+
+    fn set_mtu(&mut self, port: u16, mtu: u16) -> Result<(), ApiError> {
+        let dev = self
+            .dev_mtu
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map_or(0, |(_, m)| *m);
+        if mtu <= dev {
+            // The device already takes frames this large; the datapath's egress check
+            // uses the published MTU.
+            return Ok(());
+        }
+        dpdk::set_mtu(port, mtu).map_err(|e| {
+            ApiError::new(
+                e.errno,
+                format!("the device refused MTU {mtu}: {}", e.reason),
+            )
+        })?;
+        for (p, m) in &mut self.dev_mtu {
+            if *p == port {
+                *m = mtu;
+            }
+        }
+        Ok(())
+    }
+
+    fn link_running(&self, port: u16) -> bool {
+        dpdk::link_up(port)
+    }
+
+    fn counters(&self) -> String {
+        counters_text(self)
+    }
+
+    fn set_qdisc(&mut self, _port: u16, _tbf: Option<TbfSpec>) -> Result<(), ApiError> {
+        // TODO(tbf): call `Shared::set_qdisc(port, params)` once the tbf qdisc lands on main.
+        Err(ApiError::new(
+            errno::EOPNOTSUPP,
+            "qdiscs are not available in this build yet (the tbf qdisc is not merged)",
+        ))
+    }
+}
+
+fn counters_text(e: &RouterEnv) -> String {
+    let mut t = Tally::default();
+    for (_, c) in &e.counters {
+        t.add(&c.read());
+    }
+    let mut out = String::new();
+    for r in Reason::ALL {
+        let _ = writeln!(out, "drop {} {}", r.name(), t.drops_of(*r));
+    }
+    let ports = e.shared.ports.load();
+    for p in ports.iter() {
+        for s in PortStat::ALL {
+            let _ = writeln!(out, "port {} {} {}", p.name, s.name(), t.port_stat(p.id, *s));
+        }
+        let st = dpdk::stats(p.id);
+        for (k, v) in [
+            ("ipackets", st.ipackets),
+            ("opackets", st.opackets),
+            ("ibytes", st.ibytes),
+            ("obytes", st.obytes),
+            ("imissed", st.imissed),
+            ("ierrors", st.ierrors),
+            ("oerrors", st.oerrors),
+            ("rx_nombuf", st.rx_nombuf),
+        ] {
+            let _ = writeln!(out, "pmd {} {k} {v}", p.name);
+        }
+    }
+    for k in IcmpOut::ALL {
+        let _ = writeln!(out, "icmp_out {} {}", k.name(), t.icmp_out[*k as usize]);
+    }
+    for k in ReasmFail::ALL {
+        let _ = writeln!(out, "reasm_fail {} {}", k.name(), t.reasm_fail[*k as usize]);
+    }
+    let fib = e.shared.fib.load();
+    let n = e.neigh_summary.read();
+    for (k, v) in [
+        ("icmp_ratelimited", t.icmp_ratelimited),
+        ("icmp_suppressed", t.icmp_suppressed),
+        ("punted", t.punted),
+        ("arp_requests", t.arp_requests),
+        ("frag_packets", t.frag_packets),
+        ("frag_created", t.frag_created),
+        ("reasm_fragments", t.reasm_fragments),
+        ("reasm_ok", t.reasm_ok),
+        ("reasm_bytes", e.reasm.bytes()),
+        ("reasm_datagrams", e.reasm.datagrams()),
+        ("mempool_in_use", u64::from(e.pool.in_use())),
+        ("mempool_size", u64::from(e.pool.size())),
+        ("neigh_entries", n.by_state.iter().sum::<u64>()),
+        ("neigh_held", n.held),
+        ("fib_version", fib.version),
+        ("fib_prefixes", fib.prefixes() as u64),
+        ("fib_memory_bytes", fib.memory_bytes() as u64),
+    ] {
+        let _ = writeln!(out, "{k} {v}");
+    }
+    out
+}
+
+/// The listening socket; removes its file when dropped.
+pub struct Server {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Server {
+    /// Binds `path` (replacing a stale socket file) with owner-only permissions.
+    pub fn bind(path: &Path) -> std::io::Result<Server> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The running API: stop it by setting `stop` and joining.
+pub struct Running {
+    threads: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Running {
+    pub fn stop(self) {
+        self.stop.store(true, Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the accept thread and the rtnl thread.
+pub fn spawn<E: Env + Send + 'static>(
+    server: Server,
+    mut rtnl: Rtnl,
+    mut env: E,
+) -> std::io::Result<Running> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let s = Arc::clone(&stop);
+    let rtnl_thread = std::thread::Builder::new()
+        .name("ferroute-rtnl".into())
+        .spawn(move || rtnl_loop(&mut rtnl, &mut env, &job_rx, &s))?;
+    let s = Arc::clone(&stop);
+    let accept_thread = std::thread::Builder::new()
+        .name("ferroute-api".into())
+        .spawn(move || accept_loop(&server, &job_tx, &s))?;
+    Ok(Running {
+        threads: vec![rtnl_thread, accept_thread],
+        stop,
+    })
+}
+
+fn accept_loop(server: &Server, jobs: &Sender<Job>, stop: &AtomicBool) {
+    let active = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Relaxed) {
+        match server.listener.accept() {
+            Ok((stream, _)) => {
+                if active.load(Relaxed) >= MAX_CONNECTIONS {
+                    refuse(stream);
+                    continue;
+                }
+                active.fetch_add(1, Relaxed);
+                let jobs = jobs.clone();
+                let a = Arc::clone(&active);
+                let spawned = std::thread::Builder::new()
+                    .name("ferroute-conn".into())
+                    .spawn(move || {
+                        connection(stream, &jobs);
+                        a.fetch_sub(1, Relaxed);
+                    });
+                if spawned.is_err() {
+                    active.fetch_sub(1, Relaxed);
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn refuse(mut stream: UnixStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let e = ApiError::new(errno::EBUSY, "too many control connections");
+    let _ = stream.write_all(&Message::error(&Header::default(), Some(&e)).to_bytes());
+}
+
+/// Reads, decodes and groups one connection's messages; hands them to the rtnl thread
+/// and writes back what it answers.
+fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_read_timeout(Some(READ_TIMEOUT)).is_err()
+        || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut batch: Option<(Header, Vec<Result<Message, (Header, ApiError)>>)> = None;
+    let (reply_tx, reply_rx) = mpsc::channel::<Vec<u8>>();
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let eof = n == 0;
+        buf.extend_from_slice(&chunk[..n]);
+        let mut units = Vec::new();
+        let mut at = 0;
+        let mut fatal = None;
+        loop {
+            let (item, used) = match Message::decode(&buf[at..]) {
+                Decoded::Incomplete => break,
+                Decoded::Msg(m, used) => (Ok(m), used),
+                Decoded::Bad(h, e, used) => (Err((h, e)), used),
+                Decoded::Fatal(h, e) => {
+                    fatal = Some((h, e));
+                    break;
+                }
+            };
+            at += used;
+            group(item, &mut batch, &mut units);
+        }
+        buf.drain(..at);
+        if eof && fatal.is_none() && !buf.is_empty() {
+            let h = Header::parse(&buf).unwrap_or_default();
+            fatal = Some((
+                h,
+                ApiError::inval(format!("truncated message ({} bytes at end of stream)", buf.len())),
+            ));
+        }
+        if (eof || fatal.is_some()) && batch.is_some() {
+            if let Some((begin, _)) = batch.take() {
+                units.push(Unit::Bad(begin, ApiError::inval("batch not terminated")));
+            }
+        }
+        // After an unusable header the next message cannot be found: answer and close.
+        let closing = eof || fatal.is_some();
+        if let Some((h, e)) = fatal {
+            units.push(Unit::Bad(h, e));
+        }
+        if !units.is_empty() {
+            if jobs
+                .send(Job {
+                    units,
+                    reply: reply_tx.clone(),
+                })
+                .is_err()
+            {
+                return;
+            }
+            let Ok(bytes) = reply_rx.recv() else {
+                return;
+            };
+            if stream.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+        if closing {
+            return;
+        }
+    }
+}
+
+/// Puts a decoded item into the current batch or the unit list.
+fn group(
+    item: Result<Message, (Header, ApiError)>,
+    batch: &mut Option<(Header, Vec<Result<Message, (Header, ApiError)>>)>,
+    units: &mut Vec<Unit>,
+) {
+    match (item, batch.as_mut()) {
+        (Ok(m), None) if m.kind == FR_BATCH_BEGIN => *batch = Some((m.header(), Vec::new())),
+        (Ok(m), Some(_)) if m.kind == FR_BATCH_END => {
+            if let Some((begin, msgs)) = batch.take() {
+                units.push(Unit::Batch {
+                    begin,
+                    msgs,
+                    end: m.header(),
+                });
+            }
+        }
+        (item, Some((_, msgs))) => {
+            if msgs.len() >= MAX_BATCH {
+                if let Some((begin, _)) = batch.take() {
+                    units.push(Unit::Bad(
+                        begin,
+                        ApiError::new(
+                            errno::EMSGSIZE,
+                            format!("batch longer than {MAX_BATCH} messages"),
+                        ),
+                    ));
+                }
+            } else {
+                msgs.push(item);
+            }
+        }
+        (Ok(m), None) => units.push(Unit::One(m)),
+        (Err((h, e)), None) => units.push(Unit::Bad(h, e)),
+    }
+}
+
+fn apply(rtnl: &mut Rtnl, env: &mut dyn Env, job: Job, pending: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>) {
+    let mut out = Vec::new();
+    for u in job.units {
+        match u {
+            Unit::One(m) => rtnl.handle(&m, env, &mut out),
+            Unit::Bad(h, e) => out.push(Message::error(&h, Some(&e))),
+            Unit::Batch { begin, msgs, end } => rtnl.handle_batch(&begin, &msgs, &end, env, &mut out),
+        }
+    }
+    let mut bytes = Vec::new();
+    for m in &out {
+        m.encode(&mut bytes);
+    }
+    pending.push((job.reply, bytes));
+}
+
+/// Applies jobs as they come, publishes once per coalescing window, then answers.
+pub fn rtnl_loop(rtnl: &mut Rtnl, env: &mut dyn Env, jobs: &Receiver<Job>, stop: &AtomicBool) {
+    let mut last_publish = Instant::now();
+    let mut pending = Vec::new();
+    while !stop.load(Relaxed) {
+        let job = match jobs.recv_timeout(Duration::from_millis(100)) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        apply(rtnl, env, job, &mut pending);
+        if rtnl.dirty() {
+            // Gather what else arrives within the window; while a large FIB makes builds
+            // expensive, wait at least as long as the last build took.
+            let end = (Instant::now() + COALESCE).max(last_publish + rtnl.last_build);
+            loop {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match jobs.recv_timeout(left) {
+                    Ok(j) => apply(rtnl, env, j, &mut pending),
+                    Err(_) => break,
+                }
+            }
+            rtnl.publish_fib();
+            last_publish = Instant::now();
+        }
+        for (reply, bytes) in pending.drain(..) {
+            let _ = reply.send(bytes);
+        }
+    }
+}
