@@ -78,7 +78,12 @@ pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)>
         })
     };
     for (i, (p, &id)) in cfg.ports.iter().zip(port_ids).enumerate() {
-        push(format!("port[{i}].address"), RTM_NEWADDR, create, addr(id, p.address));
+        push(
+            format!("port[{i}].address"),
+            RTM_NEWADDR,
+            create,
+            addr(id, p.address),
+        );
     }
     for (i, a) in cfg.addresses.iter().enumerate() {
         push(

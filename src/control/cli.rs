@@ -140,7 +140,9 @@ impl Session {
     // --- route ------------------------------------------------------------------------
 
     fn route(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args.split_first().map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = args
+            .split_first()
+            .map_or(("show", &[][..]), |(v, r)| (*v, r));
         let flags = match verb {
             "show" | "list" | "ls" | "lst" => return self.route_show(rest, out),
             "get" => return self.route_get(rest, out),
@@ -186,7 +188,10 @@ impl Session {
             r.protocol = RTPROT_UNSPEC;
         }
         while let Some(w) = it.next() {
-            let mut val = || it.next().ok_or_else(|| usage(format!("\"{w}\" needs a value")));
+            let mut val = || {
+                it.next()
+                    .ok_or_else(|| usage(format!("\"{w}\" needs a value")))
+            };
             match w {
                 "via" => r.gateway = Some(parse_ip(val()?)?),
                 "dev" | "oif" => {
@@ -337,21 +342,26 @@ impl Session {
     /// Streams a table file (`PREFIX [NEXTHOP]` per line; blank lines and `#` comments
     /// skipped) through the API in atomic batches, several in flight.
     fn route_load(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (file, rest) = args
-            .split_first()
-            .ok_or_else(|| usage("usage: ferroute route load FILE|- [via GW] [dev PORT] [metric N] [batch N]"))?;
+        let (file, rest) = args.split_first().ok_or_else(|| {
+            usage("usage: ferroute route load FILE|- [via GW] [dev PORT] [metric N] [batch N]")
+        })?;
         let mut via = None;
         let mut oif = None;
         let mut metric = None;
         let mut batch = 2000usize;
         let mut it = rest.iter().copied();
         while let Some(w) = it.next() {
-            let v = it.next().ok_or_else(|| usage(format!("\"{w}\" needs a value")))?;
+            let v = it
+                .next()
+                .ok_or_else(|| usage(format!("\"{w}\" needs a value")))?;
             match w {
                 "via" => via = Some(parse_ip(v)?),
                 "dev" => oif = Some(self.ifindex(v)?),
                 "metric" => {
-                    metric = Some(v.parse().map_err(|_| usage(format!("invalid metric \"{v}\"")))?)
+                    metric = Some(
+                        v.parse()
+                            .map_err(|_| usage(format!("invalid metric \"{v}\"")))?,
+                    )
                 }
                 "batch" => {
                     batch = v
@@ -366,9 +376,9 @@ impl Session {
         let reader: Box<dyn BufRead> = if *file == "-" {
             Box::new(std::io::BufReader::new(std::io::stdin()))
         } else {
-            Box::new(std::io::BufReader::new(std::fs::File::open(file).map_err(
-                |e| usage(format!("cannot open {file}: {e}")),
-            )?))
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(file).map_err(|e| usage(format!("cannot open {file}: {e}")))?,
+            ))
         };
         let stats = load(&mut self.conn, reader, file, via, oif, metric, batch)?;
         let secs = stats.1.max(1e-9);
@@ -385,7 +395,9 @@ impl Session {
     // --- neigh ------------------------------------------------------------------------
 
     fn neigh(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args.split_first().map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = args
+            .split_first()
+            .map_or(("show", &[][..]), |(v, r)| (*v, r));
         let (kind, flags) = match verb {
             "show" | "list" | "ls" => return self.neigh_show(rest, out),
             "add" | "a" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL),
@@ -399,14 +411,23 @@ impl Session {
             }
         };
         let mut it = rest.iter().copied();
-        let ip = parse_ip(it.next().ok_or_else(|| usage("missing neighbour address"))?)?;
+        let ip = parse_ip(
+            it.next()
+                .ok_or_else(|| usage("missing neighbour address"))?,
+        )?;
         let mut n = NeighMsg {
             dst: Some(ip),
-            state: if kind == RTM_NEWNEIGH { NUD_PERMANENT } else { 0 },
+            state: if kind == RTM_NEWNEIGH {
+                NUD_PERMANENT
+            } else {
+                0
+            },
             ..NeighMsg::default()
         };
         while let Some(w) = it.next() {
-            let v = it.next().ok_or_else(|| usage(format!("\"{w}\" needs a value")))?;
+            let v = it
+                .next()
+                .ok_or_else(|| usage(format!("\"{w}\" needs a value")))?;
             match w {
                 "lladdr" => {
                     n.lladdr = Some(
@@ -470,7 +491,9 @@ impl Session {
     // --- addr / link ------------------------------------------------------------------
 
     fn addr(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args.split_first().map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = args
+            .split_first()
+            .map_or(("show", &[][..]), |(v, r)| (*v, r));
         let (kind, flags) = match verb {
             "show" | "list" | "ls" => return self.link_show(rest, true, out),
             "add" | "a" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL),
@@ -506,7 +529,9 @@ impl Session {
     }
 
     fn link(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args.split_first().map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = args
+            .split_first()
+            .map_or(("show", &[][..]), |(v, r)| (*v, r));
         match verb {
             "show" | "list" | "ls" => self.link_show(rest, false, out),
             "set" => {
@@ -561,17 +586,23 @@ impl Session {
         self.links = None;
         let links: Vec<LinkMsg> = self.links()?.to_vec();
         let addr_msgs = if addrs {
-            self.conn.dump(RTM_GETADDR, Body::Addr(AddrMsg {
-                ifindex: 0,
-                prefix_len: 0,
-                local: None,
-                label: None,
-            }))?
+            self.conn.dump(
+                RTM_GETADDR,
+                Body::Addr(AddrMsg {
+                    ifindex: 0,
+                    prefix_len: 0,
+                    local: None,
+                    label: None,
+                }),
+            )?
         } else {
             Vec::new()
         };
         let mut rows = Vec::new();
-        for l in links.iter().filter(|l| only.map_or(true, |i| i == l.ifindex)) {
+        for l in links
+            .iter()
+            .filter(|l| only.map_or(true, |i| i == l.ifindex))
+        {
             let name = l.name.clone().unwrap_or_default();
             let up = l.flags & IFF_UP != 0;
             let running = l.flags & IFF_LOWER_UP != 0;
@@ -644,7 +675,9 @@ impl Session {
     // --- qdisc ------------------------------------------------------------------------
 
     fn qdisc(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args.split_first().map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = args
+            .split_first()
+            .map_or(("show", &[][..]), |(v, r)| (*v, r));
         let (kind, flags) = match verb {
             "show" | "list" | "ls" => return self.qdisc_show(rest, out),
             "add" => (RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
@@ -664,7 +697,10 @@ impl Session {
         let (mut rate, mut burst, mut latency) = (None, None, None);
         let mut it = rest.iter().copied();
         while let Some(w) = it.next() {
-            let mut val = || it.next().ok_or_else(|| usage(format!("\"{w}\" needs a value")));
+            let mut val = || {
+                it.next()
+                    .ok_or_else(|| usage(format!("\"{w}\" needs a value")))
+            };
             match w {
                 "dev" => q.ifindex = self.ifindex(val()?)?,
                 "root" => {}
@@ -687,9 +723,9 @@ impl Session {
                         latency_us,
                     })
                 }
-                _ if q.kind.is_none() => {
-                    return Err(usage("usage: ferroute qdisc add dev PORT root tbf rate RATE burst SIZE latency TIME"))
-                }
+                _ if q.kind.is_none() => return Err(usage(
+                    "usage: ferroute qdisc add dev PORT root tbf rate RATE burst SIZE latency TIME",
+                )),
                 _ => return Err(usage("tbf needs rate, burst and latency")),
             }
         }
@@ -711,9 +747,11 @@ impl Session {
             let kind = q.kind.clone().unwrap_or_default();
             let Some(t) = q.tbf else { continue };
             if self.json {
-                rows.push(json!({"kind": kind, "handle": format!("{:x}:", q.handle >> 16),
+                rows.push(
+                    json!({"kind": kind, "handle": format!("{:x}:", q.handle >> 16),
                     "dev": dev, "root": true, "options": {"rate": t.rate, "burst": t.burst,
-                    "lat": t.latency_us}}));
+                    "lat": t.latency_us}}),
+                );
             } else {
                 let _ = writeln!(
                     out,
@@ -761,12 +799,16 @@ fn load(
         let bad = |what: &str| usage(format!("{file}:{}: {what}: {line:?}", n + 1));
         let (dst, len) = parse_prefix(words.next().unwrap_or("")).map_err(|_| bad("bad prefix"))?;
         let gw = match words.next() {
-            Some("via") => Some(parse_ip(words.next().unwrap_or("")).map_err(|_| bad("bad next hop"))?),
+            Some("via") => {
+                Some(parse_ip(words.next().unwrap_or("")).map_err(|_| bad("bad next hop"))?)
+            }
             Some(g) => Some(parse_ip(g).map_err(|_| bad("bad next hop"))?),
             None => via,
         };
         if gw.is_none() && oif.is_none() {
-            return Err(bad("no next hop (give one per line, or `via GW` / `dev PORT`)"));
+            return Err(bad(
+                "no next hop (give one per line, or `via GW` / `dev PORT`)",
+            ));
         }
         if in_batch == 0 {
             conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
@@ -815,12 +857,7 @@ fn wait_batch(conn: &mut Conn, seq: u32, file: &str, line: usize) -> Result<(), 
 
 /// Runs `ferroute -batch FILE`: one command per line over one connection; stops at the
 /// first failure (reporting its line, like `ip -batch`) unless `force`.
-pub fn batch(
-    path: &Path,
-    file: &str,
-    force: bool,
-    json: bool,
-) -> Result<(), String> {
+pub fn batch(path: &Path, file: &str, force: bool, json: bool) -> Result<(), String> {
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -833,7 +870,12 @@ pub fn batch(
     let mut failed = 0;
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| format!("{file}: {e}"))?;
-        let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = line
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         if words.is_empty() {
             continue;
         }
@@ -922,7 +964,9 @@ fn nud_name(s: u16) -> &'static str {
 /// `10kbps` (bytes), plain number = bits per second.
 pub fn parse_rate(s: &str) -> Result<u64, CliError> {
     let l = s.to_ascii_lowercase();
-    let split = l.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(l.len());
+    let split = l
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(l.len());
     let (num, unit) = l.split_at(split);
     let n: f64 = num
         .parse()
@@ -948,7 +992,9 @@ pub fn parse_rate(s: &str) -> Result<u64, CliError> {
 /// tc's size syntax in bytes: `32kb`/`32k` (KiB), `1mb`/`1m`, `1500b`, plain bytes.
 pub fn parse_size(s: &str) -> Result<u32, CliError> {
     let l = s.to_ascii_lowercase();
-    let split = l.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(l.len());
+    let split = l
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(l.len());
     let (num, unit) = l.split_at(split);
     let n: f64 = num
         .parse()
@@ -970,7 +1016,9 @@ pub fn parse_size(s: &str) -> Result<u32, CliError> {
 /// tc's time syntax in microseconds: `50ms`, `1s`, `200us`, plain = microseconds.
 pub fn parse_time_us(s: &str) -> Result<u32, CliError> {
     let l = s.to_ascii_lowercase();
-    let split = l.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(l.len());
+    let split = l
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(l.len());
     let (num, unit) = l.split_at(split);
     let n: f64 = num
         .parse()
@@ -1042,10 +1090,7 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(
-            parse_prefix("default").unwrap(),
-            (Ipv4Addr::UNSPECIFIED, 0)
-        );
+        assert_eq!(parse_prefix("default").unwrap(), (Ipv4Addr::UNSPECIFIED, 0));
         assert_eq!(
             parse_prefix("10.9.0.0/16").unwrap(),
             (Ipv4Addr::new(10, 9, 0, 0), 16)

@@ -37,7 +37,10 @@ pub struct Conn {
 impl Conn {
     pub fn connect(path: &Path) -> Result<Conn, ClientError> {
         let stream = UnixStream::connect(path).map_err(|e| {
-            ClientError::Io(format!("cannot reach the router at {}: {e}", path.display()))
+            ClientError::Io(format!(
+                "cannot reach the router at {}: {e}",
+                path.display()
+            ))
         })?;
         // Long enough for a FIB build of a full table and a large dump.
         let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));

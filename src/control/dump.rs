@@ -53,14 +53,27 @@ pub fn render(base: &Config, rtnl: &Rtnl, neighbours: &[NeighInfo]) -> String {
         o,
         "[arp]\nreachable_ms = {}\nretrans_ms = {}\nmcast_probes = {}\nucast_probes = {}\n\
          delay_probe_ms = {}\nhold_queue = {}\n",
-        a.reachable_ms, a.retrans_ms, a.mcast_probes, a.ucast_probes, a.delay_probe_ms, a.hold_queue
+        a.reachable_ms,
+        a.retrans_ms,
+        a.mcast_probes,
+        a.ucast_probes,
+        a.delay_probe_ms,
+        a.hold_queue
     );
     // Ports in config order; the API's state is matched by name.
     let state = |name: &str| rtnl.ports().iter().find(|p| p.name == name);
     for p in &base.ports {
         let s = state(&p.name);
-        let _ = writeln!(o, "[[port]]\nname = {}\ndevargs = {}", q(&p.name), q(&p.devargs));
-        let addr = s.and_then(|s| s.addrs.first()).copied().unwrap_or(p.address);
+        let _ = writeln!(
+            o,
+            "[[port]]\nname = {}\ndevargs = {}",
+            q(&p.name),
+            q(&p.devargs)
+        );
+        let addr = s
+            .and_then(|s| s.addrs.first())
+            .copied()
+            .unwrap_or(p.address);
         let _ = writeln!(o, "address = {}", q(&addr.to_string()));
         let _ = writeln!(o, "mtu = {}", s.map_or(p.mtu, |s| s.mtu));
         if let Some(mac) = p.mac {
@@ -72,12 +85,16 @@ pub fn render(base: &Config, rtnl: &Rtnl, neighbours: &[NeighInfo]) -> String {
         o.push('\n');
     }
     for w in &base.workers {
-        let rx: Vec<String> = w
-            .rx
-            .iter()
-            .map(|r| q(&format!("{}:{}", base.ports[r.port].name, r.queue)))
-            .collect();
-        let _ = writeln!(o, "[[worker]]\nlcore = {}\nrx = [{}]\n", w.lcore, rx.join(", "));
+        let rx: Vec<String> =
+            w.rx.iter()
+                .map(|r| q(&format!("{}:{}", base.ports[r.port].name, r.queue)))
+                .collect();
+        let _ = writeln!(
+            o,
+            "[[worker]]\nlcore = {}\nrx = [{}]\n",
+            w.lcore,
+            rx.join(", ")
+        );
     }
     for p in rtnl.ports() {
         for a in p.addrs.iter().skip(1) {

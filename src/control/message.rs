@@ -359,6 +359,9 @@ pub struct Message {
     pub body: Body,
 }
 
+/// A decoded message, or the header and error of one that failed to decode.
+pub type Item = Result<Message, (Header, ApiError)>;
+
 /// What `decode` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
@@ -738,9 +741,7 @@ impl QdiscMsg {
                             })
                         }
                         _ => {
-                            return Err(ApiError::inval(
-                                "tbf options need rate, burst and latency",
-                            ))
+                            return Err(ApiError::inval("tbf options need rate, burst and latency"))
                         }
                     }
                 }
@@ -864,7 +865,8 @@ impl Message {
         Ok(match h.kind {
             NLMSG_ERROR => {
                 let e: [u8; 4] = fixed(b, "nlmsgerr")?;
-                let req = Header::parse(&b[4..]).ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
+                let req =
+                    Header::parse(&b[4..]).ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
                 let mut msg = String::new();
                 for (k, v) in attrs(&b[4 + HDR_LEN..])? {
                     if k == NLMSGERR_ATTR_MSG {
@@ -993,7 +995,12 @@ mod tests {
                     probes: Some(3),
                 }),
             ),
-            Message::new(RTM_DELNEIGH, NLM_F_REQUEST, 5, Body::Neigh(NeighMsg::default())),
+            Message::new(
+                RTM_DELNEIGH,
+                NLM_F_REQUEST,
+                5,
+                Body::Neigh(NeighMsg::default()),
+            ),
             Message::new(
                 RTM_NEWADDR,
                 flags,
@@ -1045,7 +1052,12 @@ mod tests {
                     }),
                 }),
             ),
-            Message::new(RTM_DELQDISC, NLM_F_REQUEST, 10, Body::Qdisc(QdiscMsg::default())),
+            Message::new(
+                RTM_DELQDISC,
+                NLM_F_REQUEST,
+                10,
+                Body::Qdisc(QdiscMsg::default()),
+            ),
             Message::new(FR_GETSTATUS, NLM_F_REQUEST, 11, Body::Empty),
             Message::new(FR_TEXT, 0, 11, Body::Text("ready yes\n".into())),
             Message::new(FR_BATCH_BEGIN, NLM_F_REQUEST, 12, Body::Empty),
@@ -1109,8 +1121,14 @@ mod tests {
     #[test]
     fn malformed_messages_get_linux_errnos() {
         // Bad prefix length and host bits.
-        assert_eq!(errno_of(&route_bytes([10, 9, 0, 0], 33)), (errno::EINVAL, false));
-        assert_eq!(errno_of(&route_bytes([10, 9, 0, 1], 16)), (errno::EINVAL, false));
+        assert_eq!(
+            errno_of(&route_bytes([10, 9, 0, 0], 33)),
+            (errno::EINVAL, false)
+        );
+        assert_eq!(
+            errno_of(&route_bytes([10, 9, 0, 1], 16)),
+            (errno::EINVAL, false)
+        );
         // Unknown message type: the stream goes on after it.
         let mut b = Message::new(FR_GETSTATUS, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
         b[4] = 0x77;

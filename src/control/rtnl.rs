@@ -55,7 +55,10 @@ pub enum NeighReq {
     Delete(NeighKey),
     Dump,
     /// Remove every entry of `port` inside `net` (an address was removed).
-    FlushSubnet { port: u16, net: Ipv4Net },
+    FlushSubnet {
+        port: u16,
+        net: Ipv4Net,
+    },
     /// Remove every non-permanent entry of `port` (the port went down).
     FlushPort(u16),
 }
@@ -252,7 +255,7 @@ impl Rtnl {
     pub fn handle_batch(
         &mut self,
         begin: &Header,
-        msgs: &[Result<Message, (Header, ApiError)>],
+        msgs: &[Item],
         end: &Header,
         env: &mut dyn Env,
         out: &mut Vec<Message>,
@@ -267,7 +270,8 @@ impl Rtnl {
                 Ok(m) => match m.kind {
                     RTM_NEWROUTE | RTM_DELROUTE => {
                         let mut data = Vec::new();
-                        self.dispatch(m, env, &mut data).map_err(|e| (m.header(), e))
+                        self.dispatch(m, env, &mut data)
+                            .map_err(|e| (m.header(), e))
                     }
                     k => Err((
                         m.header(),
@@ -443,41 +447,43 @@ impl Rtnl {
             None => None,
         };
         let target = match r.rtype {
-            RTN_UNICAST | RTN_UNSPEC => match (r.gateway, out_port) {
-                (Some(gw), Some(p)) => {
-                    if !p.addrs.iter().any(|a| a.contains(&gw)) {
-                        return Err(ApiError::new(
+            RTN_UNICAST | RTN_UNSPEC => {
+                match (r.gateway, out_port) {
+                    (Some(gw), Some(p)) => {
+                        if !p.addrs.iter().any(|a| a.contains(&gw)) {
+                            return Err(ApiError::new(
                             errno::ENETUNREACH,
                             format!(
                                 "nexthop has invalid gateway: {gw} is not on a connected network of {}",
                                 p.name
                             ),
                         ));
+                        }
+                        RouteTarget::Gateway {
+                            gw,
+                            port: Some(p.id),
+                        }
                     }
-                    RouteTarget::Gateway {
-                        gw,
-                        port: Some(p.id),
-                    }
-                }
-                (Some(gw), None) => {
-                    let port = self.on_link_port(gw).ok_or_else(|| {
+                    (Some(gw), None) => {
+                        let port = self.on_link_port(gw).ok_or_else(|| {
                         ApiError::new(
                             errno::ENETUNREACH,
                             format!("nexthop has invalid gateway: {gw} is not on a connected network"),
                         )
                     })?;
-                    RouteTarget::Gateway {
-                        gw,
-                        port: Some(port),
+                        RouteTarget::Gateway {
+                            gw,
+                            port: Some(port),
+                        }
+                    }
+                    (None, Some(p)) => RouteTarget::Connected { port: p.id },
+                    (None, None) => {
+                        return Err(ApiError::inval(
+                            "a unicast route needs a gateway (via) or an output port (dev)",
+                        ))
                     }
                 }
-                (None, Some(p)) => RouteTarget::Connected { port: p.id },
-                (None, None) => {
-                    return Err(ApiError::inval(
-                        "a unicast route needs a gateway (via) or an output port (dev)",
-                    ))
-                }
-            },
+            }
             RTN_BLACKHOLE | RTN_UNREACHABLE | RTN_PROHIBIT => {
                 if r.gateway.is_some() || r.oif.is_some() {
                     return Err(ApiError::inval(
@@ -498,7 +504,11 @@ impl Rtnl {
             }
         };
         if let RouteTarget::Gateway { gw, .. } = target {
-            if self.ports.iter().any(|p| p.addrs.iter().any(|a| a.addr() == gw)) {
+            if self
+                .ports
+                .iter()
+                .any(|p| p.addrs.iter().any(|a| a.addr() == gw))
+            {
                 return Err(ApiError::inval(format!(
                     "nexthop has invalid gateway: {gw} is this router's own address"
                 )));
@@ -611,7 +621,8 @@ impl Rtnl {
 
     /// Every route, or those of exactly the prefix asked for when one is given.
     fn route_dump(&self, filter: &RouteMsg, seq: u32, out: &mut Vec<Message>) {
-        let part = |r: &RouteMsg| Message::new(RTM_NEWROUTE, NLM_F_MULTI, seq, Body::Route(r.clone()));
+        let part =
+            |r: &RouteMsg| Message::new(RTM_NEWROUTE, NLM_F_MULTI, seq, Body::Route(r.clone()));
         if filter.dst_len > 0 || filter.dst != Ipv4Addr::UNSPECIFIED {
             if let Ok(p) = Ipv4Net::new(filter.dst, filter.dst_len) {
                 for r in self.rib.get(&p) {
@@ -629,7 +640,12 @@ impl Rtnl {
 
     /// `ip route get`: what the workers' FIB does with `dst` (published first, so that a
     /// change made just before is seen).
-    fn route_get(&mut self, r: &RouteMsg, seq: u32, out: &mut Vec<Message>) -> Result<(), ApiError> {
+    fn route_get(
+        &mut self,
+        r: &RouteMsg,
+        seq: u32,
+        out: &mut Vec<Message>,
+    ) -> Result<(), ApiError> {
         if r.dst_len != 32 {
             return Err(ApiError::inval("route get needs a host address (/32)"));
         }
@@ -876,7 +892,9 @@ impl Rtnl {
             .lladdr
             .ok_or_else(|| ApiError::inval("missing link-layer address (lladdr)"))?;
         if mac.is_zero() || mac.is_multicast() {
-            return Err(ApiError::inval(format!("{mac} is not a unicast MAC address")));
+            return Err(ApiError::inval(format!(
+                "{mac} is not a unicast MAC address"
+            )));
         }
         let exists = matches!(env.neigh(NeighReq::Get(key))?, NeighResp::Entry(Some(_)));
         if exists && has(flags, NLM_F_EXCL) {
@@ -975,7 +993,10 @@ impl Rtnl {
         if l.change & !IFF_UP != 0 {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
-                format!("only the up flag can be changed (change mask {:#x})", l.change),
+                format!(
+                    "only the up flag can be changed (change mask {:#x})",
+                    l.change
+                ),
             ));
         }
         let id = self.ports[i].id;
@@ -1048,7 +1069,12 @@ impl Rtnl {
     ) -> Result<(), ApiError> {
         if !dump {
             let p = &self.ports[self.link_index(l)?];
-            out.push(Message::new(RTM_NEWLINK, 0, seq, Body::Link(self.link_msg(p, env))));
+            out.push(Message::new(
+                RTM_NEWLINK,
+                0,
+                seq,
+                Body::Link(self.link_msg(p, env)),
+            ));
             return Ok(());
         }
         for p in &self.ports {

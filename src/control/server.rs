@@ -55,10 +55,13 @@ pub enum Unit {
     Bad(Header, ApiError),
     Batch {
         begin: Header,
-        msgs: Vec<Result<Message, (Header, ApiError)>>,
+        msgs: Vec<Item>,
         end: Header,
     },
 }
+
+/// A batch whose END has not arrived yet: BEGIN's header and the messages so far.
+type OpenBatch = Option<(Header, Vec<Item>)>;
 
 pub struct Job {
     pub units: Vec<Unit>,
@@ -143,7 +146,13 @@ fn counters_text(e: &RouterEnv) -> String {
     let ports = e.shared.ports.load();
     for p in ports.iter() {
         for s in PortStat::ALL {
-            let _ = writeln!(out, "port {} {} {}", p.name, s.name(), t.port_stat(p.id, *s));
+            let _ = writeln!(
+                out,
+                "port {} {} {}",
+                p.name,
+                s.name(),
+                t.port_stat(p.id, *s)
+            );
         }
         let st = dpdk::stats(p.id);
         for (k, v) in [
@@ -309,7 +318,7 @@ fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
     }
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut batch: Option<(Header, Vec<Result<Message, (Header, ApiError)>>)> = None;
+    let mut batch: OpenBatch = None;
     let (reply_tx, reply_rx) = mpsc::channel::<Vec<u8>>();
     loop {
         let n = match stream.read(&mut chunk) {
@@ -340,7 +349,10 @@ fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
             let h = Header::parse(&buf).unwrap_or_default();
             fatal = Some((
                 h,
-                ApiError::inval(format!("truncated message ({} bytes at end of stream)", buf.len())),
+                ApiError::inval(format!(
+                    "truncated message ({} bytes at end of stream)",
+                    buf.len()
+                )),
             ));
         }
         if (eof || fatal.is_some()) && batch.is_some() {
@@ -377,11 +389,7 @@ fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
 }
 
 /// Puts a decoded item into the current batch or the unit list.
-fn group(
-    item: Result<Message, (Header, ApiError)>,
-    batch: &mut Option<(Header, Vec<Result<Message, (Header, ApiError)>>)>,
-    units: &mut Vec<Unit>,
-) {
+fn group(item: Item, batch: &mut OpenBatch, units: &mut Vec<Unit>) {
     match (item, batch.as_mut()) {
         (Ok(m), None) if m.kind == FR_BATCH_BEGIN => *batch = Some((m.header(), Vec::new())),
         (Ok(m), Some(_)) if m.kind == FR_BATCH_END => {
@@ -413,13 +421,20 @@ fn group(
     }
 }
 
-fn apply(rtnl: &mut Rtnl, env: &mut dyn Env, job: Job, pending: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>) {
+fn apply(
+    rtnl: &mut Rtnl,
+    env: &mut dyn Env,
+    job: Job,
+    pending: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>,
+) {
     let mut out = Vec::new();
     for u in job.units {
         match u {
             Unit::One(m) => rtnl.handle(&m, env, &mut out),
             Unit::Bad(h, e) => out.push(Message::error(&h, Some(&e))),
-            Unit::Batch { begin, msgs, end } => rtnl.handle_batch(&begin, &msgs, &end, env, &mut out),
+            Unit::Batch { begin, msgs, end } => {
+                rtnl.handle_batch(&begin, &msgs, &end, env, &mut out)
+            }
         }
     }
     let mut bytes = Vec::new();
