@@ -200,6 +200,28 @@ rx = ["port0:0", "port1:0"]
         }
     }
 
+    /// Stops the router and starts it again on `config` (a whole config file, e.g. a
+    /// `ferroute config dump` of this lab), then sets the hosts up again.
+    pub fn restart_with(&mut self, config: &str) {
+        self.stop();
+        for h in &self.hosts {
+            let _ = run(&["ip", "netns", "del", &h.ns]);
+        }
+        std::fs::write(&self.config, config).expect("write config");
+        let logf = std::fs::File::create(&self.log).expect("log file");
+        let child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .stdout(logf.try_clone().expect("dup log"))
+            .stderr(logf)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start ferroute");
+        self.router = Some(child);
+        self.wait_ready();
+        self.setup_hosts();
+    }
+
     /// Waits for `ferroute status` to say ready.
     pub fn wait_ready(&self) {
         let lab = self;
