@@ -383,8 +383,10 @@ fn each_drop_reason_moves_alone_in_metrics() {
     // The reasons no crafted frame can reach from a host: resource exhaustion, chained
     // mbufs, neighbour resolution (tests/router.rs covers neigh_failed), runts below
     // an Ethernet header (the kernel refuses to send them); reassembly's reasons take
-    // fragment sequences and timeouts: tests/fragment.rs covers them.
+    // fragment sequences and timeouts: tests/fragment.rs covers them; a port set down:
+    // tests/api.rs.
     let unreachable_here = [
+        "port_down",
         "eth_truncated",
         "multi_segment",
         "punt_queue_full",
