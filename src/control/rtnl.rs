@@ -159,6 +159,10 @@ pub struct Rtnl {
     pub base: Option<Config>,
     /// How long the last FIB build took (the server spaces publications by it).
     pub last_build: Duration,
+    /// The FIB replaced by the last publication, freed at the next one: by then every
+    /// worker has moved on (they reload once per poll round), so the last reference is
+    /// dropped here and a worker never pays for freeing a table.
+    retired: Option<Arc<crate::fib::Fib>>,
 }
 
 fn mask(len: u8) -> u32 {
@@ -188,6 +192,7 @@ impl Rtnl {
             undo: None,
             base: None,
             last_build: Duration::ZERO,
+            retired: None,
         }
     }
 
@@ -226,7 +231,7 @@ impl Rtnl {
         // the /16s `changed` touches; until it lands, a full build (~25 ms for 900k routes).
         let fib = self.rib.build_fib(self.version);
         self.changed.clear();
-        self.shared.fib.store(Arc::new(fib));
+        self.retired = Some(self.shared.fib.swap(Arc::new(fib)));
         self.last_build = t.elapsed();
     }
 
