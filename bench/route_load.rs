@@ -12,7 +12,6 @@
 //! 2,000 routes and one short round of each.
 #[path = "common/mod.rs"]
 mod common;
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod lab;
 

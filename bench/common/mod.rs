@@ -102,6 +102,9 @@ impl Rng {
     }
 }
 
+/// A bar chart panel: (group label, unit, [(series label, value)]).
+type Chart = (String, String, Vec<(String, f64)>);
+
 /// One benchmark's results: a table of rows (printed, and saved as JSON) and bar-chart
 /// series (saved as SVG).
 pub struct Report {
@@ -112,7 +115,7 @@ pub struct Report {
     columns: Vec<String>,
     rows: Vec<Vec<String>>,
     /// Chart groups: (group label, unit, [(series label, value)]).
-    charts: Vec<(String, String, Vec<(String, f64)>)>,
+    charts: Vec<Chart>,
     /// Named figures for machines (`"fib.ferroute.burst_mlps": 230.0`).
     figures: Vec<(String, f64)>,
 }
