@@ -477,3 +477,118 @@ pub fn rtnl_loop(rtnl: &mut Rtnl, env: &mut dyn Env, jobs: &Receiver<Job>, stop:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::rtnl::{PortState, TableEnv};
+    use crate::datapath::Ports;
+    use crate::fib::Fib;
+    use crate::neigh::{NeighParams, NeighSnapshot, NeighTable};
+    use crate::wire::MacAddr;
+    use arc_swap::ArcSwap;
+    use std::net::Ipv4Addr;
+
+    fn msg(kind: u16, flags: u16, seq: u32, body: Body) -> Message {
+        Message::new(kind, flags | NLM_F_REQUEST, seq, body)
+    }
+
+    fn route(i: u32) -> Body {
+        let mut r = RouteMsg::new(Ipv4Addr::from(0x6440_0000 + (i << 8)), 24);
+        r.gateway = Some(Ipv4Addr::new(10, 0, 1, 2));
+        Body::Route(r)
+    }
+
+    #[test]
+    fn batches_are_grouped_and_strays_answered() {
+        let mut batch = None;
+        let mut units = Vec::new();
+        for item in [
+            Ok(msg(FR_GETSTATUS, 0, 1, Body::Empty)),
+            Ok(msg(FR_BATCH_BEGIN, 0, 2, Body::Empty)),
+            Ok(msg(RTM_NEWROUTE, 0, 3, route(1))),
+            Err((Header::default(), ApiError::inval("bad"))),
+            Ok(msg(FR_BATCH_END, 0, 5, Body::Empty)),
+            Ok(msg(FR_BATCH_END, 0, 6, Body::Empty)),
+        ] {
+            group(item, &mut batch, &mut units);
+        }
+        assert!(batch.is_none());
+        assert!(matches!(&units[0], Unit::One(m) if m.seq == 1));
+        assert!(matches!(&units[1], Unit::Batch { begin, msgs, end }
+            if begin.seq == 2 && msgs.len() == 2 && end.seq == 5));
+        // A stray END is a request like any other (the handler answers EINVAL).
+        assert!(matches!(&units[2], Unit::One(m) if m.seq == 6));
+    }
+
+    #[test]
+    fn requests_arriving_together_are_one_fib_version_acked_after_it() {
+        let shared = Arc::new(Shared {
+            fib: ArcSwap::from_pointee(Fib::default()),
+            neigh: ArcSwap::from_pointee(NeighSnapshot::default()),
+            ports: ArcSwap::from_pointee(Ports::default()),
+            stop: AtomicBool::new(false),
+        });
+        let port = PortState {
+            id: 0,
+            name: "port0".into(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            addrs: Vec::new(),
+            mtu: 1500,
+            up: true,
+        };
+        let mut rtnl = Rtnl::new(Arc::clone(&shared), vec![port]);
+        let mut table: NeighTable<u32> = NeighTable::new(NeighParams::default());
+        let mut actions = Vec::new();
+        let (tx, rx) = mpsc::channel();
+        let (reply_tx, reply_rx) = mpsc::channel();
+        let addr = Body::Addr(AddrMsg {
+            ifindex: 1,
+            prefix_len: 24,
+            local: Some(Ipv4Addr::new(10, 0, 1, 1)),
+            label: None,
+        });
+        let create = NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+        let mut jobs = vec![Job {
+            units: vec![Unit::One(msg(RTM_NEWADDR, create, 1, addr))],
+            reply: reply_tx.clone(),
+        }];
+        for i in 0..50 {
+            jobs.push(Job {
+                units: vec![Unit::One(msg(RTM_NEWROUTE, create, 100 + i, route(i)))],
+                reply: reply_tx.clone(),
+            });
+        }
+        for j in jobs {
+            tx.send(j).unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let (rtnl, stop) = (&mut rtnl, &stop);
+            let h = s.spawn(move || {
+                let mut env = TableEnv {
+                    table: &mut table,
+                    actions: &mut actions,
+                };
+                rtnl_loop(rtnl, &mut env, &rx, stop);
+            });
+            for _ in 0..51 {
+                let bytes = reply_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("reply");
+                match Message::decode(&bytes) {
+                    Decoded::Msg(m, _) => {
+                        assert!(matches!(m.body, Body::Error { errno: 0, .. }), "{m:?}");
+                        // Acked only once published: the workers see it.
+                        assert!(shared.fib.load().version >= 1);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            stop.store(true, Relaxed);
+            h.join().unwrap();
+        });
+        assert_eq!(shared.fib.load().version, 1, "51 requests, one FIB version");
+        assert_eq!(shared.fib.load().prefixes(), 53);
+    }
+}
