@@ -160,7 +160,7 @@ impl Drop for LinuxPeer {
     }
 }
 
-/// 100.64.0.0/10 as /24s: prefixes the loaded table does not have.
+/// 100.64.0.0/10 as /24s (16,384 of them): prefixes the loaded table does not have.
 fn churn_prefix(i: u32) -> (Ipv4Addr, u8) {
     (Ipv4Addr::from(0x6440_0000 + ((i % 16384) << 8)), 24)
 }
@@ -279,7 +279,7 @@ fn main() {
     let rounds = mode.pick(3, 1);
     let mut fr_load = || {
         let s = ferroute_load(&lab, &fr_file);
-        let _ = lab.counter("fib_prefixes");
+        eprintln!("  ferroute route load: {s:.2} s");
         s
     };
     let mut first = true;
@@ -288,7 +288,9 @@ fn main() {
             linux.flush();
         }
         first = false;
-        linux.batch(&ip_file)
+        let s = linux.batch(&ip_file);
+        eprintln!("  Linux ip -batch: {s:.2} s");
+        s
     };
     let samples = interleave(rounds, &mut [&mut fr_load, &mut linux_load]);
     let n = routes.len() as f64;
@@ -367,7 +369,7 @@ fn main() {
     let paced_ups = median(&mut paced_updates);
     // Linux's update rate on the same table: the same adds and deletes via ip -batch.
     let mut churn_lines = String::new();
-    let k = mode.pick(20_000, 2_000);
+    let k = mode.pick(16_000, 2_000);
     for verb in ["add", "del"] {
         for i in 0..k {
             let (a, l) = churn_prefix(i);
