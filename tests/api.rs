@@ -315,7 +315,10 @@ fn malformed_messages_get_errors_and_forwarding_goes_on() {
     let idle = lab.counter("mempool_in_use");
     // Root only, by default.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&lab.socket).expect("socket").permissions().mode();
+    let mode = std::fs::metadata(&lab.socket)
+        .expect("socket")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
     let pinger = lab.spawn(
         0,

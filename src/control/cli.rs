@@ -781,7 +781,7 @@ fn load(
     metric: Option<u32>,
     batch: usize,
 ) -> Result<(usize, f64), CliError> {
-    const IN_FLIGHT: usize = 4;
+    const IN_FLIGHT: usize = 16;
     let t = Instant::now();
     let mut total = 0usize;
     let mut in_batch = 0usize;

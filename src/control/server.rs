@@ -39,6 +39,8 @@ const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client that does not read its replies is dropped after this long.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Jobs (reads' worth of requests) of one connection applied but not yet answered.
+const MAX_JOBS_IN_FLIGHT: usize = 64;
 /// Messages in one atomic batch at most.
 pub const MAX_BATCH: usize = 100_000;
 
@@ -307,19 +309,53 @@ fn refuse(mut stream: UnixStream) {
     let _ = stream.write_all(&Message::error(&Header::default(), Some(&e)).to_bytes());
 }
 
-/// Reads, decodes and groups one connection's messages; hands them to the rtnl thread
-/// and writes back what it answers.
-fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
+/// Reads, decodes and groups one connection's messages and hands them to the rtnl
+/// thread without waiting for its answers (a client may pipeline: a table load keeps
+/// several batches in flight, which the rtnl thread then publishes together); a writer
+/// thread of the connection sends the answers back in order.
+fn connection(stream: UnixStream, jobs: &Sender<Job>) {
     if stream.set_nonblocking(false).is_err()
         || stream.set_read_timeout(Some(READ_TIMEOUT)).is_err()
         || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
     {
         return;
     }
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let (reply_tx, reply_rx) = mpsc::channel::<Vec<u8>>();
+    // One token per job in flight: a client that sends without reading its answers is
+    // held here, not queued without bound.
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(MAX_JOBS_IN_FLIGHT);
+    let writer = std::thread::Builder::new()
+        .name("ferroute-conn-w".into())
+        .spawn(move || {
+            while let Ok(bytes) = reply_rx.recv() {
+                let _ = token_rx.recv();
+                if out.write_all(&bytes).is_err() {
+                    // Unblocks the reader too.
+                    let _ = out.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
+        });
+    let Ok(writer) = writer else {
+        return;
+    };
+    read_loop(stream, jobs, &reply_tx, &token_tx);
+    drop(reply_tx);
+    let _ = writer.join();
+}
+
+fn read_loop(
+    mut stream: UnixStream,
+    jobs: &Sender<Job>,
+    reply_tx: &Sender<Vec<u8>>,
+    tokens: &SyncSender<()>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     let mut batch: OpenBatch = None;
-    let (reply_tx, reply_rx) = mpsc::channel::<Vec<u8>>();
     loop {
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
@@ -366,19 +402,14 @@ fn connection(mut stream: UnixStream, jobs: &Sender<Job>) {
             units.push(Unit::Bad(h, e));
         }
         if !units.is_empty() {
-            if jobs
-                .send(Job {
-                    units,
-                    reply: reply_tx.clone(),
-                })
-                .is_err()
-            {
+            if tokens.send(()).is_err() {
                 return;
             }
-            let Ok(bytes) = reply_rx.recv() else {
-                return;
+            let job = Job {
+                units,
+                reply: reply_tx.clone(),
             };
-            if stream.write_all(&bytes).is_err() {
+            if jobs.send(job).is_err() {
                 return;
             }
         }
