@@ -15,8 +15,8 @@
 //! so an ack means the workers use the change.
 use super::message::*;
 use super::rtnl::{Env, NeighReq, NeighResp, Rtnl};
-use crate::datapath::worker::Shared;
 use crate::datapath::ip4_reassembly::ReasmGauges;
+use crate::datapath::worker::Shared;
 use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
 use crate::dpdk::{self, Mempool};
 use crate::metrics::NeighSummary;

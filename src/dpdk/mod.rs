@@ -16,8 +16,7 @@ pub use mbuf::{Mbuf, RxCsum};
 pub use mempool::Mempool;
 pub use port::{
     link_up, mtu_range, port_by_name, port_count, set_mtu, setup_and_start, stats, stop_and_close,
-    MtuRange, PortInfo, PortSetup, PortStats, RxQueue, TxBuffer, TxQueue, TxResult,
-    TX_BUFFER_SIZE,
+    MtuRange, PortInfo, PortSetup, PortStats, RxQueue, TxBuffer, TxQueue, TxResult, TX_BUFFER_SIZE,
 };
 
 use std::ffi::CStr;
