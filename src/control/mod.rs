@@ -188,10 +188,16 @@ impl Control {
         let mut expired = Vec::new();
         self.reasm
             .expire(now, &mut self.egress.tally, |e| expired.push(e));
+        // Also when nothing is answered (expired datagrams without a first fragment):
+        // `ferroute counters` reads these gauges, not the reassembler.
+        if self.reasm_gauges.datagrams() != self.reasm.datagrams() as u64
+            || self.reasm_gauges.bytes() != self.reasm.bytes() as u64
+        {
+            self.reasm_gauges.publish(&self.reasm);
+        }
         if expired.is_empty() {
             return;
         }
-        self.reasm_gauges.publish(&self.reasm);
         let shared = Arc::clone(&self.shared);
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();
