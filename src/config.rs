@@ -17,6 +17,7 @@ use ipnet::Ipv4Net;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::datapath::qdisc::{self, Limit, TbfParams};
 use crate::wire::MacAddr;
 
 /// The default configuration, compiled in.
@@ -77,6 +78,8 @@ pub struct Config {
     pub addresses: Vec<AddressConfig>,
     pub routes: Vec<RouteConfig>,
     pub neighbors: Vec<NeighborConfig>,
+    /// Egress qdiscs, at most one per port.
+    pub qdiscs: Vec<QdiscConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +315,14 @@ pub struct NeighborConfig {
     pub port: usize,
 }
 
+/// A `[[qdisc]]`: a tbf shaper on a port's egress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QdiscConfig {
+    /// Index into [`Config::ports`].
+    pub port: usize,
+    pub tbf: TbfParams,
+}
+
 impl Config {
     /// Reads and validates `path`, or the embedded default when `None`.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -394,6 +405,8 @@ struct RawConfig {
     route: Vec<RawRoute>,
     #[serde(default)]
     neighbor: Vec<RawNeighbor>,
+    #[serde(default)]
+    qdisc: Vec<RawQdisc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -494,6 +507,51 @@ struct RawNeighbor {
     address: Option<String>,
     mac: Option<String>,
     port: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQdisc {
+    port: Option<String>,
+    kind: Option<String>,
+    rate: Option<UnitText>,
+    burst: Option<UnitText>,
+    limit: Option<UnitText>,
+    latency: Option<UnitText>,
+    // tc's peak-rate bucket: known, so that the error can say it is not supported.
+    peakrate: Option<UnitText>,
+    mtu: Option<UnitText>,
+}
+
+/// A value with a tc unit (`"20mbit"`), or a bare number in tc's default unit.
+#[derive(Debug, Clone)]
+struct UnitText(String);
+
+impl<'de> Deserialize<'de> for UnitText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct UnitVisitor;
+        impl Visitor<'_> for UnitVisitor {
+            type Value = UnitText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a string with a tc unit (e.g. \"20mbit\", \"32kb\", \"50ms\") or a number",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UnitText, E> {
+                Ok(UnitText(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<UnitText, E> {
+                Ok(UnitText(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<UnitText, E> {
+                Ok(UnitText(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<UnitText, E> {
+                Ok(UnitText(v.to_string()))
+            }
+        }
+        d.deserialize_any(UnitVisitor)
+    }
 }
 
 fn parse_raw(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
@@ -835,6 +893,7 @@ impl Builder<'_> {
         let addresses = self.addresses(raw.address, &ports)?;
         let routes = self.routes(raw.route, &ports, &addresses)?;
         let neighbors = self.neighbors(raw.neighbor, &ports, &addresses)?;
+        let qdiscs = self.qdiscs(raw.qdisc, &ports)?;
         Ok(Config {
             source: self.file.to_string(),
             eal_args,
@@ -849,6 +908,7 @@ impl Builder<'_> {
             addresses,
             routes,
             neighbors,
+            qdiscs,
         })
     }
 
@@ -1483,6 +1543,76 @@ impl Builder<'_> {
             neighbors.push(NeighborConfig { address, mac, port });
         }
         Ok(neighbors)
+    }
+}
+
+impl Builder<'_> {
+    /// `[[qdisc]]` sections: tc's tbf parameters and units (see `datapath::qdisc`).
+    fn qdiscs(
+        &self,
+        raw: Vec<RawQdisc>,
+        ports: &[PortConfig],
+    ) -> Result<Vec<QdiscConfig>, ConfigError> {
+        let mut out: Vec<QdiscConfig> = Vec::with_capacity(raw.len());
+        for (i, q) in raw.into_iter().enumerate() {
+            let key = |field: &str| format!("qdisc[{i}].{field}");
+            let name = self.required(&key("port"), q.port)?;
+            let port = self.port_index(&key("port"), ports, name.trim())?;
+            if let Some(j) = out.iter().position(|o| o.port == port) {
+                return Err(self.err(
+                    key("port"),
+                    format!("port {name:?} already has a qdisc (qdisc[{j}])"),
+                ));
+            }
+            let kind = self.required(&key("kind"), q.kind)?;
+            if kind.trim() != "tbf" {
+                return Err(self.err(
+                    key("kind"),
+                    format!("unknown qdisc kind {kind:?}; expected \"tbf\""),
+                ));
+            }
+            for (field, given) in [("peakrate", q.peakrate.is_some()), ("mtu", q.mtu.is_some())] {
+                if given {
+                    return Err(self.err(
+                        key(field),
+                        "not supported: ferroute's tbf has no peak-rate bucket (peakrate/mtu)",
+                    ));
+                }
+            }
+            let value = |field: &str,
+                         v: Option<UnitText>,
+                         parse: fn(&str) -> Result<u64, String>|
+             -> Result<Option<u64>, ConfigError> {
+                v.map(|UnitText(t)| parse(&t).map_err(|m| self.err(key(field), m)))
+                    .transpose()
+            };
+            let rate = self.required(&key("rate"), value("rate", q.rate, qdisc::parse_rate)?)?;
+            let burst =
+                self.required(&key("burst"), value("burst", q.burst, qdisc::parse_size)?)?;
+            let limit = value("limit", q.limit, qdisc::parse_size)?;
+            let latency = value("latency", q.latency, qdisc::parse_time_us)?;
+            let limit = match (limit, latency) {
+                (Some(b), None) => Limit::Bytes(b),
+                (None, Some(us)) => Limit::LatencyUs(us),
+                (Some(_), Some(_)) => {
+                    return Err(self.err(
+                        key("latency"),
+                        "give `limit` or `latency`, not both (as tc)",
+                    ))
+                }
+                (None, None) => {
+                    return Err(self.err(
+                        format!("qdisc[{i}]"),
+                        "`limit` (bytes that may wait) or `latency` (longest wait) is required",
+                    ))
+                }
+            };
+            let max_frame = u32::from(ports[port].mtu) + crate::datapath::ETH_HLEN as u32;
+            let tbf = TbfParams::new(rate, burst, limit, max_frame)
+                .map_err(|e| self.err(key(e.key), e.message))?;
+            out.push(QdiscConfig { port, tbf });
+        }
+        Ok(out)
     }
 }
 
@@ -2613,6 +2743,152 @@ port = "a"
             &text,
             "neighbor[1].address",
             "duplicate static neighbour 10.0.1.2 on port \"port0\" (same as neighbor[0])",
+        );
+    }
+
+    // --- [[qdisc]] --------------------------------------------------------------------
+
+    fn qdisc(body: &str) -> String {
+        with(&format!("[[qdisc]]\n{body}"))
+    }
+
+    const TBF: &str = "port = \"port1\"\nkind = \"tbf\"\nrate = \"20mbit\"\nburst = \"32kb\"\n";
+
+    #[test]
+    fn qdisc_tbf_in_tc_units() {
+        let c = ok(&qdisc(&format!("{TBF}latency = \"50ms\"\n")));
+        assert_eq!(
+            c.qdiscs,
+            [QdiscConfig {
+                port: 1,
+                tbf: TbfParams {
+                    rate: 20_000_000,
+                    burst: 32768,
+                    // tc: rate (bytes/s) * latency + burst
+                    limit: 2_500_000 / 20 + 32768,
+                    latency_us: Some(50_000),
+                },
+            }]
+        );
+        // Bare numbers take tc's default units (bit/s, bytes), limit in bytes.
+        let c = ok(&qdisc(
+            "port = \"port0\"\nkind = \"tbf\"\nrate = 1000000\nburst = 2000\nlimit = \"100kb\"\n\
+             [[qdisc]]\nport = \"port1\"\nkind = \"tbf\"\nrate = \"1Gbit\"\nburst = \"1mb\"\nlimit = 2000000\n",
+        ));
+        assert_eq!(c.qdiscs.len(), 2);
+        assert_eq!(c.qdiscs[0].port, 0);
+        assert_eq!(
+            c.qdiscs[0].tbf,
+            TbfParams {
+                rate: 1_000_000,
+                burst: 2000,
+                limit: 102_400,
+                latency_us: None
+            }
+        );
+        assert_eq!(c.qdiscs[1].tbf.rate, 1_000_000_000);
+        assert_eq!(c.qdiscs[1].tbf.burst, 1 << 20);
+        assert!(ok(&base()).qdiscs.is_empty());
+    }
+
+    #[test]
+    fn qdisc_errors_name_the_key_and_value() {
+        let q = |s: &str| qdisc(&s.replace("\\n", "\n"));
+        fail(
+            &q(&TBF.replace("port1", "port9")),
+            "qdisc[0].port",
+            "unknown port \"port9\"",
+        );
+        fail(&q("kind = \"tbf\"\n"), "qdisc[0].port", "required");
+        fail(
+            &q(&format!("{}limit = 100000\n", TBF.replace("tbf", "htb"))),
+            "qdisc[0].kind",
+            "unknown qdisc kind \"htb\"",
+        );
+        fail(
+            &q(&format!(
+                "{}limit = 100000\n",
+                TBF.replace("20mbit", "fast")
+            )),
+            "qdisc[0].rate",
+            "\"fast\" is not a rate",
+        );
+        fail(
+            &q(&format!(
+                "{}limit = 100000\n",
+                TBF.replace("20mbit", "20mbits")
+            )),
+            "qdisc[0].rate",
+            "unknown unit \"mbits\"",
+        );
+        fail(
+            &q(&format!(
+                "{}limit = 100000\n",
+                TBF.replace("20mbit", "100bit")
+            )),
+            "qdisc[0].rate",
+            "100bit is out of range",
+        );
+        fail(
+            &q("port = \"port1\"\nkind = \"tbf\"\nburst = \"32kb\"\nlimit = 100000\n"),
+            "qdisc[0].rate",
+            "required",
+        );
+        fail(
+            &q(&format!("{}limit = 100000\n", TBF.replace("32kb", "1kb"))),
+            "qdisc[0].burst",
+            "1024 bytes is out of range; must be from the port's largest frame (1514 bytes",
+        );
+        fail(
+            &q(&format!("{}latency = \"50mins\"\n", TBF)),
+            "qdisc[0].latency",
+            "\"50mins\": unknown unit \"mins\"",
+        );
+        fail(
+            &q(&format!("{}latency = \"50ms\"\nlimit = 100000\n", TBF)),
+            "qdisc[0].latency",
+            "not both",
+        );
+        fail(
+            &q(TBF),
+            "qdisc[0]",
+            "`limit` (bytes that may wait) or `latency`",
+        );
+        fail(
+            &q(&format!("{}limit = 1000\n", TBF)),
+            "qdisc[0].limit",
+            "limit 1000 bytes is out of range",
+        );
+        fail(
+            &q(&format!("{}limit = 100000\npeakrate = \"30mbit\"\n", TBF)),
+            "qdisc[0].peakrate",
+            "not supported",
+        );
+        fail(
+            &q(&format!("{}limit = 100000\nceil = \"30mbit\"\n", TBF)),
+            "qdisc[0].ceil",
+            "unknown field `ceil`",
+        );
+        fail(
+            &q(&format!("{}limit = true\n", TBF)),
+            "qdisc[0].limit",
+            "expected a string with a tc unit",
+        );
+        fail(
+            &q(&format!(
+                "{TBF}limit = 100000\n[[qdisc]]\n{TBF}latency = \"1ms\"\n"
+            )),
+            "qdisc[1].port",
+            "port \"port1\" already has a qdisc (qdisc[0])",
+        );
+        // A jumbo port needs a burst of at least one jumbo frame.
+        fail(
+            &q(&format!("{}limit = 100000\n", TBF.replace("32kb", "8kb"))).replace(
+                "address = \"10.0.2.1/24\"",
+                "address = \"10.0.2.1/24\"\nmtu = 9000",
+            ),
+            "qdisc[0].burst",
+            "(9014 bytes",
         );
     }
 

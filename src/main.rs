@@ -18,6 +18,7 @@ const USAGE_TAIL: &str = "\
 options: -c, --config FILE   configuration (also tells the client commands the socket)
          -s, --socket PATH   control socket of a running router
          -j, -json           JSON output for show commands
+         -stats              counters with the objects shown (qdisc: like tc -s)
          -V, --version";
 
 fn usage() -> String {
@@ -32,6 +33,7 @@ struct Args {
     wait: Option<f64>,
     once: bool,
     json: bool,
+    stats: bool,
     batch: Option<String>,
     force: bool,
 }
@@ -44,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         wait: None,
         once: false,
         json: false,
+        stats: false,
         batch: None,
         force: false,
     };
@@ -62,6 +65,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--once" => a.once = true,
             "-j" | "-json" | "--json" => a.json = true,
+            // `-s` is the socket here; iproute2's long forms mean tc's `-s`.
+            "-stats" | "-statistics" | "--stats" => a.stats = true,
             "-b" | "-batch" | "--batch" => a.batch = Some(value(&arg)?),
             "-force" | "--force" => a.force = true,
             "-h" | "--help" => a.words = vec!["help".into()],
@@ -120,6 +125,7 @@ fn command(a: &Args) -> Result<(), String> {
     let path = socket_path(a)?;
     let conn = Conn::connect(&path).map_err(|e| e.to_string())?;
     let mut s = cli::Session::new(conn, a.json);
+    s.stats = a.stats;
     let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
     let mut out = String::new();
     let r = s.run(&words, &mut out);

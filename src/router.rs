@@ -2,12 +2,13 @@
 //! workers on their lcores, and the control loop on the main lcore.
 use crate::config::{Config, RouteType};
 use crate::control::message::*;
-use crate::control::rtnl::{ifindex, Env, PortState, Rtnl, TableEnv};
+use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
 use crate::control::server::{self, RouterEnv, Server};
 use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
+use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
 use crate::datapath::worker::{LocalFragment, LoopParams, Punt, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
@@ -122,6 +123,20 @@ pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)>
                 dst: Some(n.address),
                 lladdr: Some(n.mac),
                 probes: None,
+            }),
+        );
+    }
+    for (i, qd) in cfg.qdiscs.iter().enumerate() {
+        push(
+            format!("qdisc[{i}]"),
+            RTM_NEWQDISC,
+            create,
+            Body::Qdisc(QdiscMsg {
+                ifindex: ifindex(port_ids[qd.port]),
+                parent: TC_H_ROOT,
+                kind: Some("tbf".into()),
+                tbf: Some(tbf_request(&qd.tbf)),
+                ..QdiscMsg::default()
             }),
         );
     }
@@ -290,10 +305,12 @@ fn run_ports(
             up: true,
         })
         .collect();
+    let hz = dpdk::tsc_hz();
     let shared = Arc::new(Shared {
         fib: ArcSwap::from_pointee(Fib::default()),
         neigh: ArcSwap::from_pointee(neigh.snapshot()),
         ports: ArcSwap::from_pointee(Ports::new(ctxs)),
+        qdisc: Qdiscs::new(hz, cfg.workers.len() as u32, pool.size()),
         stop: AtomicBool::new(false),
     });
     let mut rtnl = Rtnl::new(Arc::clone(&shared), port_states);
@@ -308,6 +325,13 @@ fn run_ports(
         },
     )?;
     shared.neigh.store(Arc::new(neigh.snapshot()));
+    for (port, t) in rtnl.qdiscs() {
+        log!(
+            "port {}: qdisc tbf {t} (a packet waits at most {})",
+            rtnl.name_of(*port),
+            fmt_time_us(t.max_delay_us())
+        );
+    }
     log!(
         "FIB version {}: {} prefixes",
         shared.fib.load().version,
@@ -337,7 +361,6 @@ fn run_ports(
         None => None,
     };
 
-    let hz = dpdk::tsc_hz();
     let bucket = || {
         TokenBucket::new(
             cfg.icmp.ratelimit_pps,
@@ -369,6 +392,7 @@ fn run_ports(
         drain_cycles: hz * cfg.datapath.tx_drain_us / 1_000_000,
         idle_sleep: (cfg.datapath.idle_sleep_us > 0)
             .then(|| Duration::from_micros(cfg.datapath.idle_sleep_us)),
+        tsc_hz: hz,
     };
     for (w, wc) in cfg.workers.iter().enumerate() {
         let counters = Arc::new(SharedCounters::default());

@@ -384,7 +384,9 @@ fn each_drop_reason_moves_alone_in_metrics() {
     // mbufs, neighbour resolution (tests/router.rs covers neigh_failed), runts below
     // an Ethernet header (the kernel refuses to send them); reassembly's reasons take
     // fragment sequences and timeouts: tests/fragment.rs covers them; a port set down:
-    // tests/api.rs.
+    // tests/api.rs; the egress qdisc's need a shaper configured: tests/qdisc.rs covers
+    // qdisc_overlimit, and a burst below the largest frame, which qdisc_exceeds_burst
+    // needs, is refused (the unit tests of datapath::qdisc cover it).
     let unreachable_here = [
         "port_down",
         "eth_truncated",
@@ -403,6 +405,8 @@ fn each_drop_reason_moves_alone_in_metrics() {
         "ip4_reasm_duplicate",
         "ip4_reasm_inconsistent",
         "ip4_reasm_evicted",
+        "qdisc_overlimit",
+        "qdisc_exceeds_burst",
     ];
     for r in &reasons {
         assert!(

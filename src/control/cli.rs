@@ -4,6 +4,7 @@
 //! `ip` prints them, or as JSON with `-j`. `-batch FILE` runs many over one connection.
 use super::client::{ClientError, Conn};
 use super::message::*;
+use crate::datapath::qdisc;
 use crate::wire::MacAddr;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -52,8 +53,9 @@ pub const HELP: &str = "\
        ferroute neigh [show [dev PORT]] | add|replace|change|del ADDR [lladdr MAC] [dev PORT]
        ferroute addr [show [dev PORT]] | add|replace|del ADDR/LEN dev PORT
        ferroute link [show [PORT]] | set PORT [mtu N] [up|down]
-       ferroute qdisc [show [dev PORT]]
-       ferroute qdisc add|replace|change|del dev PORT [root] tbf rate RATE burst SIZE latency TIME
+       ferroute [-stats] qdisc [show [dev PORT]]
+       ferroute qdisc add|replace|change|del dev PORT [root] tbf rate RATE burst SIZE
+                      latency TIME|limit SIZE
        ferroute config dump
        ferroute -batch FILE [-force]      one command per line over one connection";
 
@@ -62,6 +64,8 @@ pub struct Session {
     pub conn: Conn,
     links: Option<Vec<LinkMsg>>,
     pub json: bool,
+    /// `-stats` (`tc -s`): show counters with the objects (qdiscs).
+    pub stats: bool,
 }
 
 impl Session {
@@ -70,6 +74,7 @@ impl Session {
             conn,
             links: None,
             json,
+            stats: false,
         }
     }
 
@@ -694,7 +699,7 @@ impl Session {
             parent: TC_H_ROOT,
             ..QdiscMsg::default()
         };
-        let (mut rate, mut burst, mut latency) = (None, None, None);
+        let (mut rate, mut burst, mut latency, mut limit) = (None, None, None, None);
         let mut it = rest.iter().copied();
         while let Some(w) = it.next() {
             let mut val = || {
@@ -708,6 +713,7 @@ impl Session {
                 "rate" => rate = Some(parse_rate(val()?)?),
                 "burst" | "buffer" | "maxburst" => burst = Some(parse_size(val()?)?),
                 "latency" | "lat" => latency = Some(parse_time_us(val()?)?),
+                "limit" => limit = Some(parse_size(val()?)?),
                 other => return Err(usage(format!("unknown qdisc argument \"{other}\""))),
             }
         }
@@ -715,18 +721,30 @@ impl Session {
             return Err(usage("qdisc needs dev PORT"));
         }
         if kind == RTM_NEWQDISC {
-            match (rate, burst, latency) {
-                (Some(rate), Some(burst), Some(latency_us)) => {
+            match (rate, burst, latency, limit) {
+                (Some(rate), Some(burst), Some(latency_us), None) => {
                     q.tbf = Some(TbfSpec {
                         rate,
                         burst,
                         latency_us,
+                        limit: 0,
                     })
+                }
+                (Some(rate), Some(burst), None, Some(limit)) => {
+                    q.tbf = Some(TbfSpec {
+                        rate,
+                        burst,
+                        latency_us: 0,
+                        limit,
+                    })
+                }
+                (_, _, Some(_), Some(_)) => {
+                    return Err(usage("tbf takes latency or limit, not both (as tc)"))
                 }
                 _ if q.kind.is_none() => return Err(usage(
                     "usage: ferroute qdisc add dev PORT root tbf rate RATE burst SIZE latency TIME",
                 )),
-                _ => return Err(usage("tbf needs rate, burst and latency")),
+                _ => return Err(usage("tbf needs rate, burst, and latency or limit")),
             }
         }
         Ok(self.conn.change(kind, flags, Body::Qdisc(q))?)
@@ -740,27 +758,71 @@ impl Session {
             _ => return Err(usage("usage: ferroute qdisc show [dev PORT]")),
         }
         let msgs = self.conn.dump(RTM_GETQDISC, Body::Qdisc(filter))?;
+        // `-stats`: the qdisc lines of the counters text ("qdisc port1 sent_bytes 5").
+        let stats = if self.stats {
+            self.conn.text(FR_GETCOUNTERS)?
+        } else {
+            String::new()
+        };
+        let stat = |dev: &str, key: &str| -> u64 {
+            stats
+                .lines()
+                .find_map(|l| {
+                    let mut w = l.split_whitespace();
+                    (w.next() == Some("qdisc") && w.next() == Some(dev) && w.next() == Some(key))
+                        .then(|| w.next().and_then(|v| v.parse().ok()))
+                        .flatten()
+                })
+                .unwrap_or(0)
+        };
         let mut rows = Vec::new();
         for m in msgs {
             let Body::Qdisc(q) = m.body else { continue };
             let dev = self.name(q.ifindex);
             let kind = q.kind.clone().unwrap_or_default();
             let Some(t) = q.tbf else { continue };
+            let keys = [
+                "sent_bytes",
+                "sent_packets",
+                "dropped",
+                "backlog_bytes",
+                "backlog_packets",
+                "tokens_bytes",
+            ];
+            let [sent, pkts, dropped, backlog, qlen, tokens] = keys.map(|k| stat(&dev, k));
             if self.json {
-                rows.push(
-                    json!({"kind": kind, "handle": format!("{:x}:", q.handle >> 16),
+                let mut row = json!({"kind": kind, "handle": format!("{:x}:", q.handle >> 16),
                     "dev": dev, "root": true, "options": {"rate": t.rate, "burst": t.burst,
-                    "lat": t.latency_us}}),
-                );
+                    "limit": t.limit, "lat": t.latency_us}});
+                if self.stats {
+                    row["bytes"] = json!(sent);
+                    row["packets"] = json!(pkts);
+                    row["drops"] = json!(dropped);
+                    row["backlog"] = json!(backlog);
+                    row["qlen"] = json!(qlen);
+                    row["tokens"] = json!(tokens);
+                }
+                rows.push(row);
             } else {
-                let _ = writeln!(
+                let _ = write!(
                     out,
-                    "qdisc {kind} {:x}: dev {dev} root rate {} burst {} lat {}",
+                    "qdisc {kind} {:x}: dev {dev} root rate {} burst {} limit {}",
                     q.handle >> 16,
                     rate_text(t.rate),
                     size_text(t.burst),
-                    time_text(t.latency_us)
+                    size_text(t.limit)
                 );
+                if t.latency_us != 0 {
+                    let _ = write!(out, " lat {}", time_text(t.latency_us));
+                }
+                out.push('\n');
+                if self.stats {
+                    // tc -s qdisc's lines, plus the bucket's tokens.
+                    let _ = writeln!(
+                        out,
+                        " Sent {sent} bytes {pkts} pkt (dropped {dropped})\n backlog {backlog}b {qlen}p tokens {tokens}b"
+                    );
+                }
             }
         }
         if self.json {
@@ -962,110 +1024,44 @@ fn nud_name(s: u16) -> &'static str {
 
 /// tc's rate syntax in bytes per second: `20mbit`, `100kbit`, `1gbit`, `500bps`,
 /// `10kbps` (bytes), plain number = bits per second.
+/// tc's rate syntax (datapath::qdisc::parse_rate, tc(8) UNITS), in bytes per second as
+/// the API carries it.
 pub fn parse_rate(s: &str) -> Result<u64, CliError> {
-    let l = s.to_ascii_lowercase();
-    let split = l
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(l.len());
-    let (num, unit) = l.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| usage(format!("invalid rate \"{s}\"")))?;
-    let bits_per_s = match unit {
-        "" | "bit" => n,
-        "kbit" => n * 1e3,
-        "mbit" => n * 1e6,
-        "gbit" => n * 1e9,
-        "bps" => n * 8.0,
-        "kbps" => n * 8e3,
-        "mbps" => n * 8e6,
-        "gbps" => n * 8e9,
-        _ => return Err(usage(format!("invalid rate unit in \"{s}\""))),
-    };
-    let bytes = (bits_per_s / 8.0).round();
-    if !(1.0..=1e13).contains(&bytes) {
+    let bits = qdisc::parse_rate(s).map_err(usage)?;
+    if !(8..=8 * 10u64.pow(13)).contains(&bits) {
         return Err(usage(format!("rate \"{s}\" out of range")));
     }
-    Ok(bytes as u64)
+    Ok(bits / 8)
 }
 
 /// tc's size syntax in bytes: `32kb`/`32k` (KiB), `1mb`/`1m`, `1500b`, plain bytes.
 pub fn parse_size(s: &str) -> Result<u32, CliError> {
-    let l = s.to_ascii_lowercase();
-    let split = l
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(l.len());
-    let (num, unit) = l.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| usage(format!("invalid size \"{s}\"")))?;
-    let v = match unit {
-        "" | "b" => n,
-        "k" | "kb" => n * 1024.0,
-        "m" | "mb" => n * 1024.0 * 1024.0,
-        "kbit" => n * 1024.0 / 8.0,
-        "mbit" => n * 1024.0 * 1024.0 / 8.0,
-        _ => return Err(usage(format!("invalid size unit in \"{s}\""))),
-    };
-    if !(1.0..=f64::from(u32::MAX)).contains(&v) {
-        return Err(usage(format!("size \"{s}\" out of range")));
+    let v = qdisc::parse_size(s).map_err(usage)?;
+    match u32::try_from(v) {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err(usage(format!("size \"{s}\" out of range"))),
     }
-    Ok(v.round() as u32)
 }
 
 /// tc's time syntax in microseconds: `50ms`, `1s`, `200us`, plain = microseconds.
 pub fn parse_time_us(s: &str) -> Result<u32, CliError> {
-    let l = s.to_ascii_lowercase();
-    let split = l
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(l.len());
-    let (num, unit) = l.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| usage(format!("invalid time \"{s}\"")))?;
-    let v = match unit {
-        "" | "us" | "usec" => n,
-        "ms" | "msec" => n * 1e3,
-        "s" | "sec" | "secs" => n * 1e6,
-        _ => return Err(usage(format!("invalid time unit in \"{s}\""))),
-    };
-    if !(1.0..=f64::from(u32::MAX)).contains(&v) {
-        return Err(usage(format!("time \"{s}\" out of range")));
+    let v = qdisc::parse_time_us(s).map_err(usage)?;
+    match u32::try_from(v) {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err(usage(format!("time \"{s}\" out of range"))),
     }
-    Ok(v.round() as u32)
 }
 
 fn rate_text(bytes_per_s: u64) -> String {
-    let bits = bytes_per_s * 8;
-    if bits >= 1_000_000_000 && bits % 1_000_000_000 == 0 {
-        format!("{}Gbit", bits / 1_000_000_000)
-    } else if bits >= 1_000_000 && bits % 1_000_000 == 0 {
-        format!("{}Mbit", bits / 1_000_000)
-    } else if bits >= 1000 && bits % 1000 == 0 {
-        format!("{}Kbit", bits / 1000)
-    } else {
-        format!("{bits}bit")
-    }
+    qdisc::fmt_rate(bytes_per_s.saturating_mul(8))
 }
 
 fn size_text(b: u32) -> String {
-    if b >= 1024 * 1024 && b % (1024 * 1024) == 0 {
-        format!("{}Mb", b / (1024 * 1024))
-    } else if b >= 1024 && b % 1024 == 0 {
-        format!("{}Kb", b / 1024)
-    } else {
-        format!("{b}b")
-    }
+    qdisc::fmt_size(u64::from(b))
 }
 
 fn time_text(us: u32) -> String {
-    if us >= 1_000_000 && us % 1_000_000 == 0 {
-        format!("{}s", us / 1_000_000)
-    } else if us >= 1000 && us % 1000 == 0 {
-        format!("{}ms", us / 1000)
-    } else {
-        format!("{us}us")
-    }
+    qdisc::fmt_time_us(u64::from(us))
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! the file the router was started with (EAL, sockets, datapath, workers, devices) and
 //! writes what the API can change as it is now: ports' MTU, primary address and admin
 //! state, further addresses, static routes in RIB order (so routes sharing a prefix and
-//! metric keep their order), permanent neighbours. Loaded with `ferroute run -c`, it
-//! reproduces the same `route show`, `addr show` and static `neigh show`.
+//! metric keep their order), permanent neighbours, egress qdiscs. Loaded with `ferroute
+//! run -c`, it reproduces the same `route show`, `addr show`, static `neigh show` and
+//! `qdisc show`.
 use super::rtnl::Rtnl;
 use crate::config::Config;
+use crate::datapath::qdisc::fmt_size;
 use crate::fib::{Proto, RouteTarget};
 use crate::neigh::{NeighInfo, NeighState};
 use std::fmt::Write as _;
@@ -148,6 +150,27 @@ pub fn render(base: &Config, rtnl: &Rtnl, neighbours: &[NeighInfo]) -> String {
                 q(&rtnl.name_of(n.key.port))
             );
         }
+    }
+    for (&port, t) in rtnl.qdiscs() {
+        let _ = writeln!(
+            o,
+            "[[qdisc]]\nport = {}\nkind = \"tbf\"\nrate = {}\nburst = {}",
+            q(&rtnl.name_of(port)),
+            q(&format!("{}bit", t.rate)),
+            q(&fmt_size(u64::from(t.burst)))
+        );
+        match t.latency_us {
+            Some(us) if us % 1000 == 0 => {
+                let _ = writeln!(o, "latency = {}", q(&format!("{}ms", us / 1000)));
+            }
+            Some(us) => {
+                let _ = writeln!(o, "latency = {}", q(&format!("{us}us")));
+            }
+            None => {
+                let _ = writeln!(o, "limit = {}", q(&fmt_size(u64::from(t.limit))));
+            }
+        }
+        o.push('\n');
     }
     o
 }

@@ -14,9 +14,9 @@
 //! `tcmsg`) followed by attributes (`rtattr`: `{len u16, type u16, value}` padded to 4
 //! bytes), with Linux's numbers for types, flags, attributes and errnos, so that anyone
 //! who knows rtnetlink can read a capture. Differences: the byte order; interface index =
-//! DPDK port id + 1 (0 means "none" as in Linux); `tcmsg` options for `tbf` are three
-//! plain attributes (rate in bytes/s, burst in bytes, latency in microseconds) rather
-//! than Linux's rate tables; and ferroute's own message types from 0x100 up (atomic
+//! DPDK port id + 1 (0 means "none" as in Linux); `tcmsg` options for `tbf` are plain
+//! attributes (rate in bytes/s, burst in bytes, and latency in microseconds or limit in
+//! bytes, as tc's command line has them) rather than Linux's rate tables; and ferroute's own message types from 0x100 up (atomic
 //! batches as in nfnetlink, and status/counters/config dump answered with text).
 //!
 //! Every request gets an answer: NLMSG_ERROR with errno 0 (an ack, only when the request
@@ -132,6 +132,7 @@ pub const TCA_OPTIONS: u16 = 2;
 pub const TBF_RATE: u16 = 1;
 pub const TBF_BURST: u16 = 2;
 pub const TBF_LATENCY: u16 = 3;
+pub const TBF_LIMIT: u16 = 4;
 /// `tcmsg.parent` of a root qdisc.
 pub const TC_H_ROOT: u32 = 0xffff_ffff;
 
@@ -310,15 +311,20 @@ pub struct LinkMsg {
     pub mac: Option<MacAddr>,
 }
 
-/// Token bucket filter parameters as they travel (TCA_OPTIONS of a `tbf` qdisc).
+/// Token bucket filter parameters as they travel (TCA_OPTIONS of a `tbf` qdisc). A
+/// request gives `latency_us` or `limit` (the other 0), as tc's command line does; a
+/// dump answers with the limit in force and the latency it came from, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TbfSpec {
     /// Bytes per second.
     pub rate: u64,
     /// Bucket depth in bytes.
     pub burst: u32,
-    /// Longest a packet may wait in the queue, in microseconds.
+    /// Longest a packet may wait in the queue, in microseconds (0: not given); the
+    /// limit is derived from it as tc does.
     pub latency_us: u32,
+    /// Bytes that may wait for tokens (0: not given).
+    pub limit: u32,
 }
 
 /// A queueing discipline (`tcmsg` + TCA_KIND, TCA_OPTIONS).
@@ -705,7 +711,12 @@ impl QdiscMsg {
             let mut n = Attrs(&mut nested);
             n.put(TBF_RATE, &t.rate.to_le_bytes());
             n.u32(TBF_BURST, t.burst);
-            n.u32(TBF_LATENCY, t.latency_us);
+            if t.latency_us != 0 {
+                n.u32(TBF_LATENCY, t.latency_us);
+            }
+            if t.limit != 0 {
+                n.u32(TBF_LIMIT, t.limit);
+            }
             a.put(TCA_OPTIONS, &nested);
         }
     }
@@ -723,25 +734,29 @@ impl QdiscMsg {
             match k {
                 TCA_KIND => m.kind = Some(a_str(k, v)?),
                 TCA_OPTIONS => {
-                    let (mut rate, mut burst, mut latency) = (None, None, None);
+                    let (mut rate, mut burst, mut latency, mut limit) = (None, None, 0, 0);
                     for (k, v) in attrs(v)? {
                         match k {
                             TBF_RATE => rate = Some(a_u64(k, v)?),
                             TBF_BURST => burst = Some(a_u32(k, v)?),
-                            TBF_LATENCY => latency = Some(a_u32(k, v)?),
+                            TBF_LATENCY => latency = a_u32(k, v)?,
+                            TBF_LIMIT => limit = a_u32(k, v)?,
                             _ => return Err(unknown_attr("tbf option", k)),
                         }
                     }
-                    match (rate, burst, latency) {
-                        (Some(rate), Some(burst), Some(latency_us)) => {
+                    match (rate, burst) {
+                        (Some(rate), Some(burst)) if latency != 0 || limit != 0 => {
                             m.tbf = Some(TbfSpec {
                                 rate,
                                 burst,
-                                latency_us,
+                                latency_us: latency,
+                                limit,
                             })
                         }
                         _ => {
-                            return Err(ApiError::inval("tbf options need rate, burst and latency"))
+                            return Err(ApiError::inval(
+                                "tbf options need rate, burst, and latency or limit",
+                            ))
                         }
                     }
                 }
@@ -1049,6 +1064,24 @@ mod tests {
                         rate: 2_500_000,
                         burst: 32768,
                         latency_us: 50_000,
+                        limit: 0,
+                    }),
+                }),
+            ),
+            Message::new(
+                RTM_NEWQDISC,
+                flags | NLM_F_CREATE,
+                9,
+                Body::Qdisc(QdiscMsg {
+                    ifindex: 1,
+                    handle: 0x8001_0000,
+                    parent: TC_H_ROOT,
+                    kind: Some("tbf".into()),
+                    tbf: Some(TbfSpec {
+                        rate: 125_000_000,
+                        burst: 65536,
+                        latency_us: 0,
+                        limit: 1 << 20,
                     }),
                 }),
             ),

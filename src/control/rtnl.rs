@@ -16,8 +16,9 @@
 //! large table makes each build expensive).
 use super::message::*;
 use crate::config::Config;
+use crate::datapath::qdisc::{Limit, TbfParams};
 use crate::datapath::worker::Shared;
-use crate::datapath::{PortCtx, Ports};
+use crate::datapath::{PortCtx, Ports, ETH_HLEN};
 use crate::fib::{NextHop, Proto, Rib, Route, RouteTarget};
 use crate::neigh::{NeighAction, NeighInfo, NeighKey, NeighState, NeighTable};
 use crate::wire::MacAddr;
@@ -109,8 +110,6 @@ pub trait Env {
     fn link_running(&self, port: u16) -> bool;
     /// The `ferroute counters` text.
     fn counters(&self) -> String;
-    /// Installs (`Some`) or removes a port's egress qdisc.
-    fn set_qdisc(&mut self, port: u16, tbf: Option<TbfSpec>) -> Result<(), ApiError>;
 }
 
 /// An [`Env`] over a neighbour table the caller owns (startup before the control thread
@@ -133,13 +132,6 @@ impl<P> Env for TableEnv<'_, P> {
     fn counters(&self) -> String {
         String::new()
     }
-    fn set_qdisc(&mut self, _port: u16, _tbf: Option<TbfSpec>) -> Result<(), ApiError> {
-        // TODO(tbf): the same hook as RouterEnv once the tbf qdisc lands on main.
-        Err(ApiError::new(
-            errno::EOPNOTSUPP,
-            "qdiscs are not available in this build yet (the tbf qdisc is not merged)",
-        ))
-    }
 }
 
 /// The control API's state.
@@ -147,7 +139,8 @@ pub struct Rtnl {
     shared: Arc<Shared>,
     rib: Rib,
     ports: Vec<PortState>,
-    qdiscs: BTreeMap<u16, TbfSpec>,
+    /// Installed qdiscs by port id (the workers' copy is `Shared::qdisc`).
+    qdiscs: BTreeMap<u16, TbfParams>,
     /// Prefixes changed since the last publication (for an incremental FIB update).
     changed: Vec<Ipv4Net>,
     fib_dirty: bool,
@@ -163,6 +156,28 @@ pub struct Rtnl {
     /// worker has moved on (they reload once per poll round), so the last reference is
     /// dropped here and a worker never pays for freeing a table.
     retired: Option<Arc<crate::fib::Fib>>,
+}
+
+/// How a dump shows installed tbf parameters: the limit in force, and the latency it
+/// was derived from if it was given that way.
+pub fn tbf_spec(p: &TbfParams) -> TbfSpec {
+    TbfSpec {
+        rate: p.rate / 8,
+        burst: p.burst,
+        latency_us: p
+            .latency_us
+            .map_or(0, |us| u32::try_from(us).unwrap_or(u32::MAX)),
+        limit: p.limit,
+    }
+}
+
+/// The request that installs `p` as given: its latency, or its limit if given so.
+pub fn tbf_request(p: &TbfParams) -> TbfSpec {
+    let dump = tbf_spec(p);
+    TbfSpec {
+        limit: if dump.latency_us == 0 { p.limit } else { 0 },
+        ..dump
+    }
 }
 
 fn mask(len: u8) -> u32 {
@@ -204,7 +219,7 @@ impl Rtnl {
         &self.ports
     }
 
-    pub fn qdiscs(&self) -> &BTreeMap<u16, TbfSpec> {
+    pub fn qdiscs(&self) -> &BTreeMap<u16, TbfParams> {
         &self.qdiscs
     }
 
@@ -354,8 +369,8 @@ impl Rtnl {
             }
             (Body::Link(l), RTM_NEWLINK) => self.link_set(l, env),
             (Body::Link(l), RTM_GETLINK) => self.link_dump(l, m.seq, h.is_dump(), env, out),
-            (Body::Qdisc(q), RTM_NEWQDISC) => self.qdisc_new(m.flags, q, env),
-            (Body::Qdisc(q), RTM_DELQDISC) => self.qdisc_del(q, env),
+            (Body::Qdisc(q), RTM_NEWQDISC) => self.qdisc_new(m.flags, q),
+            (Body::Qdisc(q), RTM_DELQDISC) => self.qdisc_del(q),
             (Body::Qdisc(q), RTM_GETQDISC) => {
                 self.qdisc_dump(q, m.seq, out);
                 Ok(())
@@ -1097,7 +1112,11 @@ impl Rtnl {
 
     // --- qdiscs ---------------------------------------------------------------------
 
-    fn qdisc_new(&mut self, flags: u16, q: &QdiscMsg, env: &mut dyn Env) -> Result<(), ApiError> {
+    /// `tc qdisc add|replace|change dev PORT root tbf ...`: checks the parameters as the
+    /// config file's `[[qdisc]]` (datapath::qdisc::TbfParams), then publishes them to the
+    /// workers, which carry the packets waiting over to the new bucket at their next poll
+    /// round (a replaced tbf starts with a full bucket, as Linux's `tbf_change`).
+    fn qdisc_new(&mut self, flags: u16, q: &QdiscMsg) -> Result<(), ApiError> {
         let i = self.port_index(q.ifindex)?;
         match q.kind.as_deref() {
             Some("tbf") => {}
@@ -1111,11 +1130,27 @@ impl Rtnl {
         }
         let tbf = q
             .tbf
-            .ok_or_else(|| ApiError::inval("tbf needs rate, burst and latency"))?;
-        if tbf.rate == 0 || tbf.burst == 0 {
-            return Err(ApiError::inval("tbf rate and burst must be above 0"));
-        }
-        let id = self.ports[i].id;
+            .ok_or_else(|| ApiError::inval("tbf needs rate, burst, and latency or limit"))?;
+        let limit = match (tbf.latency_us, tbf.limit) {
+            (0, 0) => return Err(ApiError::inval("tbf needs latency or limit")),
+            (us, 0) => Limit::LatencyUs(u64::from(us)),
+            (0, bytes) => Limit::Bytes(u64::from(bytes)),
+            _ => {
+                return Err(ApiError::inval(
+                    "tbf takes latency or limit, not both (as tc)",
+                ))
+            }
+        };
+        let port = &self.ports[i];
+        let max_frame = u32::from(port.mtu) + ETH_HLEN as u32;
+        let params = TbfParams::new(
+            tbf.rate.saturating_mul(8),
+            u64::from(tbf.burst),
+            limit,
+            max_frame,
+        )
+        .map_err(|e| ApiError::inval(format!("tbf {e}")))?;
+        let id = port.id;
         let exists = self.qdiscs.contains_key(&id);
         if exists && has(flags, NLM_F_EXCL) {
             return Err(ApiError::new(errno::EEXIST, "a qdisc is already installed"));
@@ -1123,24 +1158,29 @@ impl Rtnl {
         if !exists && !has(flags, NLM_F_CREATE) {
             return Err(ApiError::new(errno::ENOENT, "no qdisc to change"));
         }
-        env.set_qdisc(id, Some(tbf))?;
-        self.qdiscs.insert(id, tbf);
+        self.shared
+            .set_qdisc(id, Some(params))
+            .map_err(|e| ApiError::new(errno::EINVAL, e))?;
+        self.qdiscs.insert(id, params);
         Ok(())
     }
 
-    fn qdisc_del(&mut self, q: &QdiscMsg, env: &mut dyn Env) -> Result<(), ApiError> {
+    /// `tc qdisc del dev PORT root`: the packets waiting go out unshaped.
+    fn qdisc_del(&mut self, q: &QdiscMsg) -> Result<(), ApiError> {
         let i = self.port_index(q.ifindex)?;
         let id = self.ports[i].id;
         if !self.qdiscs.contains_key(&id) {
             return Err(ApiError::new(errno::ENOENT, "no qdisc installed"));
         }
-        env.set_qdisc(id, None)?;
+        self.shared
+            .set_qdisc(id, None)
+            .map_err(|e| ApiError::new(errno::EINVAL, e))?;
         self.qdiscs.remove(&id);
         Ok(())
     }
 
     fn qdisc_dump(&self, filter: &QdiscMsg, seq: u32, out: &mut Vec<Message>) {
-        for (&id, &tbf) in &self.qdiscs {
+        for (&id, p) in &self.qdiscs {
             if filter.ifindex != 0 && filter.ifindex != ifindex(id) {
                 continue;
             }
@@ -1153,7 +1193,7 @@ impl Rtnl {
                     handle: 0x8001_0000,
                     parent: TC_H_ROOT,
                     kind: Some("tbf".into()),
-                    tbf: Some(tbf),
+                    tbf: Some(tbf_spec(p)),
                 }),
             ));
         }

@@ -126,14 +126,6 @@ impl Env for RouterEnv {
     fn counters(&self) -> String {
         counters_text(self)
     }
-
-    fn set_qdisc(&mut self, _port: u16, _tbf: Option<TbfSpec>) -> Result<(), ApiError> {
-        // TODO(tbf): call `Shared::set_qdisc(port, params)` once the tbf qdisc lands on main.
-        Err(ApiError::new(
-            errno::EOPNOTSUPP,
-            "qdiscs are not available in this build yet (the tbf qdisc is not merged)",
-        ))
-    }
 }
 
 fn counters_text(e: &RouterEnv) -> String {
@@ -168,6 +160,24 @@ fn counters_text(e: &RouterEnv) -> String {
             ("rx_nombuf", st.rx_nombuf),
         ] {
             let _ = writeln!(out, "pmd {} {k} {v}", p.name);
+        }
+    }
+    for q in e.shared.qdisc_status(&e.counters, dpdk::rdtsc()) {
+        let name = ports
+            .get(q.port)
+            .map_or_else(|| format!("port#{}", q.port), |p| p.name.clone());
+        for (k, v) in [
+            ("sent_bytes", q.sent_bytes),
+            ("sent_packets", q.sent_packets),
+            ("dropped", q.dropped),
+            ("backlog_bytes", q.backlog_bytes),
+            ("backlog_packets", q.backlog_packets),
+            ("tokens_bytes", q.tokens),
+            ("rate_bps", q.params.rate),
+            ("burst_bytes", u64::from(q.params.burst)),
+            ("limit_bytes", u64::from(q.params.limit)),
+        ] {
+            let _ = writeln!(out, "qdisc {name} {k} {v}");
         }
     }
     for k in IcmpOut::ALL {
@@ -558,6 +568,7 @@ mod tests {
             fib: ArcSwap::from_pointee(Fib::default()),
             neigh: ArcSwap::from_pointee(NeighSnapshot::default()),
             ports: ArcSwap::from_pointee(Ports::default()),
+            qdisc: crate::datapath::qdisc::Qdiscs::new(1_000_000_000, 1, 8192),
             stop: AtomicBool::new(false),
         });
         let port = PortState {

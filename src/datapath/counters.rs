@@ -33,6 +33,12 @@ kinds!(PortStat {
     Dropped => "dropped",
 });
 
+kinds!(QdiscStat {
+    SentPackets => "sent_packets",
+    SentBytes => "sent_bytes",
+    Dropped => "dropped",
+});
+
 kinds!(IcmpOut {
     EchoReply => "echo_reply",
     NetUnreachable => "net_unreachable",
@@ -88,6 +94,8 @@ impl IcmpOut {
 pub struct Tally {
     pub drops: [u64; Reason::COUNT],
     pub ports: [[u64; PortStat::COUNT]; MAX_PORTS],
+    /// Egress qdisc counters by egress port (sent: left the qdisc for the TX queue).
+    pub qdisc: [[u64; QdiscStat::COUNT]; MAX_PORTS],
     pub icmp_out: [u64; IcmpOut::COUNT],
     /// ICMP errors not sent because the rate limit's bucket was empty.
     pub icmp_ratelimited: u64,
@@ -116,6 +124,7 @@ impl Default for Tally {
         Tally {
             drops: [0; Reason::COUNT],
             ports: [[0; PortStat::COUNT]; MAX_PORTS],
+            qdisc: [[0; QdiscStat::COUNT]; MAX_PORTS],
             icmp_out: [0; IcmpOut::COUNT],
             icmp_ratelimited: 0,
             icmp_suppressed: 0,
@@ -149,6 +158,19 @@ impl Tally {
     }
 
     #[inline]
+    pub fn qdisc(&mut self, port: u16, stat: QdiscStat, n: u64) {
+        if let Some(p) = self.qdisc.get_mut(port as usize) {
+            p[stat as usize] += n;
+        }
+    }
+
+    pub fn qdisc_stat(&self, port: u16, stat: QdiscStat) -> u64 {
+        self.qdisc
+            .get(port as usize)
+            .map_or(0, |p| p[stat as usize])
+    }
+
+    #[inline]
     pub fn icmp(&mut self, kind: IcmpOut) {
         self.icmp_out[kind as usize] += 1;
     }
@@ -167,6 +189,7 @@ impl Tally {
         self.drops
             .iter()
             .chain(self.ports.iter().flatten())
+            .chain(self.qdisc.iter().flatten())
             .chain(self.icmp_out.iter())
             .chain(self.reasm_fail.iter())
             .chain([
@@ -189,6 +212,7 @@ impl Tally {
         self.drops
             .iter_mut()
             .chain(self.ports.iter_mut().flatten())
+            .chain(self.qdisc.iter_mut().flatten())
             .chain(self.icmp_out.iter_mut())
             .chain(self.reasm_fail.iter_mut())
             .chain([
@@ -215,9 +239,12 @@ impl Tally {
     }
 }
 
-/// One lcore's counters, readable from other threads.
+/// One lcore's counters, readable from other threads, and its gauges.
 pub struct SharedCounters {
     cells: Vec<AtomicU64>,
+    /// Bytes and packets waiting in this lcore's egress qdiscs, by port (gauges: stored,
+    /// not added; the port's backlog is the sum over lcores).
+    backlog: [[AtomicU64; 2]; MAX_PORTS],
 }
 
 impl Default for SharedCounters {
@@ -225,6 +252,7 @@ impl Default for SharedCounters {
         let n = Tally::default().fields().count();
         SharedCounters {
             cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            backlog: std::array::from_fn(|_| [AtomicU64::new(0), AtomicU64::new(0)]),
         }
     }
 }
@@ -238,6 +266,21 @@ impl SharedCounters {
                 *v = 0;
             }
         }
+    }
+
+    /// Publishes this lcore's qdisc backlog on `port` (owning lcore only).
+    pub fn set_backlog(&self, port: u16, bytes: u64, packets: u64) {
+        if let Some([b, p]) = self.backlog.get(port as usize) {
+            b.store(bytes, Relaxed);
+            p.store(packets, Relaxed);
+        }
+    }
+
+    /// This lcore's qdisc backlog on `port`: (bytes, packets).
+    pub fn backlog(&self, port: u16) -> (u64, u64) {
+        self.backlog
+            .get(port as usize)
+            .map_or((0, 0), |[b, p]| (b.load(Relaxed), p.load(Relaxed)))
     }
 
     /// A copy of the current values.

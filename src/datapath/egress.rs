@@ -8,7 +8,11 @@ use super::icmp_error::{build_icmp_error, may_send_error, TokenBucket, QUOTE_DAT
 use super::ip4_output::{
     dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, write_eth, OutNext,
 };
-use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, Tally, ETH_HLEN};
+use super::qdisc::{QdiscSet, Qdiscs};
+use super::{
+    HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, QdiscStat, Reason, SharedCounters,
+    Tally, ETH_HLEN,
+};
 use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
 use crate::fib::Fib;
 use crate::neigh::NeighSnapshot;
@@ -60,6 +64,11 @@ pub struct Egress {
     pool: Mempool,
     /// The fragments of one datagram while they are built (reused).
     frags: Vec<Mbuf>,
+    /// This worker's side of the ports' qdiscs (the control thread's stays empty: what
+    /// it injects is shaped by the worker that sends it).
+    qdisc: QdiscSet<Mbuf>,
+    /// Ports whose backlog gauge was last published (to publish a 0 after a delete).
+    gauged: u32,
 }
 
 impl Egress {
@@ -71,6 +80,8 @@ impl Egress {
             ident: 0,
             pool,
             frags: Vec::with_capacity(FRAGS_RESERVED),
+            qdisc: QdiscSet::default(),
+            gauged: 0,
         }
     }
 
@@ -80,30 +91,76 @@ impl Egress {
         self.tally.drop(m.in_port(), reason);
     }
 
-    /// Buffers a packet whose Ethernet header is written.
+    /// Sends a packet whose Ethernet header is written: through the port's qdisc if it
+    /// has one, else straight to the TX buffer. An unshaped port pays one bit test.
     #[inline]
     pub fn transmit(&mut self, mut m: Mbuf, port: u16) {
         m.clear_offload_flags();
-        let len = m.len() as u64;
-        let r = match &mut self.sink {
-            Sink::Tx(bufs) => match bufs.get_mut(port as usize) {
-                Some(Some(buf)) => buf.push(m),
-                _ => {
-                    self.drop_pkt(m, Reason::TxQueueFull);
-                    return;
-                }
-            },
-            Sink::Inject(q) => match q.try_send(Injected { pkt: m, port }) {
-                // The worker counts it when it sends it.
-                Ok(()) => return,
-                Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) => {
-                    self.drop_pkt(i.pkt, Reason::TxQueueFull);
-                    return;
-                }
-            },
-        };
-        self.tally.port(port, PortStat::TxBytes, len);
-        count_tx(&mut self.tally, port, r);
+        if self.qdisc.is_shaped(port) {
+            // Linux's qdisc_pkt_len: the frame without FCS.
+            let len = m.pkt_len();
+            if let Err((m, r)) = self.qdisc.enqueue(port, m, len) {
+                self.tally.qdisc(port, QdiscStat::Dropped, 1);
+                self.drop_pkt(m, r);
+            }
+            return;
+        }
+        to_sink(&mut self.sink, &mut self.tally, m, port);
+    }
+
+    /// Applies qdisc changes the control side published (one atomic load when there
+    /// are none). Waiting packets are never lost: they move to the new qdisc (dropped
+    /// and counted if over its limit) or, when the qdisc is deleted, go out unshaped.
+    #[inline]
+    pub fn sync_qdiscs(&mut self, qdiscs: &Qdiscs) {
+        let Egress {
+            qdisc, sink, tally, ..
+        } = self;
+        qdisc.sync(qdiscs, &mut |port, m, fate| match fate {
+            Ok(len) => {
+                tally.qdisc(port, QdiscStat::SentPackets, 1);
+                tally.qdisc(port, QdiscStat::SentBytes, u64::from(len));
+                to_sink(sink, tally, m, port);
+            }
+            Err(r) => {
+                tally.qdisc(port, QdiscStat::Dropped, 1);
+                tally.drop(m.in_port(), r);
+            }
+        });
+    }
+
+    /// Moves what the ports' token buckets allow from their qdiscs to the TX buffers.
+    /// Returns the packets moved and the TSC time the next waiting packet may leave
+    /// (`None`: nothing waits).
+    #[inline]
+    pub fn service_qdiscs(&mut self, now: u64) -> (usize, Option<u64>) {
+        if !self.qdisc.has_backlog() {
+            return (0, None);
+        }
+        let Egress {
+            qdisc, sink, tally, ..
+        } = self;
+        let mut n = 0;
+        let next = qdisc.service(now, &mut |port, m, len| {
+            tally.qdisc(port, QdiscStat::SentPackets, 1);
+            tally.qdisc(port, QdiscStat::SentBytes, u64::from(len));
+            to_sink(sink, tally, m, port);
+            n += 1;
+        });
+        (n, next)
+    }
+
+    /// Publishes this lcore's qdisc backlogs (gauges) into `counters`.
+    pub fn publish_qdisc_gauges(&mut self, counters: &SharedCounters) {
+        let shaped = self.qdisc.shaped_mask();
+        let mut ports = shaped | self.gauged;
+        while ports != 0 {
+            let port = ports.trailing_zeros() as u16;
+            ports &= ports - 1;
+            let (bytes, packets) = self.qdisc.backlog(port);
+            counters.set_backlog(port, bytes, packets);
+        }
+        self.gauged = shaped;
     }
 
     /// Sends every buffered packet (the drain timer and shutdown call this).
@@ -313,6 +370,31 @@ impl Egress {
         self.tally.icmp(kind);
         self.send_local(m, v)
     }
+}
+
+/// Hands a finished packet to the TX buffer (worker) or the inject queue (control).
+#[inline]
+fn to_sink(sink: &mut Sink, tally: &mut Tally, m: Mbuf, port: u16) {
+    let len = m.len() as u64;
+    let r = match sink {
+        Sink::Tx(bufs) => match bufs.get_mut(port as usize) {
+            Some(Some(buf)) => buf.push(m),
+            _ => {
+                tally.drop(m.in_port(), Reason::TxQueueFull);
+                return;
+            }
+        },
+        Sink::Inject(q) => match q.try_send(Injected { pkt: m, port }) {
+            // The worker counts it when it sends it.
+            Ok(()) => return,
+            Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) => {
+                tally.drop(i.pkt.in_port(), Reason::TxQueueFull);
+                return;
+            }
+        },
+    };
+    tally.port(port, PortStat::TxBytes, len);
+    count_tx(tally, port, r);
 }
 
 /// Counts what a TX flush sent and what the port refused.

@@ -4,9 +4,10 @@
 //!
 //! Receive: [`eth_input`] -> [`ip4_input`] -> FIB lookup -> [`ip4_route`] decides
 //! -> [`ip4_local`] (ICMP echo) or [`ip4_forward`] (TTL) -> [`ip4_output`] (MTU, neighbour,
-//! Ethernet header) -> [`fragment`] when over the MTU -> per-port TX buffer. ICMP errors
-//! are built in place by [`icmp_error`]. Fragments addressed to the router go to the
-//! control thread, whose [`ip4_reassembly`] hands complete datagrams back to [`ip4_local`].
+//! Ethernet header) -> [`fragment`] when over the MTU -> [`qdisc`] (the port's tbf
+//! shaper, if it has one) -> per-port TX buffer. ICMP errors are built in place by
+//! [`icmp_error`]. Fragments addressed to the router go to the control thread, whose
+//! [`ip4_reassembly`] hands complete datagrams back to [`ip4_local`].
 
 pub mod arp_input;
 pub mod counters;
@@ -20,11 +21,12 @@ pub mod ip4_local;
 pub mod ip4_output;
 pub mod ip4_reassembly;
 pub mod ip4_route;
+pub mod qdisc;
 pub mod reason;
 pub mod worker;
 
 pub use crate::dpdk::RxCsum;
-pub use counters::{IcmpOut, PortStat, ReasmFail, SharedCounters, Tally, MAX_PORTS};
+pub use counters::{IcmpOut, PortStat, QdiscStat, ReasmFail, SharedCounters, Tally, MAX_PORTS};
 pub use reason::Reason;
 
 use crate::dpdk::Mbuf;

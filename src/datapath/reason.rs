@@ -66,6 +66,8 @@ reasons! {
     NeighTableFull => "neigh_table_full", "Neighbour table full with nothing to evict (Linux \"neighbour table overflow\").";
     TxQueueFull => "tx_queue_full", "The port's TX queue refused the packet.";
     PortDown => "port_down", "Received on, or routed out of, a port that is administratively down (ferroute link set PORT down).";
+    QdiscOverlimit => "qdisc_overlimit", "Egress tbf qdisc full: the bytes waiting plus this packet would exceed its limit (Linux tbf/bfifo drop).";
+    QdiscExceedsBurst => "qdisc_exceeds_burst", "Packet longer than the egress tbf qdisc's burst: it could never collect enough tokens (Linux tbf max_size drop).";
 }
 
 #[cfg(test)]

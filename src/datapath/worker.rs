@@ -1,13 +1,15 @@
 //! The worker lcore: poll its RX queues, run each burst through the pipeline, buffer TX,
 //! flush on the drain timer. Run to completion; no locks, syscalls or allocation per
 //! packet. The FIB and neighbour snapshot are loaded once per poll round (the worker's
-//! quiescent point for arc-swap).
+//! quiescent point for arc-swap). Egress qdiscs are serviced every round, with or
+//! without RX, and an idle worker never sleeps past the time a waiting packet may leave.
 use super::egress::{Egress, Injected, Unresolved, View};
 use super::eth_input::{eth_input, EthNext};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
 use super::ip4_local::{ip4_local, LocalNext};
 use super::ip4_route::{ip4_route, RouteNext};
+use super::qdisc::{QdiscStatus, Qdiscs, TbfParams};
 use super::{IcmpOut, PortStat, Ports, Reason, SharedCounters, MAX_BURST};
 use crate::dpdk::{rdtsc, Mbuf, RxQueue};
 use crate::fib::{Fib, NextHop};
@@ -24,7 +26,30 @@ pub struct Shared {
     pub neigh: ArcSwap<NeighSnapshot>,
     /// Ports' addresses, MTU and admin state, republished by the control API.
     pub ports: ArcSwap<Ports>,
+    /// Egress qdiscs by port; workers apply changes at their next poll round.
+    pub qdisc: Qdiscs,
     pub stop: AtomicBool,
+}
+
+impl Shared {
+    /// Sets (replaces) or, with `None`, deletes the egress qdisc of DPDK port `port`:
+    /// what `ferroute qdisc add|replace|del` does (control::rtnl). Safe to call while the
+    /// workers run; waiting packets are carried over or sent, never leaked.
+    /// The caller (the control API) checks that the port exists: at startup the config
+    /// is applied before the first ports view is published.
+    pub fn set_qdisc(&self, port: u16, params: Option<TbfParams>) -> Result<(), String> {
+        self.qdisc.set(port, params)
+    }
+
+    /// Every port's qdisc with its counters and gauges, `counters` being every lcore's
+    /// (`now` in TSC cycles, for the tokens).
+    pub fn qdisc_status(
+        &self,
+        counters: &[(u32, Arc<SharedCounters>)],
+        now: u64,
+    ) -> Vec<QdiscStatus> {
+        self.qdisc.status(counters.iter().map(|(_, c)| &**c), now)
+    }
 }
 
 /// Work handed from a worker to the control thread.
@@ -49,6 +74,8 @@ pub struct LoopParams {
     pub burst: usize,
     pub drain_cycles: u64,
     pub idle_sleep: Option<Duration>,
+    /// TSC frequency, to turn a qdisc's next departure time into a sleep bound.
+    pub tsc_hz: u64,
 }
 
 /// Empty poll rounds before an idle worker sleeps (when idle_sleep is set).
@@ -66,6 +93,17 @@ pub struct Worker {
     /// Packets the control thread asks this worker to send (ARP, held packets).
     pub inject: Option<Receiver<Injected>>,
     pub params: LoopParams,
+}
+
+/// How long an idle worker may sleep: `idle` at most, and not past `next_due`, the TSC
+/// time a packet waiting in a qdisc may leave.
+fn sleep_bound(idle: Duration, now: u64, next_due: Option<u64>, tsc_hz: u64) -> Duration {
+    let Some(due) = next_due else {
+        return idle;
+    };
+    let cycles = due.saturating_sub(now);
+    let ns = u128::from(cycles) * 1_000_000_000 / u128::from(tsc_hz.max(1));
+    idle.min(Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
 }
 
 /// A fixed-size stack vector for one burst (no allocation per burst).
@@ -123,43 +161,56 @@ impl Worker {
                 neigh: &neigh,
                 ports: &ports,
             };
-            let mut received = 0;
+            self.egress.sync_qdiscs(&shared.qdisc);
+            let mut work = 0;
             for q in 0..self.rxqs.len() {
                 let mut rx = Burst::new();
                 let n = self.rxqs[q].rx_burst(self.params.burst, |m| rx.push(m));
                 if n > 0 {
-                    received += n;
+                    work += n;
                     self.egress.tally.bursts += 1;
                     self.egress.tally.burst_packets += n as u64;
                     self.process(&mut rx, view);
                 }
             }
-            received += self.send_injected();
+            work += self.send_injected();
             let now = rdtsc();
+            // Backlogged qdiscs are serviced every round, also when nothing arrived.
+            let (dequeued, next_due) = self.egress.service_qdiscs(now);
+            work += dequeued;
             if now.wrapping_sub(last_drain) >= self.params.drain_cycles {
                 self.egress.flush();
                 last_drain = now;
-                self.counters.flush(&mut self.egress.tally);
+                self.flush_counters();
             }
-            if received > 0 {
+            if work > 0 {
                 self.egress.tally.busy_cycles += now.wrapping_sub(start);
-                self.counters.flush(&mut self.egress.tally);
+                self.flush_counters();
                 idle_rounds = 0;
             } else {
                 self.egress.tally.idle_cycles += now.wrapping_sub(start);
                 idle_rounds += 1;
                 if let Some(d) = self.params.idle_sleep {
                     if idle_rounds >= IDLE_ROUNDS_BEFORE_SLEEP {
+                        let d = sleep_bound(d, now, next_due, self.params.tsc_hz);
                         self.egress.flush();
-                        self.counters.flush(&mut self.egress.tally);
-                        std::thread::sleep(d);
+                        self.flush_counters();
+                        if !d.is_zero() {
+                            std::thread::sleep(d);
+                        }
                     }
                 }
             }
         }
         self.egress.flush();
-        self.counters.flush(&mut self.egress.tally);
+        self.flush_counters();
         0
+    }
+
+    /// Folds the tally into the shared counters and publishes the qdisc gauges.
+    fn flush_counters(&mut self) {
+        self.counters.flush(&mut self.egress.tally);
+        self.egress.publish_qdisc_gauges(&self.counters);
     }
 
     /// Sends what the control thread queued for this worker (at most one burst).
@@ -309,5 +360,26 @@ impl Worker {
             }
         };
         self.resolve(u);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_sleep_never_passes_the_next_departure() {
+        let hz = 2_000_000_000;
+        let idle = Duration::from_micros(20);
+        assert_eq!(sleep_bound(idle, 1000, None, hz), idle);
+        // A packet may leave in 5 us (10,000 cycles at 2 GHz): sleep 5 us at most.
+        assert_eq!(
+            sleep_bound(idle, 1000, Some(11_000), hz),
+            Duration::from_micros(5)
+        );
+        assert_eq!(sleep_bound(idle, 1000, Some(10_000_000), hz), idle);
+        // Due now or overdue: no sleep at all.
+        assert_eq!(sleep_bound(idle, 1000, Some(1000), hz), Duration::ZERO);
+        assert_eq!(sleep_bound(idle, 1000, Some(3), hz), Duration::ZERO);
     }
 }

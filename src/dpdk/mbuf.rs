@@ -77,6 +77,13 @@ impl Mbuf {
         self.raw().data_len as usize
     }
 
+    /// Length of the whole packet (all segments): what Linux's `skb->len` is for the
+    /// frame, without FCS.
+    #[inline]
+    pub fn pkt_len(&self) -> u32 {
+        self.raw().pkt_len
+    }
+
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -13,6 +13,7 @@
 pub mod http;
 
 use crate::datapath::ip4_reassembly::ReasmGauges;
+use crate::datapath::qdisc::QdiscStatus;
 use crate::datapath::worker::Shared;
 use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
 use crate::dpdk::{self, Mempool, PortStats};
@@ -101,6 +102,8 @@ pub struct Snapshot {
     /// Each worker lcore's own counters, by lcore id.
     pub workers: Vec<(u32, Tally)>,
     pub ports: Vec<PortSample>,
+    /// Ports with an egress qdisc: (port name, its state).
+    pub qdiscs: Vec<(String, QdiscStatus)>,
     pub fib_routes: u64,
     pub fib_version: u64,
     pub fib_memory_bytes: u64,
@@ -158,11 +161,24 @@ impl Sources {
                 }
             })
             .collect();
+        let port_view = self.shared.ports.load();
+        let qdiscs = self
+            .shared
+            .qdisc_status(&self.counters, dpdk::rdtsc())
+            .into_iter()
+            .map(|q| {
+                let name = port_view
+                    .get(q.port)
+                    .map_or_else(|| format!("port#{}", q.port), |p| p.name.clone());
+                (name, q)
+            })
+            .collect();
         let fib = self.shared.fib.load();
         Snapshot {
             totals,
             workers,
             ports,
+            qdiscs,
             fib_routes: fib.prefixes() as u64,
             fib_version: fib.version,
             fib_memory_bytes: fib.memory_bytes() as u64,
@@ -294,6 +310,84 @@ const PORT_LINK_UP: Spec = gauge(
     PORT,
     "1 if the port's link is up, else 0.",
 );
+/// The egress qdisc (tbf) families, present for ports that have one.
+type QdiscField = fn(&QdiscStatus) -> u64;
+const QDISC: [(Spec, QdiscField); 9] = [
+    (
+        counter(
+            "ferroute_qdisc_sent_bytes_total",
+            PORT,
+            "Bytes (Ethernet frames without FCS, as Linux's qdisc_pkt_len) that left the port's \
+             egress qdisc for the TX queue.",
+        ),
+        |q| q.sent_bytes,
+    ),
+    (
+        counter(
+            "ferroute_qdisc_sent_packets_total",
+            PORT,
+            "Packets that left the port's egress qdisc for the TX queue.",
+        ),
+        |q| q.sent_packets,
+    ),
+    (
+        counter(
+            "ferroute_qdisc_dropped_packets_total",
+            PORT,
+            "Packets the port's egress qdisc dropped (over its limit, or longer than its burst).",
+        ),
+        |q| q.dropped,
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_backlog_bytes",
+            PORT,
+            "Bytes waiting in the port's egress qdisc for tokens.",
+        ),
+        |q| q.backlog_bytes,
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_backlog_packets",
+            PORT,
+            "Packets waiting in the port's egress qdisc for tokens.",
+        ),
+        |q| q.backlog_packets,
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_tokens_bytes",
+            PORT,
+            "Bytes' worth of tokens in the port's tbf bucket at scrape time (at most burst).",
+        ),
+        |q| q.tokens,
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_rate_bytes_per_second",
+            PORT,
+            "The tbf's configured rate (tc's rate in bit/s divided by 8).",
+        ),
+        |q| q.params.rate / 8,
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_burst_bytes",
+            PORT,
+            "The tbf's configured burst (bucket size).",
+        ),
+        |q| u64::from(q.params.burst),
+    ),
+    (
+        gauge(
+            "ferroute_qdisc_limit_bytes",
+            PORT,
+            "The tbf's limit: bytes that may wait (given, or derived from latency as tc does).",
+        ),
+        |q| u64::from(q.params.limit),
+    ),
+];
+
 const DROPS: Spec = counter(
     "ferroute_drops_total",
     &["reason"],
@@ -440,6 +534,7 @@ const BUILD_INFO: Spec = gauge(
 /// Every family, for the collector's descriptors.
 fn all_specs() -> Vec<&'static Spec> {
     let mut v: Vec<&'static Spec> = PORT_SW.iter().collect();
+    v.extend(QDISC.iter().map(|(spec, _)| spec));
     v.extend([
         &PMD_RX_PACKETS,
         &PMD_TX_PACKETS,
@@ -583,6 +678,13 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
         let mut f = Family::new(spec);
         for p in &s.ports {
             f.sample(&[&p.name], field(&p.pmd));
+        }
+        out.push(f);
+    }
+    for (spec, field) in &QDISC {
+        let mut f = Family::new(spec);
+        for (name, q) in &s.qdiscs {
+            f.sample(&[name], field(q));
         }
         out.push(f);
     }

@@ -1,6 +1,7 @@
 //! Rendering tests on synthetic snapshots (no DPDK).
 use super::*;
-use crate::datapath::SharedCounters;
+use crate::datapath::qdisc::{Limit, TbfParams};
+use crate::datapath::{QdiscStat, SharedCounters};
 use std::collections::BTreeMap;
 
 fn build() -> BuildInfo {
@@ -60,8 +61,20 @@ impl Lcores {
                 link_up: id == 0,
             }
         };
+        let tbf = TbfParams::new(20_000_000, 32768, Limit::LatencyUs(50_000), 1514).unwrap();
+        let qdisc = QdiscStatus {
+            port: 3,
+            params: tbf,
+            sent_bytes: totals.qdisc_stat(3, QdiscStat::SentBytes),
+            sent_packets: totals.qdisc_stat(3, QdiscStat::SentPackets),
+            dropped: totals.qdisc_stat(3, QdiscStat::Dropped),
+            backlog_bytes: 3028,
+            backlog_packets: 2,
+            tokens: 1000,
+        };
         Snapshot {
             ports: vec![port(0, "wan"), port(3, "lan")],
+            qdiscs: vec![("lan".into(), qdisc)],
             totals,
             workers,
             fib_routes: 5,
@@ -94,6 +107,9 @@ fn traffic(l: &Lcores) {
     });
     l.add(2, |t| {
         t.port(3, PortStat::TxBytes, 1500);
+        t.qdisc(3, QdiscStat::SentBytes, 1500);
+        t.qdisc(3, QdiscStat::SentPackets, 1);
+        t.qdisc(3, QdiscStat::Dropped, 4);
         t.drop(3, Reason::Ip4TtlExceeded);
         t.icmp(IcmpOut::TtlExceeded);
         t.icmp(IcmpOut::AdminProhibited);
@@ -177,6 +193,15 @@ fn every_family_has_help_type_prefix_and_unit_conventions() {
         "ferroute_lcore_burst_packets_total",
         "ferroute_build_info",
         "ferroute_drop_reason_info",
+        "ferroute_qdisc_sent_bytes_total",
+        "ferroute_qdisc_sent_packets_total",
+        "ferroute_qdisc_dropped_packets_total",
+        "ferroute_qdisc_backlog_bytes",
+        "ferroute_qdisc_backlog_packets",
+        "ferroute_qdisc_tokens_bytes",
+        "ferroute_qdisc_rate_bytes_per_second",
+        "ferroute_qdisc_burst_bytes",
+        "ferroute_qdisc_limit_bytes",
     ] {
         assert!(types.contains_key(name), "missing {name}");
     }
@@ -243,6 +268,20 @@ fn values_and_labels() {
     assert_eq!(v("ferroute_lcore_bursts_total{lcore=\"1\"}"), 2.0);
     assert_eq!(v("ferroute_lcore_burst_packets_total{lcore=\"1\"}"), 10.0);
     assert!(!m.contains_key("ferroute_lcore_busy_cycles_total{lcore=\"0\"}"));
+    // The egress qdisc, only for the port that has one.
+    assert_eq!(v("ferroute_qdisc_sent_bytes_total{port=\"lan\"}"), 1500.0);
+    assert_eq!(v("ferroute_qdisc_sent_packets_total{port=\"lan\"}"), 1.0);
+    assert_eq!(v("ferroute_qdisc_dropped_packets_total{port=\"lan\"}"), 4.0);
+    assert_eq!(v("ferroute_qdisc_backlog_bytes{port=\"lan\"}"), 3028.0);
+    assert_eq!(v("ferroute_qdisc_backlog_packets{port=\"lan\"}"), 2.0);
+    assert_eq!(v("ferroute_qdisc_tokens_bytes{port=\"lan\"}"), 1000.0);
+    assert_eq!(
+        v("ferroute_qdisc_rate_bytes_per_second{port=\"lan\"}"),
+        2.5e6
+    );
+    assert_eq!(v("ferroute_qdisc_burst_bytes{port=\"lan\"}"), 32768.0);
+    assert_eq!(v("ferroute_qdisc_limit_bytes{port=\"lan\"}"), 157768.0);
+    assert!(!m.contains_key("ferroute_qdisc_sent_bytes_total{port=\"wan\"}"));
     // Gauges.
     assert_eq!(v("ferroute_fib_routes"), 5.0);
     assert_eq!(v("ferroute_fib_version"), 2.0);

@@ -304,7 +304,16 @@ rx = ["port0:0", "port1:0"]
 
     /// `ferroute counters` as a map: "drop ip4_bad_checksum" -> 3, "mempool_in_use" -> ..
     pub fn counters(&self) -> HashMap<String, u64> {
-        let o = self.cli(&["counters"]);
+        let mut o = self.cli(&["counters"]);
+        // On a loaded machine the control thread can be starved past the client's 5 s
+        // timeout: ask again (twice) before giving up.
+        for _ in 0..2 {
+            if o.status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            o = self.cli(&["counters"]);
+        }
         assert!(o.status.success(), "counters: {}", text(&o));
         String::from_utf8_lossy(&o.stdout)
             .lines()

@@ -2,6 +2,7 @@
 //! table (no DPDK): requests go in as messages, answers are checked as a client sees them.
 use super::*;
 use crate::config::Config;
+use crate::datapath::qdisc::Qdiscs;
 use crate::datapath::Ports;
 use crate::fib::Fib;
 use crate::neigh::{ArpKind, NeighParams, NeighSnapshot};
@@ -32,6 +33,7 @@ fn shared() -> Arc<Shared> {
         fib: ArcSwap::from_pointee(Fib::default()),
         neigh: ArcSwap::from_pointee(NeighSnapshot::default()),
         ports: ArcSwap::from_pointee(Ports::default()),
+        qdisc: Qdiscs::new(1_000_000_000, 1, 8192),
         stop: AtomicBool::new(false),
     })
 }
@@ -94,9 +96,13 @@ impl T {
     }
 
     fn errno(&mut self, kind: u16, flags: u16, body: Body) -> i32 {
+        self.err(kind, flags, body).errno
+    }
+
+    fn err(&mut self, kind: u16, flags: u16, body: Body) -> ApiError {
         match self.req(kind, flags, body.clone()) {
             Ok(r) => panic!("{kind} {body:?} succeeded: {r:?}"),
-            Err(e) => e.errno,
+            Err(e) => e,
         }
     }
 
@@ -791,7 +797,7 @@ fn link_mtu_and_admin_state() {
 }
 
 #[test]
-fn qdisc_paths_until_tbf_lands() {
+fn qdiscs_are_installed_replaced_shown_and_deleted() {
     let mut t = T::new();
     let q = |kind: Option<&str>, tbf: Option<TbfSpec>| {
         Body::Qdisc(QdiscMsg {
@@ -802,10 +808,12 @@ fn qdisc_paths_until_tbf_lands() {
             ..QdiscMsg::default()
         })
     };
+    // tc qdisc add dev port1 root tbf rate 20mbit burst 32kb latency 50ms
     let spec = TbfSpec {
         rate: 2_500_000,
         burst: 32768,
         latency_us: 50_000,
+        limit: 0,
     };
     assert_eq!(
         t.errno(RTM_NEWQDISC, ADD, q(Some("htb"), Some(spec))),
@@ -823,12 +831,86 @@ fn qdisc_paths_until_tbf_lands() {
         t.errno(RTM_NEWQDISC, NLM_F_REPLACE, q(Some("tbf"), Some(spec))),
         errno::ENOENT
     );
-    // TODO(tbf): EOPNOTSUPP until the tbf qdisc is merged; then installed and shown.
+    assert_eq!(t.errno(RTM_DELQDISC, 0, q(None, None)), errno::ENOENT);
+    // Checked as the config file's [[qdisc]]: a burst below the largest frame (1514),
+    // latency and limit both, a rate out of range.
+    for bad in [
+        TbfSpec {
+            burst: 1500,
+            ..spec
+        },
+        TbfSpec {
+            limit: 100_000,
+            ..spec
+        },
+        TbfSpec { rate: 100, ..spec },
+    ] {
+        let e = t.err(RTM_NEWQDISC, ADD, q(Some("tbf"), Some(bad)));
+        assert_eq!(e.errno, errno::EINVAL, "{bad:?}: {e}");
+    }
+    let e = t.err(
+        RTM_NEWQDISC,
+        ADD,
+        q(
+            Some("tbf"),
+            Some(TbfSpec {
+                burst: 1500,
+                ..spec
+            }),
+        ),
+    );
+    assert!(
+        e.msg.contains("tbf burst: 1500 bytes is out of range"),
+        "{e}"
+    );
+    assert!(t.rtnl.qdiscs().is_empty());
+
+    t.ok(RTM_NEWQDISC, ADD, q(Some("tbf"), Some(spec)));
     assert_eq!(
         t.errno(RTM_NEWQDISC, ADD, q(Some("tbf"), Some(spec))),
-        errno::EOPNOTSUPP
+        errno::EEXIST
     );
-    assert_eq!(t.errno(RTM_DELQDISC, 0, q(None, None)), errno::ENOENT);
+    // The workers' table has it, limit derived as tc does.
+    let b = t.rtnl.shared.qdisc.get(1).expect("installed in Shared");
+    assert_eq!(b.params.rate, 20_000_000);
+    assert_eq!(b.params.limit, 157_768);
+    // Shown with the limit in force and the latency it came from.
+    let out = t.ok(RTM_GETQDISC, NLM_F_DUMP, Body::Qdisc(QdiscMsg::default()));
+    assert_eq!(out.len(), 2, "one qdisc and DONE");
+    let Body::Qdisc(shown) = &out[0].body else {
+        panic!("{out:?}")
+    };
+    assert_eq!(shown.ifindex, P1);
+    assert_eq!(
+        shown.tbf,
+        Some(TbfSpec {
+            limit: 157_768,
+            ..spec
+        })
+    );
+    // change (REPLACE without CREATE) to a byte limit: a new bucket for the workers.
+    let by_limit = TbfSpec {
+        rate: 1_250_000,
+        burst: 16384,
+        latency_us: 0,
+        limit: 64_000,
+    };
+    t.ok(RTM_NEWQDISC, NLM_F_REPLACE, q(Some("tbf"), Some(by_limit)));
+    let b2 = t.rtnl.shared.qdisc.get(1).expect("replaced");
+    assert!(!Arc::ptr_eq(&b, &b2));
+    assert_eq!((b2.params.rate, b2.params.limit), (10_000_000, 64_000));
+    let filtered = Body::Qdisc(QdiscMsg {
+        ifindex: P0,
+        ..QdiscMsg::default()
+    });
+    assert_eq!(
+        t.ok(RTM_GETQDISC, NLM_F_DUMP, filtered).len(),
+        1,
+        "port0 has none"
+    );
+    // del: gone from the API and from the workers' table.
+    t.ok(RTM_DELQDISC, 0, q(None, None));
+    assert!(t.rtnl.shared.qdisc.get(1).is_none());
     let out = t.ok(RTM_GETQDISC, NLM_F_DUMP, Body::Qdisc(QdiscMsg::default()));
     assert_eq!(out.len(), 1, "only DONE");
 }
@@ -900,6 +982,12 @@ metric = 100
 [[neighbor]]
 address = "10.0.2.2"
 mac = "02:00:00:00:02:02"
+[[qdisc]]
+port = "port1"
+kind = "tbf"
+rate = "20mbit"
+burst = "64kb"
+latency = "50ms"
 "#;
 
 /// A router state as `router::run` builds it from config text, without DPDK.
@@ -949,6 +1037,11 @@ fn config_is_applied_as_messages_in_one_version() {
             .get(NeighKey::new(1, ip("10.0.2.2")))
             .map(|n| n.state),
         Some(NeighState::Permanent)
+    );
+    let b = t.rtnl.shared.qdisc.get(1).expect("[[qdisc]] installed");
+    assert_eq!(
+        (b.params.rate, b.params.burst, b.params.latency_us),
+        (20_000_000, 65536, Some(50_000))
     );
     // A config error names the key.
     let cfg = Config::parse(
@@ -1010,8 +1103,26 @@ fn config_dump_reloaded_reproduces_the_state() {
         neigh(P0, "10.0.3.5", Some([2, 0, 0, 0, 3, 5]), NUD_PERMANENT),
     );
     t.ok(RTM_NEWLINK, 0, link(P0, None, Some(1400)));
+    t.ok(
+        RTM_NEWQDISC,
+        ADD,
+        Body::Qdisc(QdiscMsg {
+            ifindex: P0,
+            parent: TC_H_ROOT,
+            kind: Some("tbf".into()),
+            tbf: Some(TbfSpec {
+                rate: 125_000,
+                burst: 3000,
+                latency_us: 0,
+                limit: 10_000,
+            }),
+            ..QdiscMsg::default()
+        }),
+    );
     let text = dump_config(&mut t);
     let mut u = from_config(&text);
+    assert_eq!(u.rtnl.qdiscs(), t.rtnl.qdiscs(), "{text}");
+    assert_eq!(t.rtnl.qdiscs().len(), 2);
     assert_eq!(u.routes(), t.routes(), "{text}");
     assert_eq!(u.rtnl.ports(), t.rtnl.ports(), "{text}");
     let statics = |t: &T| -> Vec<(NeighKey, Option<MacAddr>)> {
