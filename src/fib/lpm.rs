@@ -55,8 +55,6 @@
 //!   hops (`rte_fib_lookup_bulk`, 64 at a time, no hugepages): 90-110 M/s random,
 //!   130-175 M/s inside; build about 1 s; over 64 MiB.
 
-use std::sync::Arc;
-
 /// Value stored per prefix (a next-hop index). Values must be < 2^31.
 pub type NhId = u32;
 
@@ -217,22 +215,137 @@ impl Codec for Dyn {
     }
 }
 
-/// Immutable IPv4 longest-prefix-match table. Cloning is cheap (reference counted).
+/// IPv4 longest-prefix-match table. Lookups take `&self`; the owner can replace the
+/// subtree of one direct-table slot in place ([`Lpm::set_slot`]), which readers must not
+/// see half done: [`super::update`] only does it to a copy no reader holds. Cloning copies
+/// the arrays (a few MiB for a full table).
 #[derive(Clone)]
 pub struct Lpm {
     /// Direct-pointing table: a value, `NONE`, or `NODE_BIT | [DEEP_BIT] | (offset / 4)` of
     /// a first-level node's `leafvec` in `pool`.
-    dir: Arc<[u32; DIR_SIZE]>,
-    /// First-level node records (packed in 64-byte lines), then the leaves of deeper nodes.
-    pool: Arc<[u8]>,
+    dir: Box<[u32; DIR_SIZE]>,
+    /// First-level node records (packed in 64-byte lines) and the leaves of deeper nodes.
+    pool: Vec<u8>,
     /// Nodes below the first level.
-    nodes: Arc<[Node]>,
+    nodes: Vec<Node>,
     /// Leaf code to answer, for [`Mode::Mapped`] (empty otherwise).
-    map: Arc<[u32]>,
+    map: Vec<u32>,
     mode: Mode,
     /// Number of first-level nodes (for `Debug`).
     l1_nodes: usize,
     len: usize,
+    /// Free space in `pool` and `nodes` left by replaced subtrees.
+    space: Space,
+}
+
+/// A route value the table's leaf encoding cannot hold: the table must be rebuilt (which
+/// chooses the encoding anew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unencodable(pub NhId);
+
+/// Blocks freed in the pool are reused only by blocks of exactly the same size (in 4-byte
+/// units, below this bound); larger ones are written off until the next rebuild.
+const FREE_UNITS: usize = 64;
+
+/// Bookkeeping for in-place updates: where new records go, and what was freed.
+#[derive(Clone, Default)]
+struct Space {
+    lines: LineAlloc,
+    /// Freed first-level records by size in 4-byte units (they never straddle a line, so
+    /// a record of the same size placed there does not either).
+    free_rec: Vec<Vec<u32>>,
+    /// Freed runs of deeper-node leaves by size in 4-byte units.
+    free_leaves: Vec<Vec<u32>>,
+    /// Bytes on the free lists.
+    free_bytes: usize,
+    /// Pool bytes freed in blocks too large for the free lists.
+    lost_bytes: usize,
+    /// Freed runs of `nodes` by length (exact-size reuse, as for the pool).
+    free_runs: Vec<Vec<u32>>,
+    /// Entries of `nodes` on `free_runs`.
+    free_nodes: usize,
+    /// Entries of `nodes` freed in runs too long for `free_runs`.
+    lost_nodes: usize,
+}
+
+/// `n` rounded up to a multiple of 4.
+fn round4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+impl Space {
+    /// Reserves `size` bytes (a multiple of 4) in `pool`: an exact-size freed block of
+    /// this kind if there is one, else fresh space from the line allocator.
+    fn alloc(&mut self, pool: &mut Vec<u8>, size: usize, record: bool) -> usize {
+        let units = size / 4;
+        let lists = if record {
+            &mut self.free_rec
+        } else {
+            &mut self.free_leaves
+        };
+        if let Some(at) = lists.get_mut(units).and_then(Vec::pop) {
+            self.free_bytes -= size;
+            return at as usize;
+        }
+        self.lines.alloc(pool, size)
+    }
+
+    fn free(&mut self, at: usize, size: usize, record: bool) {
+        let units = size / 4;
+        if units >= FREE_UNITS || at % 4 != 0 || size % 4 != 0 {
+            self.lost_bytes += size;
+            return;
+        }
+        let lists = if record {
+            &mut self.free_rec
+        } else {
+            &mut self.free_leaves
+        };
+        if lists.len() <= units {
+            lists.resize(units + 1, Vec::new());
+        }
+        lists[units].push(at as u32);
+        self.free_bytes += size;
+    }
+
+    /// Places a run of nodes (whose `base1` count from 0) in `nodes`; returns its start.
+    fn alloc_nodes(&mut self, nodes: &mut Vec<Node>, run: &[Node], leaves_at: u32) -> u32 {
+        let first = match self.free_runs.get_mut(run.len()).and_then(Vec::pop) {
+            Some(at) => {
+                self.free_nodes -= run.len();
+                at
+            }
+            None => {
+                if nodes.len() + run.len() > nodes.capacity() {
+                    nodes.reserve_exact(run.len().max(nodes.len() / 8));
+                }
+                nodes.resize(nodes.len() + run.len(), Node::default());
+                (nodes.len() - run.len()) as u32
+            }
+        };
+        for (dst, n) in nodes[first as usize..].iter_mut().zip(run) {
+            *dst = Node {
+                base0: n.base0 + leaves_at,
+                base1: n.base1 + first,
+                ..*n
+            };
+        }
+        first
+    }
+
+    fn free_nodes(&mut self, nodes: &mut Vec<Node>, start: usize, len: usize) {
+        if start + len == nodes.len() {
+            nodes.truncate(start);
+        } else if len < FREE_UNITS {
+            if self.free_runs.len() <= len {
+                self.free_runs.resize(len + 1, Vec::new());
+            }
+            self.free_runs[len].push(start as u32);
+            self.free_nodes += len;
+        } else {
+            self.lost_nodes += len;
+        }
+    }
 }
 
 impl std::fmt::Debug for Lpm {
@@ -285,7 +398,7 @@ enum Built {
 /// straddles two lines, with little padding: a record goes to the line with the least
 /// free space that holds it (best fit), or to a new line. Free space is always a line's
 /// tail, tracked per size in 4-byte units.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct LineAlloc {
     /// `free[u]`: lines whose last `4 * u` bytes are free (`u` in 1..16).
     free: [Vec<u32>; 16],
@@ -295,6 +408,12 @@ impl LineAlloc {
     /// Reserves `size` bytes (a multiple of 4) in `pool` and returns their offset.
     fn alloc(&mut self, pool: &mut Vec<u8>, size: usize) -> usize {
         debug_assert!(size % 4 == 0 && pool.len() % 64 == 0);
+        // Grow by an eighth at a time rather than doubling: after a full build the pool
+        // grows only through updates, and slowly.
+        let need = pool.len() + size.div_ceil(64) * 64;
+        if need > pool.capacity() {
+            pool.reserve_exact((need - pool.len()).max(pool.len() / 8));
+        }
         let units = size / 4;
         if units < 16 {
             for u in units..16 {
@@ -335,18 +454,44 @@ struct Builder<'a> {
     l1_nodes: usize,
 }
 
-impl Builder<'_> {
-    fn push_leaf(mode: Mode, map: &[u32], out: &mut Vec<u8>, v: u32) {
-        match mode {
-            Mode::Narrow => out.extend_from_slice(&(v.wrapping_add(1) as u16).to_le_bytes()),
-            Mode::Mapped => {
-                let code = map.binary_search(&v).unwrap_or(0) as u16;
-                out.extend_from_slice(&code.to_le_bytes());
-            }
-            Mode::Wide => out.extend_from_slice(&v.to_le_bytes()),
+/// Appends the encoding of leaf `v` to `out`.
+fn push_leaf(mode: Mode, map: &[u32], out: &mut Vec<u8>, v: u32) {
+    match mode {
+        Mode::Narrow => out.extend_from_slice(&(v.wrapping_add(1) as u16).to_le_bytes()),
+        Mode::Mapped => {
+            let code = map.binary_search(&v).unwrap_or(0) as u16;
+            out.extend_from_slice(&code.to_le_bytes());
         }
+        Mode::Wide => out.extend_from_slice(&v.to_le_bytes()),
     }
+}
 
+/// Encodes a first-level node into `rec`: `[vector: u64, base1: u32]` (only when it has
+/// internal children), then `leafvec: u64` (where the direct-table entry points), then
+/// the leaves, padded to 4 bytes. Returns true when the node has internal children.
+fn encode_record(mode: Mode, map: &[u32], p: &Pending, rec: &mut Vec<u8>) -> bool {
+    let deep = p.vector != 0;
+    rec.clear();
+    if deep {
+        rec.extend_from_slice(&p.vector.to_le_bytes());
+        rec.extend_from_slice(&p.base1.to_le_bytes());
+    }
+    rec.extend_from_slice(&p.leafvec.to_le_bytes());
+    for &v in &p.leaves[..p.nleaves] {
+        push_leaf(mode, map, rec, v);
+    }
+    rec.resize(round4(rec.len()), 0);
+    deep
+}
+
+/// The direct-table entry for a first-level record placed at byte `at` of the pool.
+fn node_entry(at: usize, deep: bool) -> u32 {
+    let r = at + if deep { 12 } else { 0 };
+    assert!(r / 4 < OFFSET_MASK as usize, "pool exceeds 4 GiB");
+    NODE_BIT | if deep { DEEP_BIT } else { 0 } | (r / 4) as u32
+}
+
+impl Builder<'_> {
     /// Builds the subtree for one direct-table slot. `routes` are the routes strictly
     /// inside the slot's /18 (length > 18), sorted by (addr, len); `inherited` is the answer
     /// for the slot from shorter prefixes. Returns the direct-table entry.
@@ -355,27 +500,14 @@ impl Builder<'_> {
             Built::Leaf(v) => return v,
             Built::Node(p) => p,
         };
-        // Record: [vector: u64, base1: u32] (only when vector != 0), then leafvec: u64 at
-        // the referenced offset, then the leaves.
-        let deep = p.vector != 0;
-        self.rec.clear();
-        if deep {
-            self.rec.extend_from_slice(&p.vector.to_le_bytes());
-            self.rec.extend_from_slice(&p.base1.to_le_bytes());
-        }
-        self.rec.extend_from_slice(&p.leafvec.to_le_bytes());
-        for &v in &p.leaves[..p.nleaves] {
-            Self::push_leaf(self.mode, self.map, &mut self.rec, v);
-        }
-        while self.rec.len() % 4 != 0 {
-            self.rec.push(0);
-        }
+        // Each slot's deeper leaves start 4-byte aligned, so that an update can free them
+        // as one block (`Lpm::free_slot`).
+        self.deep.resize(round4(self.deep.len()), 0);
+        let deep = encode_record(self.mode, self.map, &p, &mut self.rec);
         let at = self.lines.alloc(&mut self.pool, self.rec.len());
         self.pool[at..at + self.rec.len()].copy_from_slice(&self.rec);
-        let r = at + if deep { 12 } else { 0 };
         self.l1_nodes += 1;
-        assert!(r / 4 < OFFSET_MASK as usize, "pool exceeds 4 GiB");
-        NODE_BIT | if deep { DEEP_BIT } else { 0 } | (r / 4) as u32
+        node_entry(at, deep)
     }
 
     /// Builds a node covering address bits `off..off + 6`. `routes` lie inside the node's
@@ -415,7 +547,7 @@ impl Builder<'_> {
                 Built::Node(p) => {
                     let base0 = self.deep.len() as u32;
                     for &v in &p.leaves[..p.nleaves] {
-                        Self::push_leaf(self.mode, self.map, &mut self.deep, v);
+                        push_leaf(self.mode, self.map, &mut self.deep, v);
                     }
                     vector |= 1u64 << c;
                     kids[nkids] = Node {
@@ -542,30 +674,40 @@ impl Lpm {
             i = j;
         }
         let l1_nodes = b.l1_nodes;
-        // Append the deeper nodes' leaves after the first-level records.
+        // Append the deeper nodes' leaves after the first-level records (as one block of
+        // whole lines, which keeps the line allocator's view of the pool valid).
+        let mut lines = b.lines;
         let mut pool = b.pool;
-        let shift = pool.len() as u32;
-        pool.extend_from_slice(&b.deep);
+        let mut shift = 0;
+        if !b.deep.is_empty() {
+            shift = lines.alloc(&mut pool, round4(b.deep.len()));
+            pool[shift..shift + b.deep.len()].copy_from_slice(&b.deep);
+        }
         // `burst` reads 8 bytes at offset 0 for lanes that need no node.
-        if pool.len() < 8 {
-            pool.resize(8, 0);
+        if pool.is_empty() {
+            lines.alloc(&mut pool, 8);
         }
+        pool.shrink_to_fit();
         for n in &mut b.nodes {
-            n.base0 += shift;
+            n.base0 += shift as u32;
         }
-        let dir: Arc<[u32]> = dir.into();
-        let dir: Arc<[u32; DIR_SIZE]> = match dir.try_into() {
+        b.nodes.shrink_to_fit();
+        let dir: Box<[u32; DIR_SIZE]> = match dir.into_boxed_slice().try_into() {
             Ok(d) => d,
             Err(_) => unreachable!("direct table has DIR_SIZE entries"),
         };
         Lpm {
             dir,
-            pool: pool.into(),
-            nodes: b.nodes.into(),
-            map: map.into(),
+            pool,
+            nodes: b.nodes,
+            map,
             mode,
             l1_nodes,
             len: rs.len(),
+            space: Space {
+                lines,
+                ..Space::default()
+            },
         }
     }
 
@@ -707,12 +849,171 @@ impl Lpm {
         }
     }
 
-    /// Bytes of heap used by the lookup tables (allocated capacity).
+    /// Bytes of heap used by the lookup tables (allocated capacity, including space freed
+    /// by updates and not yet reused).
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<[u32; DIR_SIZE]>()
-            + self.pool.len()
-            + std::mem::size_of_val::<[Node]>(&self.nodes)
-            + std::mem::size_of_val::<[u32]>(&self.map)
+            + self.pool.capacity()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.map.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// Bytes of `pool` and `nodes` that updates freed: reusable free blocks plus space
+    /// written off until the next rebuild.
+    pub fn garbage_bytes(&self) -> usize {
+        self.space.free_bytes
+            + self.space.lost_bytes
+            + (self.space.free_nodes + self.space.lost_nodes) * std::mem::size_of::<Node>()
+    }
+
+    /// True when updates have left so much unusable space that a rebuild (which packs
+    /// everything afresh) is due: a quarter of the pool or of the deeper nodes.
+    pub fn wants_rebuild(&self) -> bool {
+        let sp = &self.space;
+        sp.free_bytes + sp.lost_bytes > self.pool.len() / 4 + (64 << 10)
+            || sp.free_nodes + sp.lost_nodes > self.nodes.len() / 4 + 4096
+    }
+
+    /// Sets the prefix count reported by `len` (the caller of `set_slot` keeps it).
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len;
+    }
+
+    /// True when `v` (a value or `NONE`) fits the table's leaf encoding.
+    fn encodable(&self, v: u32) -> bool {
+        match self.mode {
+            Mode::Narrow => v < 0xFFFF || v == NONE,
+            Mode::Mapped => self.map.binary_search(&v).is_ok(),
+            Mode::Wide => true,
+        }
+    }
+
+    /// Replaces everything below direct-table slot `slot` (the /18 `slot << 14`): `routes`
+    /// are `(addr, len, value)` of every route inside that /18 longer than /18, sorted by
+    /// (addr, len) without duplicates; `inherited` is the answer of the longest route of
+    /// length <= 18 covering the slot. The result is exactly what [`Lpm::build`] would make
+    /// of the slot. The old subtree's space is freed for reuse by later updates.
+    ///
+    /// Fails, changing nothing, when a value does not fit the table's leaf encoding;
+    /// the table must then be rebuilt. Routes outside the slot or not longer than /18 are
+    /// a caller bug: they trip a `debug_assert` and are skipped in release builds.
+    pub fn set_slot(
+        &mut self,
+        slot: usize,
+        routes: &[(u32, u8, NhId)],
+        inherited: Option<NhId>,
+    ) -> Result<(), Unencodable> {
+        let slot = slot & (DIR_SIZE - 1);
+        let inherited = inherited.unwrap_or(NONE);
+        if !self.encodable(inherited) {
+            return Err(Unencodable(inherited));
+        }
+        let mut rs = Vec::with_capacity(routes.len());
+        for &(addr, len, val) in routes {
+            let ok = len > DIR_BITS as u8
+                && len <= 32
+                && (addr >> (32 - DIR_BITS)) as usize == slot
+                && val < NODE_BIT;
+            debug_assert!(ok, "route {addr:#010x}/{len} -> {val} for slot {slot}");
+            if !ok {
+                continue;
+            }
+            if !self.encodable(val) {
+                return Err(Unencodable(val));
+            }
+            rs.push(Route {
+                addr: addr & (u32::MAX << (32 - len)),
+                len,
+                val,
+            });
+        }
+        debug_assert!(rs
+            .windows(2)
+            .all(|w| (w[0].addr, w[0].len) < (w[1].addr, w[1].len)));
+        self.free_slot(slot);
+        let mut b = Builder {
+            nodes: Vec::new(),
+            pool: Vec::new(),
+            lines: LineAlloc::default(),
+            deep: Vec::new(),
+            rec: Vec::new(),
+            mode: self.mode,
+            map: &self.map,
+            l1_nodes: 0,
+        };
+        let mut p = match b.node(&rs, DIR_BITS, inherited) {
+            Built::Leaf(v) => {
+                self.dir[slot] = v;
+                return Ok(());
+            }
+            Built::Node(p) => p,
+        };
+        let Builder {
+            nodes,
+            deep,
+            mut rec,
+            ..
+        } = b;
+        // The deeper nodes go to the end of `nodes`, their leaves to a block of the pool.
+        let leaves_at = if deep.is_empty() {
+            0
+        } else {
+            let at = self.space.alloc(&mut self.pool, round4(deep.len()), false);
+            self.pool[at..at + deep.len()].copy_from_slice(&deep);
+            at as u32
+        };
+        if !nodes.is_empty() {
+            p.base1 += self.space.alloc_nodes(&mut self.nodes, &nodes, leaves_at);
+        }
+        let is_deep = encode_record(self.mode, &self.map, &p, &mut rec);
+        let at = self.space.alloc(&mut self.pool, rec.len(), true);
+        self.pool[at..at + rec.len()].copy_from_slice(&rec);
+        self.l1_nodes += 1;
+        self.dir[slot] = node_entry(at, is_deep);
+        Ok(())
+    }
+
+    /// Frees the first-level record of `slot` and the deeper nodes and leaves below it (the
+    /// direct-table entry is left for the caller to overwrite).
+    fn free_slot(&mut self, slot: usize) {
+        let e = self.dir[slot];
+        if dir_is_leaf(e) {
+            return;
+        }
+        let shift = self.leaf_shift();
+        let p = (e & OFFSET_MASK) as usize * 4;
+        let deep = e & DEEP_BIT != 0;
+        let head = if deep { 12 } else { 0 };
+        let nleaves = rd64(&self.pool, p).count_ones() as usize;
+        let size = round4(head + 8 + (nleaves << shift));
+        self.space.free(p - head, size, true);
+        self.l1_nodes -= 1;
+        if !deep {
+            return;
+        }
+        // The nodes below one first-level node are one contiguous run of `nodes`, and
+        // their leaves one contiguous block of the pool (see `Builder::slot`).
+        let vector = rd64(&self.pool, p - 12);
+        let base1 = rd32(&self.pool, p - 4) as usize;
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        let (mut leaf_lo, mut leaf_hi) = (usize::MAX, 0);
+        let mut stack = vec![(base1, vector.count_ones() as usize)];
+        while let Some((start, count)) = stack.pop() {
+            lo = lo.min(start);
+            hi = hi.max(start + count);
+            for n in &self.nodes[start..start + count] {
+                let b0 = n.base0 as usize;
+                leaf_lo = leaf_lo.min(b0);
+                leaf_hi = leaf_hi.max(b0 + ((n.leafvec.count_ones() as usize) << shift));
+                if n.vector != 0 {
+                    stack.push((n.base1 as usize, n.vector.count_ones() as usize));
+                }
+            }
+        }
+        self.space.free_nodes(&mut self.nodes, lo, hi - lo);
+        if leaf_hi > leaf_lo {
+            self.space.free(leaf_lo, round4(leaf_hi - leaf_lo), false);
+        }
     }
 
     /// Number of prefixes the table was built from (after removing duplicates).
@@ -729,7 +1030,7 @@ impl Lpm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
 
     fn ip(a: u8, b: u8, c: u8, d: u8) -> u32 {
         u32::from_be_bytes([a, b, c, d])
@@ -1148,6 +1449,163 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Brings the `slots` of `t` up to date with `routes`, as an updater does.
+    fn update_slots(
+        t: &mut Lpm,
+        routes: &BTreeMap<(u32, u8), u32>,
+        slots: impl IntoIterator<Item = usize>,
+    ) {
+        for s in slots {
+            let base = (s as u32) << 14;
+            let inside: Vec<_> = routes
+                .range((base, 19)..=(base | 0x3FFF, 32))
+                .map(|(&(a, l), &v)| (a, l, v))
+                .collect();
+            let inherited = (0..=18u8)
+                .rev()
+                .find_map(|l| routes.get(&(base & mask(l), l)).copied());
+            t.set_slot(s, &inside, inherited).unwrap();
+        }
+        t.set_len(routes.len());
+    }
+
+    /// The direct-table slots a change of `addr/len` affects.
+    fn slots_of(addr: u32, len: u8) -> std::ops::Range<usize> {
+        let first = (addr >> 14) as usize;
+        if len <= 18 {
+            first..first + (1 << (18 - len))
+        } else {
+            first..first + 1
+        }
+    }
+
+    fn as_vec(routes: &BTreeMap<(u32, u8), u32>) -> Vec<(u32, u8, u32)> {
+        routes.iter().map(|(&(a, l), &v)| (a, l, v)).collect()
+    }
+
+    #[test]
+    fn slot_updates_match_a_fresh_build() {
+        let mut rng = Rng(0xFEED_F00D_1234_5678);
+        for (aggs, values, changes) in [(2000, 40, 3000), (300, 5, 2000), (20, 3, 500)] {
+            let table = nested_table(&mut rng, aggs, values, false);
+            let mut routes: BTreeMap<(u32, u8), u32> = BTreeMap::new();
+            for &(a, l, v) in &table {
+                routes.insert((a & mask(l), l), v);
+            }
+            let mut t = Lpm::build(as_vec(&routes));
+            for batch in 0..10 {
+                let mut slots = Vec::new();
+                for _ in 0..changes / 10 {
+                    // Weighted towards long prefixes, as in BGP churn, but every length
+                    // (and the default route) comes up.
+                    let len = match rng.below(10) {
+                        0 => rng.below(19) as u8,
+                        1 => 25 + rng.below(8) as u8,
+                        _ => 19 + rng.below(6) as u8,
+                    };
+                    let keys: Vec<_> = routes.keys().copied().collect();
+                    let (a, l) = if rng.below(3) == 0 && !keys.is_empty() {
+                        keys[rng.below(keys.len() as u64) as usize]
+                    } else if rng.below(2) == 0 && !keys.is_empty() {
+                        // Inside an existing prefix.
+                        let (a, l) = keys[rng.below(keys.len() as u64) as usize];
+                        let len = len.max(l);
+                        ((a | (rng.next() as u32 & !mask(l))) & mask(len), len)
+                    } else {
+                        (rng.next() as u32 & mask(len), len)
+                    };
+                    if rng.below(3) == 0 {
+                        routes.remove(&(a, l));
+                    } else {
+                        routes.insert((a, l), rng.below(u64::from(values)) as u32);
+                    }
+                    slots.extend(slots_of(a, l));
+                }
+                slots.sort_unstable();
+                slots.dedup();
+                update_slots(&mut t, &routes, slots);
+                let all = as_vec(&routes);
+                let fresh = Lpm::build(all.iter().copied());
+                let r = Reference::new(&all);
+                let mut addrs = probes(&mut rng, &all, 20_000);
+                addrs.truncate(200_000);
+                check(&t, &r, &addrs);
+                for &a in addrs.iter().step_by(7) {
+                    assert_eq!(t.lookup(a), fresh.lookup(a), "batch {batch} {a:#010x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn churn_reuses_freed_space() {
+        // Routes that come and go again and again: after the first rounds the pool and
+        // the node array stop growing, because freed blocks are reused.
+        let mut rng = Rng(7);
+        let table = nested_table(&mut rng, 3000, 30, false);
+        let mut routes: BTreeMap<(u32, u8), u32> = BTreeMap::new();
+        for &(a, l, v) in &table {
+            routes.insert((a & mask(l), l), v);
+        }
+        let mut t = Lpm::build(as_vec(&routes));
+        let fresh_bytes = t.memory_bytes();
+        let flapping: Vec<(u32, u8)> = (0..2000)
+            .map(|_| {
+                let l = 19 + rng.below(14) as u8;
+                (rng.next() as u32 & mask(l), l)
+            })
+            .collect();
+        let mut sizes = Vec::new();
+        for round in 0..40u32 {
+            for &(a, l) in &flapping {
+                if round % 2 == 0 {
+                    routes.insert((a, l), round % 7);
+                } else {
+                    routes.remove(&(a, l));
+                }
+            }
+            update_slots(
+                &mut t,
+                &routes,
+                flapping.iter().flat_map(|&(a, l)| slots_of(a, l)),
+            );
+            if t.wants_rebuild() {
+                t = Lpm::build(as_vec(&routes));
+            }
+            sizes.push(t.memory_bytes());
+        }
+        let r = Reference::new(&as_vec(&routes));
+        check(&t, &r, &probes(&mut rng, &as_vec(&routes), 10_000));
+        // Bounded: never more than twice a fresh build of the same table, and flat over
+        // the last rounds.
+        assert!(sizes.iter().all(|&b| b < 2 * fresh_bytes), "{sizes:?}");
+        let late = &sizes[30..];
+        assert!(
+            late.iter().max() == late.iter().min()
+                || late.iter().max().unwrap() - late.iter().min().unwrap() < fresh_bytes / 10,
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
+    fn slot_update_that_does_not_fit_the_encoding_changes_nothing() {
+        let mut t = Lpm::build([(ip(10, 0, 0, 0), 8, 1), (ip(10, 0, 0, 0), 24, 2)]);
+        assert_eq!(t.mode, Mode::Narrow);
+        let slot = (ip(10, 0, 0, 0) >> 14) as usize;
+        assert_eq!(
+            t.set_slot(slot, &[(ip(10, 0, 0, 0), 24, 0x1_0000)], Some(1)),
+            Err(Unencodable(0x1_0000))
+        );
+        assert_eq!(t.lookup(ip(10, 0, 0, 1)), Some(2));
+        assert_eq!(
+            t.set_slot(slot, &[], Some(0xFFFF)),
+            Err(Unencodable(0xFFFF))
+        );
+        t.set_slot(slot, &[], Some(5)).unwrap();
+        assert_eq!(t.lookup(ip(10, 0, 0, 1)), Some(5));
+        assert_eq!(t.l1_nodes, 0);
     }
 
     #[test]
