@@ -59,10 +59,11 @@
 pub type NhId = u32;
 
 /// Bits resolved by the direct-pointing table.
-const DIR_BITS: u32 = 18;
+pub const DIR_BITS: u32 = 18;
 /// Bits resolved per trie node.
 const STRIDE: u32 = 6;
-const DIR_SIZE: usize = 1 << DIR_BITS;
+/// Entries of the direct-pointing table (slots, each a /18).
+pub const DIR_SIZE: usize = 1 << DIR_BITS;
 
 /// Top bit of a direct-table entry: set for node references.
 const NODE_BIT: u32 = 0x8000_0000;
@@ -219,7 +220,6 @@ impl Codec for Dyn {
 /// subtree of one direct-table slot in place ([`Lpm::set_slot`]), which readers must not
 /// see half done: [`super::update`] only does it to a copy no reader holds. Cloning copies
 /// the arrays (a few MiB for a full table).
-#[derive(Clone)]
 pub struct Lpm {
     /// Direct-pointing table: a value, `NONE`, or `NODE_BIT | [DEEP_BIT] | (offset / 4)` of
     /// a first-level node's `leafvec` in `pool`.
@@ -345,6 +345,29 @@ impl Space {
         } else {
             self.lost_nodes += len;
         }
+    }
+}
+
+impl Clone for Lpm {
+    fn clone(&self) -> Lpm {
+        Lpm {
+            // Through a Vec: `Box<[u32; N]>::clone` may build the 1 MiB array on the stack.
+            dir: boxed_dir(self.dir.to_vec()),
+            pool: self.pool.clone(),
+            nodes: self.nodes.clone(),
+            map: self.map.clone(),
+            mode: self.mode,
+            l1_nodes: self.l1_nodes,
+            len: self.len,
+            space: self.space.clone(),
+        }
+    }
+}
+
+fn boxed_dir(v: Vec<u32>) -> Box<[u32; DIR_SIZE]> {
+    match v.into_boxed_slice().try_into() {
+        Ok(d) => d,
+        Err(_) => unreachable!("direct table has DIR_SIZE entries"),
     }
 }
 
@@ -692,12 +715,8 @@ impl Lpm {
             n.base0 += shift as u32;
         }
         b.nodes.shrink_to_fit();
-        let dir: Box<[u32; DIR_SIZE]> = match dir.into_boxed_slice().try_into() {
-            Ok(d) => d,
-            Err(_) => unreachable!("direct table has DIR_SIZE entries"),
-        };
         Lpm {
-            dir,
+            dir: boxed_dir(dir),
             pool,
             nodes: b.nodes,
             map,

@@ -5,6 +5,9 @@
 //! `ArcSwap<Fib>`; workers load it once per burst.
 
 pub mod lpm;
+mod update;
+
+pub use update::{FibPublisher, Published, PublisherStats, Rebuild};
 
 use ipnet::Ipv4Net;
 use lpm::{Lpm, NhId};
@@ -182,6 +185,11 @@ impl Rib {
             RouteTarget::Unreachable => NextHop::Unreachable,
             RouteTarget::Prohibit => NextHop::Prohibit,
         })
+    }
+
+    /// The datapath's view of the best route of prefix `k` that resolves.
+    fn best(&self, k: (u32, u8)) -> Option<NextHop> {
+        self.routes.get(&k)?.iter().find_map(|r| self.resolve(r))
     }
 
     /// Compiles the best route of every prefix into a FIB.

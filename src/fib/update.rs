@@ -1,0 +1,930 @@
+//! Incremental FIB updates, published through `ArcSwap<Fib>` without disturbing readers.
+//!
+//! [`FibPublisher`] keeps two copies of the lookup structure, left-right style: the one
+//! the workers read (published) and a spare, the previous version. To publish, it brings
+//! the spare up to date *in place* (only the direct-table slots that changed since it was
+//! last current: the last publication's and this one's), swaps it in, and keeps the copy
+//! it swapped out as the next spare.
+//!
+//! Why a spare copy rather than copy-on-write of the arrays or structure sharing: the
+//! lookup wants one flat direct table and one flat pool (that is what makes it fast), so
+//! sharing would mean copying 1 MiB + ~2.5 MiB per publication, plus the page faults of
+//! fresh allocations, a few ms each time; an in-place update of the spare costs in
+//! proportion to what changed. The price is a second copy of the table (~4 MiB for the
+//! full BGP table) on the control side.
+//!
+//! Why this is safe for the readers: the spare is only written once no reader holds it.
+//! A worker holds a FIB from `ArcSwap::load` to the end of its burst; arc-swap makes the
+//! writer pay such readers' outstanding debts when it swaps a value out (their guards
+//! then own real strong references), so `Arc::try_unwrap` on the swapped-out `Arc`
+//! succeeds only when no reader can still see it. The publisher waits for that briefly
+//! (readers hold a FIB for one burst); if a reader is slow (descheduled, or holding the
+//! guard over an idle sleep) it copies the published version instead of waiting, so
+//! neither side ever blocks for long.
+//!
+//! What is rebuilt: a changed prefix longer than /18 dirties its one slot; a prefix of
+//! length <= 18 changes the answer inherited by the slots it covers, and dirties those
+//! whose inherited answer actually changed (a /8 covers 1024 slots, but the slots under
+//! more-specific short prefixes keep theirs). A slot is rebuilt from the routes inside its
+//! /18 (kept here per slot, sorted) and its inherited answer, exactly as a full build
+//! would make it. The whole copy is rebuilt instead when the connected subnets changed
+//! (gateway resolution may differ for any route), when a next-hop id does not fit the
+//! table's leaf encoding, when freed space in the copy exceeds a quarter (compaction), or
+//! when a batch dirties so many slots that a full build is as cheap.
+//!
+//! Next-hop ids are stable across publications: each distinct [`NextHop`] keeps its id
+//! while any installed prefix uses it (reference counts); freed ids are reused, so the
+//! table stays as small as the set of next hops in use.
+
+use super::lpm::{Lpm, NhId, DIR_BITS, DIR_SIZE};
+use super::{key, mask, Fib, NextHop, Rib};
+use arc_swap::ArcSwap;
+use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// "No route" in `inherited`.
+const NONE: u32 = u32::MAX;
+
+/// How long `publish` waits for readers to let go of the spare copy before copying the
+/// published one instead. Readers hold a FIB for one burst (microseconds).
+const SPARE_WAIT: Duration = Duration::from_micros(500);
+
+/// A batch dirtying more slots than this rebuilds the copy instead (a full build of the
+/// BGP table touches about 90k populated slots in ~25 ms; past this point slot-by-slot
+/// updates stop being cheaper).
+const MAX_DIRTY_SLOTS: usize = DIR_SIZE / 8;
+
+/// Why a publication rebuilt the whole structure instead of updating slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuild {
+    /// The connected subnets changed, so any gateway may resolve differently.
+    Connected,
+    /// A next-hop id did not fit the table's leaf encoding.
+    Encoding,
+    /// Freed space exceeded a quarter of the copy.
+    Compaction,
+    /// The batch dirtied more than [`MAX_DIRTY_SLOTS`] slots.
+    ManySlots,
+    /// The published FIB was not one this publisher made (or there was none to copy).
+    Foreign,
+    /// Requested with [`FibPublisher::republish_all`].
+    Requested,
+}
+
+/// What one publication did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub version: u64,
+    /// Prefixes whose installed next hop changed (added, removed or changed).
+    pub changed_prefixes: usize,
+    /// Direct-table slots rebuilt in the copy that was published (0 after a rebuild).
+    pub slots: usize,
+    /// Set when the whole copy was rebuilt, and why.
+    pub rebuilt: Option<Rebuild>,
+    /// True when the spare was still in use by a reader and the published copy was cloned.
+    pub copied: bool,
+}
+
+/// Distinct next hops with stable ids and reference counts.
+#[derive(Default)]
+struct NextHopTable {
+    list: Vec<NextHop>,
+    refs: Vec<u32>,
+    ids: HashMap<NextHop, NhId>,
+    free: Vec<NhId>,
+}
+
+impl NextHopTable {
+    /// The id of `nh`, counting one more user.
+    fn acquire(&mut self, nh: NextHop) -> NhId {
+        if let Some(&id) = self.ids.get(&nh) {
+            self.refs[id as usize] += 1;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.list[id as usize] = nh;
+                self.refs[id as usize] = 1;
+                id
+            }
+            None => {
+                self.list.push(nh);
+                self.refs.push(1);
+                (self.list.len() - 1) as NhId
+            }
+        };
+        self.ids.insert(nh, id);
+        id
+    }
+
+    /// One user fewer of `id`; the id is freed when none is left.
+    fn release(&mut self, id: NhId) {
+        let r = &mut self.refs[id as usize];
+        *r -= 1;
+        if *r == 0 {
+            self.ids.remove(&self.list[id as usize]);
+            // Readers of older versions never see the reuse: every copy that still refers
+            // to `id` has its referring slots rebuilt before its next publication.
+            self.free.push(id);
+        }
+    }
+
+    fn in_use(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// Counters over the publisher's life, for logs and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublisherStats {
+    pub publications: u64,
+    pub rebuilds: u64,
+    pub copies: u64,
+    pub slots_rebuilt: u64,
+}
+
+/// Builds FIB versions from a [`Rib`] and publishes them; see the module documentation.
+pub struct FibPublisher {
+    /// Installed prefixes of length <= 18, keyed (network, length).
+    short: BTreeMap<(u32, u8), NhId>,
+    /// Installed prefixes longer than /18, per direct-table slot, sorted by (addr, len).
+    long: Box<[Vec<(u32, u8, NhId)>]>,
+    /// Number of installed prefixes.
+    count: usize,
+    /// Per slot, the answer of the longest installed prefix of length <= 18 covering it.
+    inherited: Box<[u32]>,
+    nh: NextHopTable,
+    /// The RIB's connected subnets when the entries were resolved.
+    connected: BTreeMap<(u32, u8), u16>,
+    /// The previous version, once it has been swapped out.
+    spare: Option<Arc<Fib>>,
+    /// The slots the spare lacks (sorted, unique).
+    lag: Vec<u32>,
+    /// The version last published, to recognise it when it is swapped out.
+    published: Option<Weak<Fib>>,
+    stats: PublisherStats,
+    /// Scratch for inherited answers.
+    fill: Vec<u32>,
+}
+
+impl FibPublisher {
+    /// Builds version `version` from `rib`. Publish the returned FIB (`ArcSwap::new`, or
+    /// `store`) and pass the same `ArcSwap` to [`FibPublisher::publish`] from then on.
+    pub fn new(rib: &Rib, version: u64) -> (FibPublisher, Arc<Fib>) {
+        let mut p = FibPublisher {
+            short: BTreeMap::new(),
+            long: vec![Vec::new(); DIR_SIZE].into_boxed_slice(),
+            count: 0,
+            inherited: vec![NONE; DIR_SIZE].into_boxed_slice(),
+            nh: NextHopTable::default(),
+            connected: BTreeMap::new(),
+            spare: None,
+            lag: Vec::new(),
+            published: None,
+            stats: PublisherStats::default(),
+            fill: Vec::new(),
+        };
+        p.resync(rib);
+        let fib = Arc::new(p.build(version));
+        p.published = Some(Arc::downgrade(&fib));
+        (p, fib)
+    }
+
+    /// Publishes version `version` of the FIB into `target` after the routes of the
+    /// prefixes in `changed` changed in `rib` (added, removed, replaced; listing a prefix
+    /// that did not change, or twice, is harmless). Every change to `rib` since the last
+    /// publication must be listed, or the FIB misses it.
+    pub fn publish(
+        &mut self,
+        rib: &Rib,
+        changed: &[Ipv4Net],
+        version: u64,
+        target: &ArcSwap<Fib>,
+    ) -> Published {
+        let mut dirty = Vec::new();
+        let mut rebuilt = None;
+        let changed_prefixes;
+        if rib.connected != self.connected {
+            changed_prefixes = self.resync(rib);
+            rebuilt = Some(Rebuild::Connected);
+        } else {
+            changed_prefixes = changed
+                .iter()
+                .filter(|p| self.change(rib, p, &mut dirty))
+                .count();
+            dirty.sort_unstable();
+            dirty.dedup();
+            if dirty.len() > MAX_DIRTY_SLOTS {
+                rebuilt = Some(Rebuild::ManySlots);
+            }
+        }
+        self.publish_with(dirty, rebuilt, changed_prefixes, version, target)
+    }
+
+    /// Re-derives everything from `rib` and publishes a freshly built version (for when
+    /// the changes were not tracked).
+    pub fn republish_all(&mut self, rib: &Rib, version: u64, target: &ArcSwap<Fib>) -> Published {
+        let n = self.resync(rib);
+        self.publish_with(Vec::new(), Some(Rebuild::Requested), n, version, target)
+    }
+
+    pub fn stats(&self) -> PublisherStats {
+        self.stats
+    }
+
+    /// Distinct next hops in use.
+    pub fn nexthops(&self) -> usize {
+        self.nh.in_use()
+    }
+
+    /// Installed prefixes.
+    pub fn prefixes(&self) -> usize {
+        self.count
+    }
+
+    fn publish_with(
+        &mut self,
+        dirty: Vec<u32>,
+        mut rebuilt: Option<Rebuild>,
+        changed_prefixes: usize,
+        version: u64,
+        target: &ArcSwap<Fib>,
+    ) -> Published {
+        let mut copied = false;
+        let mut slots = 0;
+        let mut updated = None;
+        if rebuilt.is_none() {
+            match self.writable_copy(&dirty, target) {
+                None => rebuilt = Some(Rebuild::Foreign),
+                Some((mut fib, todo, was_copied)) => {
+                    copied = was_copied;
+                    slots = todo.len();
+                    if slots > MAX_DIRTY_SLOTS {
+                        rebuilt = Some(Rebuild::ManySlots);
+                    } else if self.update(&mut fib, &todo).is_err() {
+                        rebuilt = Some(Rebuild::Encoding);
+                    } else if fib.lpm.wants_rebuild() {
+                        rebuilt = Some(Rebuild::Compaction);
+                    } else {
+                        updated = Some(fib);
+                    }
+                }
+            }
+        }
+        let mut fib = match updated {
+            Some(fib) => fib,
+            None => {
+                slots = 0;
+                self.stats.rebuilds += 1;
+                self.build(version)
+            }
+        };
+        fib.version = version;
+        let next = Arc::new(fib);
+        // Publish, and keep the version swapped out as the next spare if it is ours and
+        // lacks only this batch's slots (not a wholesale change, after which copying the
+        // new version is cheaper than rebuilding the old one).
+        let prev = self.published.replace(Arc::downgrade(&next));
+        let old = target.swap(next);
+        let ours = prev.is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&old)));
+        let wholesale = matches!(
+            rebuilt,
+            Some(Rebuild::Connected | Rebuild::ManySlots | Rebuild::Encoding | Rebuild::Requested)
+        );
+        self.spare = (ours && !wholesale).then_some(old);
+        self.lag = dirty;
+        self.stats.publications += 1;
+        self.stats.copies += u64::from(copied);
+        self.stats.slots_rebuilt += slots as u64;
+        Published {
+            version,
+            changed_prefixes,
+            slots,
+            rebuilt,
+            copied,
+        }
+    }
+
+    /// A FIB no reader holds, to update in place, with the slots it lacks: the spare
+    /// (lagging by the last batch and this one), or else a clone of the published version
+    /// (lagging by this batch; true in the third field). None if the published version is
+    /// not ours.
+    fn writable_copy(
+        &mut self,
+        dirty: &[u32],
+        target: &ArcSwap<Fib>,
+    ) -> Option<(Fib, Vec<u32>, bool)> {
+        if let Some(fib) = self.spare.take().and_then(take_when_unused) {
+            return Some((fib, merge(&self.lag, dirty), false));
+        }
+        let current = target.load_full();
+        if !self.is_ours(&current) {
+            return None;
+        }
+        let fib = Fib {
+            lpm: current.lpm.clone(),
+            nexthops: current.nexthops.clone(),
+            version: current.version,
+        };
+        Some((fib, dirty.to_vec(), true))
+    }
+
+    fn is_ours(&self, fib: &Arc<Fib>) -> bool {
+        self.published
+            .as_ref()
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(fib)))
+    }
+
+    /// Brings the installed entry of prefix `p` up to date with `rib`; pushes the slots
+    /// whose content changed onto `dirty`. True when the installed next hop changed.
+    fn change(&mut self, rib: &Rib, p: &Ipv4Net, dirty: &mut Vec<u32>) -> bool {
+        let k = key(p);
+        let (addr, len) = k;
+        // Acquire before releasing, so that an unchanged next hop keeps its id.
+        let new = rib.best(k).map(|nh| self.nh.acquire(nh));
+        let old = if u32::from(len) <= DIR_BITS {
+            match new {
+                Some(id) => self.short.insert(k, id),
+                None => self.short.remove(&k),
+            }
+        } else {
+            let list = &mut self.long[(addr >> (32 - DIR_BITS)) as usize];
+            match (list.binary_search_by_key(&(addr, len), |e| (e.0, e.1)), new) {
+                (Ok(i), Some(id)) => Some(std::mem::replace(&mut list[i].2, id)),
+                (Ok(i), None) => Some(list.remove(i).2),
+                (Err(i), Some(id)) => {
+                    list.insert(i, (addr, len, id));
+                    None
+                }
+                (Err(_), None) => None,
+            }
+        };
+        if let Some(o) = old {
+            self.nh.release(o);
+        }
+        if old == new {
+            return false;
+        }
+        match (old, new) {
+            (None, Some(_)) => self.count += 1,
+            (Some(_), None) => self.count -= 1,
+            _ => {}
+        }
+        if u32::from(len) <= DIR_BITS {
+            self.refill_inherited(addr, len, dirty);
+        } else {
+            dirty.push(addr >> (32 - DIR_BITS));
+        }
+        true
+    }
+
+    /// Recomputes the inherited answer of the slots under the short prefix `addr/len`;
+    /// pushes those whose answer changed onto `dirty`.
+    fn refill_inherited(&mut self, addr: u32, len: u8, dirty: &mut Vec<u32>) {
+        let first = (addr >> (32 - DIR_BITS)) as usize;
+        let n = 1usize << (DIR_BITS - u32::from(len));
+        // The longest prefix of length <= len covering the range, then everything shorter
+        // than /19 inside it, covering prefixes before covered ones (sorted order).
+        let base = (0..=len)
+            .rev()
+            .find_map(|l| self.short.get(&(addr & mask(l), l)).copied())
+            .unwrap_or(NONE);
+        self.fill.clear();
+        self.fill.resize(n, base);
+        if u32::from(len) < DIR_BITS {
+            let last = addr | !mask(len);
+            for (&(a, l), &v) in self.short.range((addr, len + 1)..=(last, DIR_BITS as u8)) {
+                let start = (a >> (32 - DIR_BITS)) as usize - first;
+                self.fill[start..start + (1 << (DIR_BITS - u32::from(l)))].fill(v);
+            }
+        }
+        for (i, (cur, &new)) in self.inherited[first..first + n]
+            .iter_mut()
+            .zip(&self.fill)
+            .enumerate()
+        {
+            if *cur != new {
+                *cur = new;
+                dirty.push((first + i) as u32);
+            }
+        }
+    }
+
+    /// Re-derives every installed entry from `rib` (ids of unchanged next hops are kept).
+    /// Returns the number of prefixes whose next hop changed.
+    fn resync(&mut self, rib: &Rib) -> usize {
+        let old_short = std::mem::take(&mut self.short);
+        let old_long = std::mem::replace(
+            &mut self.long,
+            vec![Vec::new(); DIR_SIZE].into_boxed_slice(),
+        );
+        self.count = 0;
+        for (&k, list) in &rib.routes {
+            let Some(nh) = list.iter().find_map(|r| rib.resolve(r)) else {
+                continue;
+            };
+            let id = self.nh.acquire(nh);
+            self.count += 1;
+            let (addr, len) = k;
+            if u32::from(len) <= DIR_BITS {
+                self.short.insert(k, id);
+            } else {
+                // The RIB iterates in (addr, len) order, so each slot's list stays sorted.
+                self.long[(addr >> (32 - DIR_BITS)) as usize].push((addr, len, id));
+            }
+        }
+        let mut same = 0;
+        let mut old_count = 0;
+        for (k, &id) in &old_short {
+            same += usize::from(self.short.get(k) == Some(&id));
+            old_count += 1;
+            self.nh.release(id);
+        }
+        for (slot, list) in old_long.iter().enumerate() {
+            for &(a, l, id) in list {
+                let new = &self.long[slot];
+                let is_same = new
+                    .binary_search_by_key(&(a, l), |e| (e.0, e.1))
+                    .is_ok_and(|i| new[i].2 == id);
+                same += usize::from(is_same);
+                old_count += 1;
+                self.nh.release(id);
+            }
+        }
+        self.inherited.fill(NONE);
+        for (&(a, l), &v) in &self.short {
+            let start = (a >> (32 - DIR_BITS)) as usize;
+            self.inherited[start..start + (1 << (DIR_BITS - u32::from(l)))].fill(v);
+        }
+        self.connected = rib.connected.clone();
+        self.count + old_count - 2 * same
+    }
+
+    /// A freshly built FIB of the current entries.
+    fn build(&self, version: u64) -> Fib {
+        let short = self.short.iter().map(|(&(a, l), &v)| (a, l, v));
+        let long = self.long.iter().flatten().copied();
+        Fib {
+            lpm: Lpm::build(short.chain(long)),
+            nexthops: self.nh.list.clone(),
+            version,
+        }
+    }
+
+    /// Rebuilds `slots` of `fib` from the current entries.
+    fn update(&self, fib: &mut Fib, slots: &[u32]) -> Result<(), super::lpm::Unencodable> {
+        for &s in slots {
+            let s = s as usize;
+            let inherited = Some(self.inherited[s]).filter(|&v| v != NONE);
+            fib.lpm.set_slot(s, &self.long[s], inherited)?;
+        }
+        fib.lpm.set_len(self.count);
+        fib.nexthops.clone_from(&self.nh.list);
+        Ok(())
+    }
+}
+
+/// The FIB inside `arc` once no reader holds it, waiting at most [`SPARE_WAIT`].
+fn take_when_unused(mut arc: Arc<Fib>) -> Option<Fib> {
+    let deadline = Instant::now() + SPARE_WAIT;
+    loop {
+        match Arc::try_unwrap(arc) {
+            Ok(f) => return Some(f),
+            Err(a) if Instant::now() < deadline => {
+                arc = a;
+                std::thread::yield_now();
+            }
+            // Dropping our reference leaves the copy to the last reader.
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The union of two sorted, deduplicated lists.
+fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fib::{Proto, Route, RouteTarget};
+    use std::net::Ipv4Addr;
+
+    /// Small deterministic PRNG (xorshift64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn net(addr: u32, len: u8) -> Ipv4Net {
+        Ipv4Net::new(Ipv4Addr::from(addr & mask(len)), len).unwrap()
+    }
+
+    fn route(prefix: Ipv4Net, target: RouteTarget, metric: u32) -> Route {
+        Route {
+            prefix,
+            target,
+            metric,
+            proto: Proto::Static,
+        }
+    }
+
+    /// A RIB with two connected subnets and a local address.
+    fn base_rib() -> Rib {
+        let mut rib = Rib::new();
+        for (a, port) in [(0x0a00_0100, 0), (0x0a00_0200, 1)] {
+            rib.insert(Route {
+                prefix: net(a, 24),
+                target: RouteTarget::Connected { port },
+                metric: 0,
+                proto: Proto::Kernel,
+            });
+        }
+        rib.insert(Route {
+            prefix: net(0x0a00_0101, 32),
+            target: RouteTarget::Local { port: 0 },
+            metric: 0,
+            proto: Proto::Kernel,
+        });
+        rib
+    }
+
+    /// A random target: mostly gateways without a port (resolved through the connected
+    /// subnets, some not resolvable), some with one, and the discard kinds.
+    fn target(rng: &mut Rng, gateways: u32) -> RouteTarget {
+        match rng.below(20) {
+            0 => RouteTarget::Blackhole,
+            1 => RouteTarget::Unreachable,
+            2 => RouteTarget::Prohibit,
+            3 => RouteTarget::Gateway {
+                gw: Ipv4Addr::from(0xac10_0001), // on no connected subnet
+                port: None,
+            },
+            4 => RouteTarget::Gateway {
+                gw: Ipv4Addr::from(0xc000_0201),
+                port: Some(1),
+            },
+            _ => RouteTarget::Gateway {
+                gw: Ipv4Addr::from(
+                    [0x0a00_0100, 0x0a00_0200][rng.below(2) as usize]
+                        + 2
+                        + rng.below(u64::from(gateways)) as u32,
+                ),
+                port: None,
+            },
+        }
+    }
+
+    /// A random prefix, nested under `near` half of the time (as BGP tables nest).
+    fn prefix(rng: &mut Rng, near: &[Ipv4Net]) -> Ipv4Net {
+        let len = match rng.below(12) {
+            0 => rng.below(19) as u8,
+            1 => 25 + rng.below(8) as u8,
+            _ => 19 + rng.below(6) as u8,
+        };
+        if !near.is_empty() && rng.below(2) == 0 {
+            let p = near[rng.below(near.len() as u64) as usize];
+            let len = len.max(p.prefix_len());
+            let host = rng.next() as u32 & !mask(p.prefix_len());
+            net(u32::from(p.network()) | host, len)
+        } else {
+            net(rng.next() as u32, len)
+        }
+    }
+
+    /// Addresses that tell FIBs apart: the first, last and a random address of each
+    /// prefix, the addresses just outside it, and random ones.
+    fn probes(rng: &mut Rng, prefixes: &[Ipv4Net], random: usize) -> Vec<u32> {
+        let mut v = vec![0, u32::MAX, 0x0a00_0101, 0x0a00_0105, 0x0a00_0205];
+        for p in prefixes {
+            let (a, l) = key(p);
+            let last = a | !mask(l);
+            v.extend([a, last, a | (rng.next() as u32 & !mask(l))]);
+            v.extend([a.wrapping_sub(1), last.wrapping_add(1)]);
+        }
+        v.extend((0..random).map(|_| rng.next() as u32));
+        v
+    }
+
+    fn assert_same(fib: &Fib, fresh: &Fib, addrs: &[u32], what: &str) {
+        assert_eq!(fib.prefixes(), fresh.prefixes(), "{what}: prefix count");
+        for &a in addrs {
+            assert_eq!(
+                fib.lookup(a),
+                fresh.lookup(a),
+                "{what}: {}",
+                Ipv4Addr::from(a)
+            );
+        }
+        let mut out = vec![None; addrs.len().min(64)];
+        for chunk in addrs.chunks(64) {
+            fib.lookup_burst(chunk, &mut out[..chunk.len()]);
+            for (&a, &o) in chunk.iter().zip(&out) {
+                assert_eq!(o, fresh.lookup(a), "{what}: burst {}", Ipv4Addr::from(a));
+            }
+        }
+    }
+
+    /// Random batches of inserts, replacements and removals (every length, the default
+    /// route, several metrics per prefix, unresolvable gateways) published incrementally:
+    /// every version looks up exactly like a fresh build of the same RIB.
+    fn churn(seed: u64, initial: usize, batches: usize, batch: usize, connected_every: usize) {
+        let mut rng = Rng(seed);
+        let mut rib = base_rib();
+        let mut known: Vec<Ipv4Net> = Vec::new();
+        for _ in 0..initial {
+            let p = prefix(&mut rng, &known);
+            rib.insert(route(p, target(&mut rng, 50), 0));
+            known.push(p);
+        }
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = ArcSwap::new(fib);
+        assert_same(
+            &swap.load(),
+            &rib.build_fib(1),
+            &probes(&mut rng, &known, 1000),
+            "initial",
+        );
+        let mut incremental = 0;
+        for b in 0..batches {
+            let mut changed = Vec::new();
+            for _ in 0..batch {
+                let p = match rng.below(4) {
+                    0 if !known.is_empty() => known[rng.below(known.len() as u64) as usize],
+                    1 => net(0, 0),
+                    _ => prefix(&mut rng, &known),
+                };
+                let metric = [0, 10, 20][rng.below(3) as usize];
+                if rng.below(3) == 0 {
+                    rib.remove(&p, metric);
+                } else {
+                    rib.insert(route(p, target(&mut rng, 50), metric));
+                    known.push(p);
+                }
+                changed.push(p);
+            }
+            if connected_every > 0 && b % connected_every == connected_every - 1 {
+                // A new connected subnet (or its removal): gateways on it (un)resolve.
+                let p = net(0x0a00_0180, 25);
+                if rib.remove(&p, 0) {
+                } else {
+                    rib.insert(Route {
+                        prefix: p,
+                        target: RouteTarget::Connected { port: 2 },
+                        metric: 0,
+                        proto: Proto::Kernel,
+                    });
+                }
+                changed.push(p);
+            }
+            let version = 2 + b as u64;
+            let r = publisher.publish(&rib, &changed, version, &swap);
+            assert_eq!(r.version, version);
+            incremental += usize::from(r.rebuilt.is_none());
+            let fib = swap.load();
+            assert_eq!(fib.version, version);
+            let mut addrs = probes(&mut rng, &changed, 2000);
+            let sample: Vec<Ipv4Net> = (0..500)
+                .map(|_| known[rng.below(known.len() as u64) as usize])
+                .collect();
+            addrs.extend(probes(&mut rng, &sample, 0));
+            assert_same(&fib, &rib.build_fib(version), &addrs, &format!("batch {b}"));
+        }
+        assert!(incremental > batches / 2, "{incremental} of {batches}");
+    }
+
+    #[test]
+    fn incremental_versions_match_fresh_builds() {
+        churn(1, 20_000, 30, 200, 0);
+    }
+
+    #[test]
+    fn small_tables_and_single_changes() {
+        churn(2, 0, 200, 1, 0);
+        churn(3, 50, 100, 5, 0);
+    }
+
+    #[test]
+    fn connected_subnet_changes_rebuild_and_stay_correct() {
+        churn(4, 5_000, 12, 100, 3);
+    }
+
+    #[test]
+    fn next_hop_ids_are_stable_and_reused() {
+        let mut rib = base_rib();
+        let via = |last: u8| RouteTarget::Gateway {
+            gw: Ipv4Addr::new(10, 0, 2, last),
+            port: None,
+        };
+        let p1 = net(0xc633_6400, 24);
+        let p2 = net(0xcb00_7100, 24);
+        rib.insert(route(p1, via(2), 0));
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = ArcSwap::new(fib);
+        let id_of = |swap: &ArcSwap<Fib>, addr: u32| swap.load().lpm.lookup(addr);
+        let id1 = id_of(&swap, 0xc633_6401);
+        let before = publisher.nexthops();
+        // A second prefix with the same next hop shares its id; the first keeps its id.
+        rib.insert(route(p2, via(2), 0));
+        publisher.publish(&rib, &[p2], 2, &swap);
+        assert_eq!(id_of(&swap, 0xc633_6401), id1);
+        assert_eq!(id_of(&swap, 0xcb00_7101), id1);
+        assert_eq!(publisher.nexthops(), before);
+        // Thousands of next hops coming and going: the table does not grow.
+        for round in 0..50u32 {
+            let target = via(3 + (round % 200) as u8);
+            rib.insert(route(p2, target, 0));
+            publisher.publish(&rib, &[p2], 3 + u64::from(round), &swap);
+            assert_eq!(publisher.nexthops(), before + 1);
+            assert!(swap.load().nexthops.len() <= before + 2);
+            assert_eq!(id_of(&swap, 0xc633_6401), id1);
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_churn() {
+        let mut rng = Rng(5);
+        let mut rib = base_rib();
+        let mut known = Vec::new();
+        for _ in 0..30_000 {
+            let p = prefix(&mut rng, &known);
+            rib.insert(route(p, target(&mut rng, 20), 0));
+            known.push(p);
+        }
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let fresh = fib.memory_bytes();
+        let swap = ArcSwap::new(fib);
+        // The same 3000 prefixes (/16 and longer, as BGP churn mostly is; short ones
+        // dirty many slots and are tested above) withdrawn and announced again, with new
+        // next hops.
+        let flapping: Vec<Ipv4Net> = (0..3000)
+            .map(|_| prefix(&mut rng, &known))
+            .filter(|p| p.prefix_len() >= 16)
+            .collect();
+        let mut peak = 0;
+        for round in 0..60u64 {
+            for p in &flapping {
+                if round % 2 == 0 {
+                    rib.insert(route(*p, target(&mut rng, 20), 0));
+                } else {
+                    rib.remove(p, 0);
+                }
+            }
+            publisher.publish(&rib, &flapping, 2 + round, &swap);
+            peak = peak.max(swap.load().memory_bytes());
+        }
+        assert!(peak < 2 * fresh, "peak {peak}, fresh build {fresh}");
+        assert!(publisher.nexthops() < 50);
+        let s = publisher.stats();
+        assert!(s.rebuilds < 10 && s.copies < 10, "{s:?}");
+        assert_same(
+            &swap.load(),
+            &rib.build_fib(99),
+            &probes(&mut rng, &flapping, 1000),
+            "after churn",
+        );
+    }
+
+    #[test]
+    fn a_reader_holding_the_spare_makes_a_copy_and_sees_its_own_version() {
+        let mut rib = base_rib();
+        let p = net(0xc633_6400, 24);
+        rib.insert(route(p, RouteTarget::Blackhole, 0));
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = ArcSwap::new(fib);
+        // Version 1 is held by a reader across two publications, so it cannot be reused
+        // as the spare for version 3.
+        let held = swap.load_full();
+        rib.insert(route(p, RouteTarget::Unreachable, 0));
+        let r2 = publisher.publish(&rib, &[p], 2, &swap);
+        assert!(r2.copied); // the first publication always copies
+        rib.insert(route(p, RouteTarget::Prohibit, 0));
+        let r3 = publisher.publish(&rib, &[p], 3, &swap);
+        assert!(r3.copied && r3.rebuilt.is_none(), "{r3:?}");
+        assert_eq!(held.version, 1);
+        assert_eq!(held.lookup(0xc633_6401), Some(NextHop::Blackhole));
+        assert_eq!(swap.load().lookup(0xc633_6401), Some(NextHop::Prohibit));
+        drop(held);
+        // Version 2, swapped out by 3 and held by no one, is now the spare.
+        rib.insert(route(p, RouteTarget::Blackhole, 0));
+        let r4 = publisher.publish(&rib, &[p], 4, &swap);
+        assert!(!r4.copied && r4.rebuilt.is_none(), "{r4:?}");
+        assert_eq!(r4.slots, 1);
+        assert_eq!(swap.load().lookup(0xc633_6401), Some(NextHop::Blackhole));
+    }
+
+    #[test]
+    fn a_foreign_version_in_the_swap_is_replaced_by_a_full_build() {
+        let mut rib = base_rib();
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = ArcSwap::new(fib);
+        swap.store(Arc::new(rib.build_fib(7)));
+        let p = net(0xc633_6400, 24);
+        rib.insert(route(p, RouteTarget::Blackhole, 0));
+        let r = publisher.publish(&rib, &[p], 8, &swap);
+        assert_eq!(r.rebuilt, Some(Rebuild::Foreign));
+        assert_eq!(swap.load().lookup(0xc633_6401), Some(NextHop::Blackhole));
+        let r = publisher.publish(&rib, &[], 9, &swap);
+        assert_eq!(r.rebuilt, None);
+    }
+
+    #[test]
+    fn readers_of_unaffected_prefixes_always_get_their_answer() {
+        // Issue 5: packets to unaffected prefixes are never lost during an update. A reader
+        // thread looks up stable prefixes while the publisher churns others.
+        let mut rib = base_rib();
+        let stable: Vec<(u32, NextHop)> = (0..64u32)
+            .map(|i| {
+                (
+                    0x6400_0000 + (i << 16),
+                    NextHop::Gateway {
+                        port: 1,
+                        gw: Ipv4Addr::new(10, 0, 2, 9),
+                    },
+                )
+            })
+            .collect();
+        for &(a, _) in &stable {
+            rib.insert(route(
+                net(a, 16),
+                RouteTarget::Gateway {
+                    gw: Ipv4Addr::new(10, 0, 2, 9),
+                    port: None,
+                },
+                0,
+            ));
+        }
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = Arc::new(ArcSwap::new(fib));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (swap, stop) = (Arc::clone(&swap), Arc::clone(&stop));
+            let stable = stable.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let fib = swap.load();
+                    for &(a, nh) in &stable {
+                        // Inside the /16, outside the churned /24s below.
+                        assert_eq!(fib.lookup(a | 0xFF01), Some(nh));
+                        n += 1;
+                    }
+                }
+                n
+            })
+        };
+        let mut rng = Rng(6);
+        for v in 2..200u64 {
+            let changed: Vec<Ipv4Net> = (0..50)
+                .map(|_| {
+                    let a = stable[rng.below(64) as usize].0 | ((rng.below(255) as u32) << 8);
+                    net(a, 24)
+                })
+                .collect();
+            for p in &changed {
+                if rng.below(2) == 0 {
+                    rib.insert(route(*p, RouteTarget::Blackhole, 0));
+                } else {
+                    rib.remove(p, 0);
+                }
+            }
+            publisher.publish(&rib, &changed, v, &swap);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    }
+}
