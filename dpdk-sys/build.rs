@@ -38,6 +38,9 @@ fn main() {
         .opaque_type("rte_gtp_.*")
         .opaque_type("rte_arp_.*")
         .blocklist_type("rte_arp_hdr")
+        // Takes an `xmm_t` by value, which Rust cannot pass with C's vector ABI through
+        // the generated wrapper; `ferroute_lpm_lookupx4_each` (shim.c) calls it from C.
+        .blocklist_function("rte_lpm_lookupx4")
         .derive_default(true)
         .wrap_static_fns(true)
         .wrap_static_fns_path(&wrap_c)

@@ -1,7 +1,37 @@
 #include <rte_config.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_lpm.h>
 #include "shim.h"
 
 int ferroute_rte_errno(void) { return rte_errno; }
 uint64_t ferroute_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
+
+void ferroute_lpm_lookup_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,
+			      uint32_t *out, uint32_t miss)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nh;
+		out[i] = rte_lpm_lookup(lpm, ips[i], &nh) == 0 ? nh : miss;
+	}
+}
+
+uint32_t ferroute_lpm_lookup_chain(const struct rte_lpm *lpm, const uint32_t *ips,
+				   uint32_t n, uint32_t mask, uint32_t miss)
+{
+	uint32_t prev = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nh;
+		prev = rte_lpm_lookup(lpm, ips[i] ^ (prev & mask), &nh) == 0 ? nh : miss;
+	}
+	return prev;
+}
+
+void ferroute_lpm_lookupx4_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,
+				uint32_t *out, uint32_t miss)
+{
+	for (uint32_t i = 0; i + 4 <= n; i += 4) {
+		xmm_t v = _mm_loadu_si128((const __m128i *)(ips + i));
+		rte_lpm_lookupx4(lpm, v, out + i, miss);
+	}
+}

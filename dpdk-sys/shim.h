@@ -7,4 +7,19 @@
 int ferroute_rte_errno(void);
 /* RTE_ETH_RX_OFFLOAD_IPV4_CKSUM is RTE_BIT64(1), a macro bindgen does not evaluate. */
 uint64_t ferroute_rx_offload_ipv4_cksum(void);
+
+/* Loops over rte_lpm's static inline lookups, compiled here so that they are inlined as
+ * in a C application (through bindgen's wrappers each lookup would be a call). Used by
+ * the FIB benchmark to measure rte_lpm fairly. */
+struct rte_lpm;
+/* out[i] = next hop of ips[i], or miss. */
+void ferroute_lpm_lookup_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,
+			      uint32_t *out, uint32_t miss);
+/* Dependent lookups: address i is ips[i] ^ (previous result & mask); returns the last
+ * result (miss when not found). */
+uint32_t ferroute_lpm_lookup_chain(const struct rte_lpm *lpm, const uint32_t *ips,
+				   uint32_t n, uint32_t mask, uint32_t miss);
+/* rte_lpm_lookupx4 over ips (n a multiple of 4); misses give miss. */
+void ferroute_lpm_lookupx4_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,
+				uint32_t *out, uint32_t miss);
 #endif

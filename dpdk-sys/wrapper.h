@@ -12,4 +12,5 @@
 #include <rte_version.h>
 #include <rte_lpm.h>
 #include <rte_fib.h>
+#include <rte_malloc.h>
 #include "shim.h"

@@ -327,7 +327,12 @@ pub fn machine() -> String {
         .map(str::trim)
         .unwrap_or("unknown CPU")
         .to_string();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Counted from /proc/cpuinfo: the affinity that available_parallelism() reports is
+    // narrowed by the EAL to the lcores of a benchmark that starts DPDK.
+    let cpus = match cpuinfo.lines().filter(|l| l.starts_with("processor")).count() {
+        0 => std::thread::available_parallelism().map_or(0, |n| n.get()),
+        n => n,
+    };
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{model}, {cpus} CPUs, Linux {}", kernel.trim())
 }

@@ -5,6 +5,7 @@
 //! poll, so they are not `Clone` and each is moved into the one thread that uses it.
 
 mod eal;
+mod lpm;
 mod mbuf;
 mod mempool;
 mod port;
@@ -12,6 +13,7 @@ mod port;
 pub use eal::{
     dpdk_version, launch_on_lcore, lcore_id, rdtsc, tsc_hz, wait_lcores, Eal, MAIN_LCORE_ANY,
 };
+pub use lpm::{heap_allocated_bytes, FibLookup, RteFib, RteLpm};
 pub use mbuf::{Mbuf, RxCsum};
 pub use mempool::Mempool;
 pub use port::{
