@@ -266,6 +266,18 @@ struct Space {
     free_nodes: usize,
     /// Entries of `nodes` freed in runs too long for `free_runs`.
     lost_nodes: usize,
+    /// Scratch space of `set_slot` and `copy_slot` (kept to save allocations per slot).
+    routes: Vec<Route>,
+    rec: Vec<u8>,
+    run: Vec<Node>,
+}
+
+/// Where one slot's subtree lies: its first-level record (pool bytes), and for a record
+/// with internal children the run of `nodes` below it and the pool bytes of their leaves.
+struct Extent {
+    rec: std::ops::Range<usize>,
+    nodes: std::ops::Range<usize>,
+    leaves: std::ops::Range<usize>,
 }
 
 /// `n` rounded up to a multiple of 4.
@@ -324,9 +336,10 @@ impl Space {
             }
         };
         for (dst, n) in nodes[first as usize..].iter_mut().zip(run) {
+            // (Wrapping: a node without leaves or children has a meaningless base.)
             *dst = Node {
-                base0: n.base0 + leaves_at,
-                base1: n.base1 + first,
+                base0: n.base0.wrapping_add(leaves_at),
+                base1: n.base1.wrapping_add(first),
                 ..*n
             };
         }
@@ -471,6 +484,8 @@ struct Builder<'a> {
     deep: Vec<u8>,
     /// Scratch space for one record.
     rec: Vec<u8>,
+    /// Scratch stack of internal children under construction (see `node`).
+    kids: Vec<Node>,
     mode: Mode,
     /// Sorted distinct answers, for `Mode::Mapped`.
     map: &'a [u32],
@@ -551,8 +566,9 @@ impl Builder<'_> {
         }
         // Recurse into the slots that contain longer routes. Those routes are contiguous
         // per slot; a shorter route starting in the same slot sorts before all of them.
-        let mut kids = [Node::default(); 64];
-        let mut nkids = 0;
+        // This node's internal children go on `kids` (above what enclosing calls put
+        // there); each recursive call has removed its own by the time it returns.
+        let first_kid = self.kids.len();
         let mut vector = 0u64;
         let mut i = 0;
         while i < routes.len() {
@@ -573,13 +589,12 @@ impl Builder<'_> {
                         push_leaf(self.mode, self.map, &mut self.deep, v);
                     }
                     vector |= 1u64 << c;
-                    kids[nkids] = Node {
+                    self.kids.push(Node {
                         vector: p.vector,
                         leafvec: p.leafvec,
                         base0,
                         base1: p.base1,
-                    };
-                    nkids += 1;
+                    });
                 }
             }
             i = j;
@@ -588,11 +603,26 @@ impl Builder<'_> {
         let mut leaves = [0u32; 64];
         let mut nleaves = 0;
         let mut leafvec = 0u64;
-        for (c, &v) in slots.iter().enumerate() {
-            if vector & (1u64 << c) == 0 && (nleaves == 0 || leaves[nleaves - 1] != v) {
-                leafvec |= 1u64 << c;
-                leaves[nleaves] = v;
+        if vector == 0 {
+            // The common case (no route longer than the node's stride): runs start where
+            // a slot differs from its left neighbour, found without branches.
+            leafvec = 1;
+            for (c, w) in slots.windows(2).enumerate() {
+                leafvec |= u64::from(w[0] != w[1]) << (c + 1);
+            }
+            let mut bits = leafvec;
+            while bits != 0 {
+                leaves[nleaves] = slots[bits.trailing_zeros() as usize];
                 nleaves += 1;
+                bits &= bits - 1;
+            }
+        } else {
+            for (c, &v) in slots.iter().enumerate() {
+                if vector & (1u64 << c) == 0 && (nleaves == 0 || leaves[nleaves - 1] != v) {
+                    leafvec |= 1u64 << c;
+                    leaves[nleaves] = v;
+                    nleaves += 1;
+                }
             }
         }
         if vector == 0 && nleaves == 1 {
@@ -600,7 +630,8 @@ impl Builder<'_> {
             return Built::Leaf(leaves[0]);
         }
         let base1 = self.nodes.len() as u32;
-        self.nodes.extend_from_slice(&kids[..nkids]);
+        self.nodes.extend_from_slice(&self.kids[first_kid..]);
+        self.kids.truncate(first_kid);
         Built::Node(Pending {
             vector,
             leafvec,
@@ -678,6 +709,7 @@ impl Lpm {
             lines: LineAlloc::default(),
             deep: Vec::new(),
             rec: Vec::new(),
+            kids: Vec::new(),
             mode,
             map: &map,
             l1_nodes: 0,
@@ -927,7 +959,8 @@ impl Lpm {
         if !self.encodable(inherited) {
             return Err(Unencodable(inherited));
         }
-        let mut rs = Vec::with_capacity(routes.len());
+        let mut rs = std::mem::take(&mut self.space.routes);
+        rs.clear();
         for &(addr, len, val) in routes {
             let ok = len > DIR_BITS as u8
                 && len <= 32
@@ -938,6 +971,7 @@ impl Lpm {
                 continue;
             }
             if !self.encodable(val) {
+                self.space.routes = rs;
                 return Err(Unencodable(val));
             }
             rs.push(Route {
@@ -956,23 +990,22 @@ impl Lpm {
             lines: LineAlloc::default(),
             deep: Vec::new(),
             rec: Vec::new(),
+            kids: Vec::new(),
             mode: self.mode,
             map: &self.map,
             l1_nodes: 0,
         };
-        let mut p = match b.node(&rs, DIR_BITS, inherited) {
+        let built = b.node(&rs, DIR_BITS, inherited);
+        let Builder { nodes, deep, .. } = b;
+        self.space.routes = rs;
+        let mut p = match built {
             Built::Leaf(v) => {
                 self.dir[slot] = v;
                 return Ok(());
             }
             Built::Node(p) => p,
         };
-        let Builder {
-            nodes,
-            deep,
-            mut rec,
-            ..
-        } = b;
+        let mut rec = std::mem::take(&mut self.space.rec);
         // The deeper nodes go to the end of `nodes`, their leaves to a block of the pool.
         let leaves_at = if deep.is_empty() {
             0
@@ -987,28 +1020,63 @@ impl Lpm {
         let is_deep = encode_record(self.mode, &self.map, &p, &mut rec);
         let at = self.space.alloc(&mut self.pool, rec.len(), true);
         self.pool[at..at + rec.len()].copy_from_slice(&rec);
+        self.space.rec = rec;
         self.l1_nodes += 1;
         self.dir[slot] = node_entry(at, is_deep);
         Ok(())
     }
 
+    /// Reads the direct-table entries of `slots` and the records they point to, and
+    /// returns a value derived from them: touching what a batch of `set_slot` calls is
+    /// about to read, in a loop of independent loads whose cache misses overlap, is
+    /// cheaper than taking the misses one by one inside the rebuilds.
+    pub fn touch_slots(&self, slots: &[u32]) -> u32 {
+        let mut x = 0;
+        for &s in slots {
+            let e = self.dir[s as usize & (DIR_SIZE - 1)];
+            x ^= e;
+            if !dir_is_leaf(e) {
+                x ^= rd32(&self.pool, (e & OFFSET_MASK) as usize * 4);
+            }
+        }
+        x
+    }
+
     /// Frees the first-level record of `slot` and the deeper nodes and leaves below it (the
     /// direct-table entry is left for the caller to overwrite).
     fn free_slot(&mut self, slot: usize) {
-        let e = self.dir[slot];
-        if dir_is_leaf(e) {
+        let Some(x) = self.extent(self.dir[slot]) else {
             return;
+        };
+        self.space.free(x.rec.start, x.rec.len(), true);
+        self.l1_nodes -= 1;
+        if !x.nodes.is_empty() {
+            self.space
+                .free_nodes(&mut self.nodes, x.nodes.start, x.nodes.len());
+        }
+        if !x.leaves.is_empty() {
+            self.space
+                .free(x.leaves.start, round4(x.leaves.len()), false);
+        }
+    }
+
+    /// Where the subtree under direct-table entry `e` lies (None for a leaf entry).
+    fn extent(&self, e: u32) -> Option<Extent> {
+        if dir_is_leaf(e) {
+            return None;
         }
         let shift = self.leaf_shift();
         let p = (e & OFFSET_MASK) as usize * 4;
         let deep = e & DEEP_BIT != 0;
         let head = if deep { 12 } else { 0 };
         let nleaves = rd64(&self.pool, p).count_ones() as usize;
-        let size = round4(head + 8 + (nleaves << shift));
-        self.space.free(p - head, size, true);
-        self.l1_nodes -= 1;
+        let rec = p - head..p - head + round4(head + 8 + (nleaves << shift));
         if !deep {
-            return;
+            return Some(Extent {
+                rec,
+                nodes: 0..0,
+                leaves: 0..0,
+            });
         }
         // The nodes below one first-level node are one contiguous run of `nodes`, and
         // their leaves one contiguous block of the pool (see `Builder::slot`).
@@ -1021,18 +1089,77 @@ impl Lpm {
             lo = lo.min(start);
             hi = hi.max(start + count);
             for n in &self.nodes[start..start + count] {
-                let b0 = n.base0 as usize;
-                leaf_lo = leaf_lo.min(b0);
-                leaf_hi = leaf_hi.max(b0 + ((n.leafvec.count_ones() as usize) << shift));
+                let nl = n.leafvec.count_ones() as usize;
+                if nl > 0 {
+                    let b0 = n.base0 as usize;
+                    leaf_lo = leaf_lo.min(b0);
+                    leaf_hi = leaf_hi.max(b0 + (nl << shift));
+                }
                 if n.vector != 0 {
                     stack.push((n.base1 as usize, n.vector.count_ones() as usize));
                 }
             }
         }
-        self.space.free_nodes(&mut self.nodes, lo, hi - lo);
-        if leaf_hi > leaf_lo {
-            self.space.free(leaf_lo, round4(leaf_hi - leaf_lo), false);
+        Some(Extent {
+            rec,
+            nodes: lo..hi,
+            leaves: if leaf_hi > leaf_lo {
+                leaf_lo..leaf_hi
+            } else {
+                0..0
+            },
+        })
+    }
+
+    /// Makes direct-table slot `slot` answer exactly as the same slot of `other` does, by
+    /// copying its subtree (cheaper than rebuilding it with `set_slot` when `other` is
+    /// already up to date). Fails, changing nothing, unless both tables encode leaves
+    /// the same way.
+    pub fn copy_slot(&mut self, other: &Lpm, slot: usize) -> Result<(), Unencodable> {
+        if self.mode != other.mode || self.map != other.map {
+            return Err(Unencodable(NONE));
         }
+        let slot = slot & (DIR_SIZE - 1);
+        let e = other.dir[slot];
+        self.free_slot(slot);
+        let Some(x) = other.extent(e) else {
+            self.dir[slot] = e;
+            return Ok(());
+        };
+        let deep = e & DEEP_BIT != 0;
+        let mut rec = std::mem::take(&mut self.space.rec);
+        rec.clear();
+        rec.extend_from_slice(&other.pool[x.rec.clone()]);
+        if deep {
+            let leaves_at = if x.leaves.is_empty() {
+                0
+            } else {
+                let at = self
+                    .space
+                    .alloc(&mut self.pool, round4(x.leaves.len()), false);
+                self.pool[at..at + x.leaves.len()].copy_from_slice(&other.pool[x.leaves.clone()]);
+                at as u32
+            };
+            // Offsets relative to the run and the block, as `alloc_nodes` takes them.
+            let (n0, l0) = (x.nodes.start as u32, x.leaves.start as u32);
+            let mut run = std::mem::take(&mut self.space.run);
+            run.clear();
+            run.extend(other.nodes[x.nodes.clone()].iter().map(|n| Node {
+                base0: n.base0.wrapping_sub(l0),
+                base1: n.base1.wrapping_sub(n0),
+                ..*n
+            }));
+            let first = self.space.alloc_nodes(&mut self.nodes, &run, leaves_at);
+            self.space.run = run;
+            let base1 = rd32(&rec, 8).wrapping_sub(n0).wrapping_add(first);
+            rec[8..12].copy_from_slice(&base1.to_le_bytes());
+        }
+        let at = self.space.alloc(&mut self.pool, rec.len(), true);
+        self.pool[at..at + rec.len()].copy_from_slice(&rec);
+        self.space.rec = rec;
+        self.l1_nodes += 1;
+        self.dir[slot] = node_entry(at, deep);
+        Ok(())
     }
 
     /// Number of prefixes the table was built from (after removing duplicates).
@@ -1556,6 +1683,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn copied_slots_answer_like_their_source() {
+        let mut rng = Rng(0xC0FFEE);
+        for _ in 0..3 {
+            let a = nested_table(&mut rng, 1500, 20, false);
+            let b = nested_table(&mut rng, 1500, 20, false);
+            let mut t = Lpm::build(a.iter().copied());
+            let src = Lpm::build(b.iter().copied());
+            // Every slot either table uses, several times over (copies replace copies).
+            let mut slots: Vec<usize> = a
+                .iter()
+                .chain(&b)
+                .flat_map(|&(x, l, _)| slots_of(x & mask(l), l))
+                .collect();
+            slots.sort_unstable();
+            slots.dedup();
+            for _ in 0..2 {
+                for &s in &slots {
+                    t.copy_slot(&src, s).unwrap();
+                }
+            }
+            t.set_len(src.len());
+            let r = Reference::new(&b);
+            let mut addrs = probes(&mut rng, &b, 20_000);
+            addrs.extend(probes(&mut rng, &a, 0));
+            check(&t, &r, &addrs);
+            assert!(t.garbage_bytes() > 0);
+        }
+        // Tables with different leaf encodings cannot exchange slots.
+        let mut narrow = Lpm::build([(ip(10, 0, 0, 0), 24, 1)]);
+        let wide = Lpm::build([(ip(10, 0, 0, 0), 24, NODE_BIT - 1)]);
+        assert!(narrow
+            .copy_slot(&wide, (ip(10, 0, 0, 0) >> 14) as usize)
+            .is_err());
+        assert_eq!(narrow.lookup(ip(10, 0, 0, 1)), Some(1));
     }
 
     #[test]

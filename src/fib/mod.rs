@@ -11,6 +11,7 @@ pub use update::{FibPublisher, Published, PublisherStats, Rebuild};
 
 use ipnet::Ipv4Net;
 use lpm::{Lpm, NhId};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -66,7 +67,12 @@ pub struct Route {
 /// All routes, keyed by prefix; per prefix the lowest metric wins.
 #[derive(Debug, Clone, Default)]
 pub struct Rib {
-    routes: BTreeMap<(u32, u8), Vec<Route>>,
+    /// Routes per prefix (network, length). A hash map rather than a B-tree: route churn
+    /// is point updates and lookups by prefix, and in a full table a B-tree costs several
+    /// cache misses per access (about 3x slower here); prefix order is made on demand.
+    routes: HashMap<(u32, u8), Routes>,
+    /// Number of routes (all prefixes, all metrics).
+    len: usize,
     /// The prefixes whose best route is connected, and its port: what gateway resolution
     /// searches, kept apart so that resolving a gateway does not scan every route.
     connected: BTreeMap<(u32, u8), u16>,
@@ -92,6 +98,71 @@ fn mask(len: u8) -> u32 {
     }
 }
 
+/// The routes of one prefix, best (lowest metric) first. One route, by far the most
+/// common case, is held inline (no allocation per prefix).
+#[derive(Debug, Clone)]
+enum Routes {
+    One(Route),
+    Many(Vec<Route>),
+}
+
+impl Routes {
+    fn as_slice(&self) -> &[Route] {
+        match self {
+            Routes::One(r) => std::slice::from_ref(r),
+            Routes::Many(v) => v,
+        }
+    }
+
+    fn first(&self) -> &Route {
+        match self {
+            Routes::One(r) => r,
+            Routes::Many(v) => &v[0],
+        }
+    }
+
+    /// Adds `route`, replacing the one with the same metric; true if it replaced one.
+    fn insert(&mut self, route: Route) -> bool {
+        match self {
+            Routes::One(r) if r.metric == route.metric => {
+                *r = route;
+                true
+            }
+            Routes::One(r) => {
+                let mut v = vec![r.clone(), route];
+                v.sort_by_key(|r| r.metric);
+                *self = Routes::Many(v);
+                false
+            }
+            Routes::Many(v) => match v.binary_search_by_key(&route.metric, |r| r.metric) {
+                Ok(i) => {
+                    v[i] = route;
+                    true
+                }
+                Err(i) => {
+                    v.insert(i, route);
+                    false
+                }
+            },
+        }
+    }
+
+    /// Removes the route with `metric`: None if there is none, else whether none is left.
+    fn remove(&mut self, metric: u32) -> Option<bool> {
+        match self {
+            Routes::One(r) => (r.metric == metric).then_some(true),
+            Routes::Many(v) => {
+                let i = v.binary_search_by_key(&metric, |r| r.metric).ok()?;
+                v.remove(i);
+                if v.len() == 1 {
+                    *self = Routes::One(v[0].clone());
+                }
+                Some(false)
+            }
+        }
+    }
+}
+
 impl Rib {
     pub fn new() -> Rib {
         Rib::default()
@@ -100,11 +171,19 @@ impl Rib {
     /// Adds a route; a route with the same prefix and metric is replaced.
     pub fn insert(&mut self, route: Route) {
         let k = key(&route.prefix);
-        let list = self.routes.entry(k).or_default();
-        list.retain(|r| r.metric != route.metric);
-        list.push(route);
-        list.sort_by_key(|r| (r.metric, r.proto));
-        self.update_connected(k);
+        let best = match self.routes.entry(k) {
+            Entry::Occupied(mut e) => {
+                if !e.get_mut().insert(route) {
+                    self.len += 1;
+                }
+                e.get().first().target
+            }
+            Entry::Vacant(e) => {
+                self.len += 1;
+                e.insert(Routes::One(route)).first().target
+            }
+        };
+        self.update_connected(k, Some(best));
     }
 
     /// Removes the route with this prefix and metric; true if there was one.
@@ -113,29 +192,29 @@ impl Rib {
         let Some(list) = self.routes.get_mut(&k) else {
             return false;
         };
-        let before = list.len();
-        list.retain(|r| r.metric != metric);
-        let removed = list.len() != before;
-        if list.is_empty() {
-            self.routes.remove(&k);
-        }
-        self.update_connected(k);
-        removed
+        let best = match list.remove(metric) {
+            None => return false,
+            Some(false) => Some(list.first().target),
+            Some(true) => {
+                self.routes.remove(&k);
+                None
+            }
+        };
+        self.len -= 1;
+        self.update_connected(k, best);
+        true
     }
 
-    /// Re-derives `connected` for prefix `k` after its route list changed.
-    fn update_connected(&mut self, k: (u32, u8)) {
-        match self
-            .routes
-            .get(&k)
-            .and_then(|l| l.first())
-            .map(|r| r.target)
-        {
+    /// Keeps `connected` in step after the best route of prefix `k` became `best`.
+    fn update_connected(&mut self, k: (u32, u8), best: Option<RouteTarget>) {
+        match best {
             Some(RouteTarget::Connected { port }) => {
                 self.connected.insert(k, port);
             }
             _ => {
-                self.connected.remove(&k);
+                if !self.connected.is_empty() {
+                    self.connected.remove(&k);
+                }
             }
         }
     }
@@ -145,13 +224,18 @@ impl Rib {
         &self.connected
     }
 
-    /// Every route in prefix order.
+    /// Every route in prefix order (sorts the prefixes: O(n log n)).
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
-        self.routes.values().flatten()
+        let mut keys: Vec<&(u32, u8)> = self.routes.keys().collect();
+        keys.sort_unstable();
+        keys.into_iter()
+            .filter_map(|k| self.routes.get(k))
+            .flat_map(Routes::as_slice)
     }
 
+    /// Number of routes (all prefixes, all metrics).
     pub fn len(&self) -> usize {
-        self.routes.values().map(Vec::len).sum()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -189,7 +273,11 @@ impl Rib {
 
     /// The datapath's view of the best route of prefix `k` that resolves.
     fn best(&self, k: (u32, u8)) -> Option<NextHop> {
-        self.routes.get(&k)?.iter().find_map(|r| self.resolve(r))
+        self.routes
+            .get(&k)?
+            .as_slice()
+            .iter()
+            .find_map(|r| self.resolve(r))
     }
 
     /// Compiles the best route of every prefix into a FIB.
@@ -199,7 +287,7 @@ impl Rib {
         let mut entries = Vec::with_capacity(self.routes.len());
         for (&(addr, len), list) in &self.routes {
             // The lowest-metric route that resolves wins.
-            let Some(nh) = list.iter().find_map(|r| self.resolve(r)) else {
+            let Some(nh) = list.as_slice().iter().find_map(|r| self.resolve(r)) else {
                 continue;
             };
             let id = *ids.entry(nh).or_insert_with(|| {
@@ -233,11 +321,9 @@ impl Rib {
     /// The best route for `addr` (as `ip route get`).
     pub fn lookup(&self, addr: Ipv4Addr) -> Option<&Route> {
         let a = u32::from(addr);
-        (0..=32u8).rev().find_map(|len| {
-            self.routes
-                .get(&(a & mask(len), len))
-                .and_then(|l| l.first())
-        })
+        (0..=32u8)
+            .rev()
+            .find_map(|len| self.routes.get(&(a & mask(len), len)).map(Routes::first))
     }
 }
 

@@ -56,6 +56,9 @@ const SPARE_WAIT: Duration = Duration::from_micros(500);
 /// updates stop being cheaper).
 const MAX_DIRTY_SLOTS: usize = DIR_SIZE / 8;
 
+/// Slots (or changes) whose data is touched together before they are processed.
+const TOUCH_AHEAD: usize = 16;
+
 /// Why a publication rebuilt the whole structure instead of updating slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rebuild {
@@ -210,10 +213,29 @@ impl FibPublisher {
             changed_prefixes = self.resync(rib);
             rebuilt = Some(Rebuild::Connected);
         } else {
-            changed_prefixes = changed
-                .iter()
-                .filter(|p| self.change(rib, p, &mut dirty))
-                .count();
+            // In prefix order: neighbouring prefixes share the RIB's tree nodes and the
+            // mirror's slots, so the walk hits the cache far more often than in the order
+            // given (several times faster for 10k random changes on the full table).
+            let mut keys: Vec<(u32, u8)> = changed.iter().map(key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let mut n = 0;
+            for group in keys.chunks(TOUCH_AHEAD) {
+                // Touch the group's RIB entries and mirror slots first, as in `update`.
+                let mut x = 0;
+                for &(addr, len) in group {
+                    x ^= u32::from(rib.routes.contains_key(&(addr, len)));
+                    x ^= self.long[(addr >> (32 - DIR_BITS)) as usize]
+                        .first()
+                        .map_or(0, |e| e.0);
+                }
+                std::hint::black_box(x);
+                n += group
+                    .iter()
+                    .filter(|&&k| self.change(rib, k, &mut dirty))
+                    .count();
+            }
+            changed_prefixes = n;
             dirty.sort_unstable();
             dirty.dedup();
             if dirty.len() > MAX_DIRTY_SLOTS {
@@ -256,14 +278,24 @@ impl FibPublisher {
         let mut slots = 0;
         let mut updated = None;
         if rebuilt.is_none() {
-            match self.writable_copy(&dirty, target) {
+            match self.writable_copy(target) {
                 None => rebuilt = Some(Rebuild::Foreign),
-                Some((mut fib, todo, was_copied)) => {
+                Some((mut fib, lag, was_copied)) => {
                     copied = was_copied;
-                    slots = todo.len();
+                    // The slots only the spare lacks are up to date in the published
+                    // version: copy them from there; rebuild this batch's.
+                    let published = Some(target.load_full()).filter(|f| self.is_ours(f));
+                    let (rebuild, copy) = match &published {
+                        Some(_) => (dirty.clone(), difference(&lag, &dirty)),
+                        None => (merge(&lag, &dirty), Vec::new()),
+                    };
+                    slots = rebuild.len() + copy.len();
                     if slots > MAX_DIRTY_SLOTS {
                         rebuilt = Some(Rebuild::ManySlots);
-                    } else if self.update(&mut fib, &todo).is_err() {
+                    } else if self
+                        .update(&mut fib, &rebuild, &copy, published.as_deref())
+                        .is_err()
+                    {
                         rebuilt = Some(Rebuild::Encoding);
                     } else if fib.lpm.wants_rebuild() {
                         rebuilt = Some(Rebuild::Compaction);
@@ -307,17 +339,13 @@ impl FibPublisher {
         }
     }
 
-    /// A FIB no reader holds, to update in place, with the slots it lacks: the spare
-    /// (lagging by the last batch and this one), or else a clone of the published version
-    /// (lagging by this batch; true in the third field). None if the published version is
-    /// not ours.
-    fn writable_copy(
-        &mut self,
-        dirty: &[u32],
-        target: &ArcSwap<Fib>,
-    ) -> Option<(Fib, Vec<u32>, bool)> {
+    /// A FIB no reader holds, to update in place, with the slots it lacks besides this
+    /// batch's: the spare (lagging by the last batch), or else a clone of the published
+    /// version (lagging by nothing else; true in the third field). None if the published
+    /// version is not ours.
+    fn writable_copy(&mut self, target: &ArcSwap<Fib>) -> Option<(Fib, Vec<u32>, bool)> {
         if let Some(fib) = self.spare.take().and_then(take_when_unused) {
-            return Some((fib, merge(&self.lag, dirty), false));
+            return Some((fib, std::mem::take(&mut self.lag), false));
         }
         let current = target.load_full();
         if !self.is_ours(&current) {
@@ -328,7 +356,7 @@ impl FibPublisher {
             nexthops: current.nexthops.clone(),
             version: current.version,
         };
-        Some((fib, dirty.to_vec(), true))
+        Some((fib, Vec::new(), true))
     }
 
     fn is_ours(&self, fib: &Arc<Fib>) -> bool {
@@ -339,8 +367,7 @@ impl FibPublisher {
 
     /// Brings the installed entry of prefix `p` up to date with `rib`; pushes the slots
     /// whose content changed onto `dirty`. True when the installed next hop changed.
-    fn change(&mut self, rib: &Rib, p: &Ipv4Net, dirty: &mut Vec<u32>) -> bool {
-        let k = key(p);
+    fn change(&mut self, rib: &Rib, k: (u32, u8), dirty: &mut Vec<u32>) -> bool {
         let (addr, len) = k;
         // Acquire before releasing, so that an unchanged next hop keeps its id.
         let new = rib.best(k).map(|nh| self.nh.acquire(nh));
@@ -422,7 +449,7 @@ impl FibPublisher {
         );
         self.count = 0;
         for (&k, list) in &rib.routes {
-            let Some(nh) = list.iter().find_map(|r| rib.resolve(r)) else {
+            let Some(nh) = list.as_slice().iter().find_map(|r| rib.resolve(r)) else {
                 continue;
             };
             let id = self.nh.acquire(nh);
@@ -431,9 +458,11 @@ impl FibPublisher {
             if u32::from(len) <= DIR_BITS {
                 self.short.insert(k, id);
             } else {
-                // The RIB iterates in (addr, len) order, so each slot's list stays sorted.
                 self.long[(addr >> (32 - DIR_BITS)) as usize].push((addr, len, id));
             }
+        }
+        for list in self.long.iter_mut() {
+            list.sort_unstable_by_key(|e| (e.0, e.1));
         }
         let mut same = 0;
         let mut old_count = 0;
@@ -473,16 +502,44 @@ impl FibPublisher {
         }
     }
 
-    /// Rebuilds `slots` of `fib` from the current entries.
-    fn update(&self, fib: &mut Fib, slots: &[u32]) -> Result<(), super::lpm::Unencodable> {
-        for &s in slots {
-            let s = s as usize;
-            let inherited = Some(self.inherited[s]).filter(|&v| v != NONE);
-            fib.lpm.set_slot(s, &self.long[s], inherited)?;
+    /// Brings `fib` up to date: copies slots `copy` from `from` (the published version),
+    /// rebuilds slots `rebuild` from the current entries.
+    fn update(
+        &self,
+        fib: &mut Fib,
+        rebuild: &[u32],
+        copy: &[u32],
+        from: Option<&Fib>,
+    ) -> Result<(), super::lpm::Unencodable> {
+        if let Some(src) = from {
+            for group in copy.chunks(TOUCH_AHEAD) {
+                std::hint::black_box(fib.lpm.touch_slots(group) ^ src.lpm.touch_slots(group));
+                for &s in group {
+                    if fib.lpm.copy_slot(&src.lpm, s as usize).is_err() {
+                        self.rebuild_slot(fib, s as usize)?;
+                    }
+                }
+            }
+        }
+        for group in rebuild.chunks(TOUCH_AHEAD) {
+            // Touch the group's data first (see `Lpm::touch_slots`).
+            let mut x = fib.lpm.touch_slots(group);
+            for &s in group {
+                x ^= self.long[s as usize].first().map_or(0, |e| e.0);
+            }
+            std::hint::black_box(x);
+            for &s in group {
+                self.rebuild_slot(fib, s as usize)?;
+            }
         }
         fib.lpm.set_len(self.count);
         fib.nexthops.clone_from(&self.nh.list);
         Ok(())
+    }
+
+    fn rebuild_slot(&self, fib: &mut Fib, s: usize) -> Result<(), super::lpm::Unencodable> {
+        let inherited = Some(self.inherited[s]).filter(|&v| v != NONE);
+        fib.lpm.set_slot(s, &self.long[s], inherited)
     }
 }
 
@@ -500,6 +557,21 @@ fn take_when_unused(mut arc: Arc<Fib>) -> Option<Fib> {
             Err(_) => return None,
         }
     }
+}
+
+/// The elements of sorted list `a` that are not in sorted list `b`.
+fn difference(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
+    out
 }
 
 /// The union of two sorted, deduplicated lists.
