@@ -79,13 +79,15 @@ impl RteFib {
         Ok(())
     }
 
-    /// Chooses the lookup function `lookup_bulk` uses.
-    pub fn set_lookup(&mut self, kind: FibLookup) -> Result<(), DpdkError> {
+    /// Chooses the lookup function `lookup_bulk` uses. (`&self`: an `RteFib` is neither
+    /// `Send` nor `Sync`, so no lookup can run while this one thread changes it.)
+    pub fn set_lookup(&self, kind: FibLookup) -> Result<(), DpdkError> {
         let t = match kind {
             FibLookup::Scalar => dpdk_sys::rte_fib_lookup_type_RTE_FIB_LOOKUP_DIR24_8_SCALAR_MACRO,
             FibLookup::Avx512 => dpdk_sys::rte_fib_lookup_type_RTE_FIB_LOOKUP_DIR24_8_VECTOR_AVX512,
         };
-        // SAFETY: `self.fib` is live; `&mut self` excludes concurrent lookups.
+        // SAFETY: `self.fib` is live; the type is !Sync and !Send (raw pointer), so no
+        // other thread can be in a lookup, and this thread is not in one during the call.
         let ret = unsafe { dpdk_sys::rte_fib_select_lookup(self.fib.as_ptr(), t) };
         if ret < 0 {
             return Err(DpdkError::new(

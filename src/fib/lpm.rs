@@ -841,6 +841,21 @@ impl Lpm {
     /// assert equal lengths).
     pub fn lookup_burst(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
         debug_assert_eq!(addrs.len(), out.len());
+        let mut res = [0u32; BURST];
+        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            self.lookup_burst_raw(a, &mut res[..a.len()]);
+            for (o, &r) in o.iter_mut().zip(&res) {
+                *o = to_opt(r);
+            }
+        }
+    }
+
+    /// As `lookup_burst`, with the answers as stored: `out[i]` is the value, or
+    /// `u32::MAX` when no prefix covers `addrs[i]` (saves the conversion to `Option`
+    /// for callers that index a table with the answer anyway).
+    #[inline]
+    pub fn lookup_burst_raw(&self, addrs: &[u32], out: &mut [u32]) {
+        debug_assert_eq!(addrs.len(), out.len());
         for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
             match self.mode {
                 Mode::Narrow => self.burst::<Narrow>(a, o),
@@ -851,7 +866,7 @@ impl Lpm {
     }
 
     #[inline(always)]
-    fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
+    fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [u32]) {
         let n = addrs.len().min(out.len()).min(BURST);
         let (addrs, out) = (&addrs[..n], &mut out[..n]);
         // Stage 1: direct-table entries.
@@ -895,9 +910,7 @@ impl Lpm {
                 res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
             }
         }
-        for (o, &r) in out.iter_mut().zip(&res[..n]) {
-            *o = to_opt(r);
-        }
+        out.copy_from_slice(&res[..n]);
     }
 
     /// Bytes of heap used by the lookup tables (allocated capacity, including space freed
@@ -1116,7 +1129,7 @@ impl Lpm {
     /// already up to date). Fails, changing nothing, unless both tables encode leaves
     /// the same way.
     pub fn copy_slot(&mut self, other: &Lpm, slot: usize) -> Result<(), Unencodable> {
-        if self.mode != other.mode || self.map != other.map {
+        if self.mode != other.mode || (self.mode == Mode::Mapped && self.map != other.map) {
             return Err(Unencodable(NONE));
         }
         let slot = slot & (DIR_SIZE - 1);

@@ -331,18 +331,42 @@ impl Fib {
     /// Longest-prefix match for a destination.
     #[inline]
     pub fn lookup(&self, dst: u32) -> Option<NextHop> {
-        self.lpm.lookup(dst).map(|id| self.nexthops[id as usize])
+        self.lpm
+            .lookup(dst)
+            .and_then(|id| self.nexthops.get(id as usize).copied())
     }
 
-    /// Burst lookup: `out[i]` for `dsts[i]`.
+    /// Burst lookup: `out[i]` for `dsts[i]` (at most 64 addresses per call; the common
+    /// length of the slices).
     #[inline]
     pub fn lookup_burst(&self, dsts: &[u32], out: &mut [Option<NextHop>]) {
-        let mut ids = [None; 64];
+        let mut ids = [0u32; 64];
         let n = dsts.len().min(out.len()).min(ids.len());
-        self.lpm.lookup_burst(&dsts[..n], &mut ids[..n]);
-        for (o, id) in out[..n].iter_mut().zip(&ids[..n]) {
-            *o = id.map(|id| self.nexthops[id as usize]);
+        self.lpm.lookup_burst_raw(&dsts[..n], &mut ids[..n]);
+        // "No route" is u32::MAX, past the end of the table.
+        for (o, &id) in out[..n].iter_mut().zip(&ids[..n]) {
+            *o = self.nexthops.get(id as usize).copied();
         }
+    }
+
+    /// The id of the next hop for a destination, as the lookup structure stores it (see
+    /// [`Fib::nexthop`]): the longest-prefix match without the table access of `lookup`.
+    #[inline]
+    pub fn lookup_id(&self, dst: u32) -> Option<NhId> {
+        self.lpm.lookup(dst)
+    }
+
+    /// Burst of `lookup_id`: `out[i]` is the next-hop id for `dsts[i]`, or `u32::MAX` when
+    /// no route covers it (any number of addresses; the common length of the slices).
+    #[inline]
+    pub fn lookup_ids_burst(&self, dsts: &[u32], out: &mut [u32]) {
+        self.lpm.lookup_burst_raw(dsts, out);
+    }
+
+    /// The next hop with id `id`.
+    #[inline]
+    pub fn nexthop(&self, id: NhId) -> Option<NextHop> {
+        self.nexthops.get(id as usize).copied()
     }
 
     pub fn prefixes(&self) -> usize {
@@ -567,9 +591,14 @@ mod tests {
         let dsts = [0x0a000101, 0x0a000105, 0x0a000205, 0x08080808];
         let mut out = [None; 4];
         fib.lookup_burst(&dsts, &mut out);
-        for (d, o) in dsts.iter().zip(out) {
+        let mut ids = [0; 4];
+        fib.lookup_ids_burst(&dsts, &mut ids);
+        for ((d, o), id) in dsts.iter().zip(out).zip(ids) {
             assert_eq!(fib.lookup(*d), o);
+            assert_eq!(fib.lookup_id(*d), (id != u32::MAX).then_some(id));
+            assert_eq!(fib.nexthop(id), o);
         }
+        assert_eq!(ids[3], u32::MAX);
     }
 
     #[test]
