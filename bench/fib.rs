@@ -21,7 +21,7 @@
 mod common;
 
 use arc_swap::ArcSwap;
-use common::{fmt_num, interleave, median, timed, Mode, Report, Rng};
+use common::{cpu_timed, fmt_num, interleave, load_average, median, Mode, Report, Rng};
 use ferroute::dpdk::{self, Eal, FibLookup, RteFib, RteLpm};
 use ferroute::fib::{Fib, FibPublisher, NextHop, Proto, Rib, Route, RouteTarget};
 use ipnet::Ipv4Net;
@@ -307,9 +307,27 @@ fn make_updates(routes: &[(u32, u8, u32)], n: usize, rng: &mut Rng) -> Vec<Updat
         .collect()
 }
 
+thread_local! {
+    /// CPU and wall seconds of everything `measured`, for the report.
+    static SPENT: std::cell::Cell<(f64, f64)> = const { std::cell::Cell::new((0.0, 0.0)) };
+}
+
+/// CPU seconds of this thread spent in `f` (see `common::cpu_timed`), and its result;
+/// also adds up CPU and wall time for the report.
+fn measured<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = std::time::Instant::now();
+    let (cpu, r) = cpu_timed(f);
+    let wall = t.elapsed().as_secs_f64();
+    SPENT.with(|s| {
+        let (c, w) = s.get();
+        s.set((c + cpu, w + wall));
+    });
+    (cpu, r)
+}
+
 /// Runs `f` `passes` times over the keys; returns lookups per second.
 fn rate(keys: usize, passes: usize, mut f: impl FnMut() -> u64) -> f64 {
-    let (secs, sum) = timed(|| (0..passes).map(|_| f()).fold(0u64, u64::wrapping_add));
+    let (secs, sum) = measured(|| (0..passes).map(|_| f()).fold(0u64, u64::wrapping_add));
     black_box(sum);
     (keys * passes) as f64 / secs
 }
@@ -338,6 +356,7 @@ fn run(mode: Mode) -> Result<(), String> {
         },
     );
     let mut rng = Rng::new(0x5eed_f1b0);
+    let load_start = load_average();
     let mut report = Report::new(
         "fib",
         "FIB: ferroute vs DPDK rte_fib (DIR24_8) and rte_lpm",
@@ -422,21 +441,21 @@ fn run(mode: Mode) -> Result<(), String> {
     for round in 0..p.build_rounds {
         // Free the previous round's structures first (DPDK's heap is sized for one each).
         drop(fr.take());
-        let (s, f) = timed(|| build_ferroute(&routes));
+        let (s, f) = measured(|| build_ferroute(&routes));
         build[0].push(s);
         // The FIB part alone: compiling the RIB into a FIB.
-        let (t, fib) = timed(|| f.rib.build_fib(2));
+        let (t, fib) = measured(|| f.rib.build_fib(2));
         black_box(fib);
         fib_only.push(t);
         fr = Some(f);
         drop(rf.take());
-        let (s, r) = timed(|| build_rte_fib(&routes, &format!("bench_fib{round}")));
+        let (s, r) = measured(|| build_rte_fib(&routes, &format!("bench_fib{round}")));
         build[1].push(s);
         rf = Some(r?);
         // rte_lpm's add is linear in the rules of the same length (about 164 s for the
         // full table here), so it is built once.
         if round == 0 {
-            let (s, r) = timed(|| build_rte_lpm(&routes, "bench_lpm"));
+            let (s, r) = measured(|| build_rte_lpm(&routes, "bench_lpm"));
             build[2].push(s);
             rl = Some(r?);
         }
@@ -650,7 +669,7 @@ fn run(mode: Mode) -> Result<(), String> {
         let both = &updates[2 * round * chunk..2 * (round + 1) * chunk];
         for (which, ups) in both.chunks(chunk).enumerate() {
             let mut publish = 0.0;
-            let (secs, ()) = timed(|| {
+            let (secs, ()) = measured(|| {
                 for b in ups.chunks(p.batches[which]) {
                     let mut changed = Vec::with_capacity(b.len());
                     for u in b {
@@ -664,7 +683,7 @@ fn run(mode: Mode) -> Result<(), String> {
                         changed.push(prefix(a, l));
                     }
                     fr.version += 1;
-                    let (t, _) = timed(|| {
+                    let (t, _) = measured(|| {
                         fr.publisher
                             .publish(&fr.rib, &changed, fr.version, &fr.swap)
                     });
@@ -674,7 +693,7 @@ fn run(mode: Mode) -> Result<(), String> {
             publish_secs[which] += publish;
             upd[which].push(ups.len() as f64 / secs);
         }
-        let (secs, r) = timed(|| -> Result<(), dpdk::DpdkError> {
+        let (secs, r) = measured(|| -> Result<(), dpdk::DpdkError> {
             for u in both {
                 let (a, l, _) = routes[u.idx];
                 match u.nh {
@@ -686,7 +705,7 @@ fn run(mode: Mode) -> Result<(), String> {
         });
         r.map_err(|e| e.to_string())?;
         upd[2].push(both.len() as f64 / secs);
-        let (secs, r) = timed(|| -> Result<(), dpdk::DpdkError> {
+        let (secs, r) = measured(|| -> Result<(), dpdk::DpdkError> {
             for u in both {
                 let (a, l, _) = routes[u.idx];
                 match u.nh {
@@ -924,6 +943,16 @@ fn run(mode: Mode) -> Result<(), String> {
         stats.copies,
         mib(fr_mem_after as f64),
     ));
+    let (cpu, wall) = SPENT.with(|s| s.get());
+    report.note(format!(
+        "times are CPU time of the benchmark thread (/proc/thread-self/schedstat), so that \
+         other work on the shared machine does not count; it had the CPU {:.0} % of the \
+         wall-clock time measured (load average {} at the start, {} at the end)",
+        100.0 * cpu / wall,
+        load_start.map_or("?".into(), |l| format!("{l:.1}")),
+        load_average().map_or("?".into(), |l| format!("{l:.1}")),
+    ));
+    report.figure("cpu_share", cpu / wall);
     report.note(format!(
         "DPDK memory: documented sizes (tbl24 2^24 x 4 B, {} tbl8 groups of 256 x 4 B, \
          rte_lpm rules 8 B each) and rte_malloc heap growth while creating and loading \
