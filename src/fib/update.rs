@@ -221,10 +221,9 @@ impl FibPublisher {
             keys.dedup();
             let mut n = 0;
             for group in keys.chunks(TOUCH_AHEAD) {
-                // Touch the group's RIB entries and mirror slots first, as in `update`.
+                // Touch the group's mirror slots first, as in `update`.
                 let mut x = 0;
-                for &(addr, len) in group {
-                    x ^= u32::from(rib.routes.contains_key(&(addr, len)));
+                for &(addr, _) in group {
                     x ^= self.long[(addr >> (32 - DIR_BITS)) as usize]
                         .first()
                         .map_or(0, |e| e.0);
@@ -369,8 +368,15 @@ impl FibPublisher {
     /// whose content changed onto `dirty`. True when the installed next hop changed.
     fn change(&mut self, rib: &Rib, k: (u32, u8), dirty: &mut Vec<u32>) -> bool {
         let (addr, len) = k;
+        let best = rib.best(k);
+        // Often (a re-announcement with other attributes) the next hop is unchanged.
+        if let Some(nh) = best {
+            if self.installed(k).is_some_and(|id| self.nh.list[id as usize] == nh) {
+                return false;
+            }
+        }
         // Acquire before releasing, so that an unchanged next hop keeps its id.
-        let new = rib.best(k).map(|nh| self.nh.acquire(nh));
+        let new = best.map(|nh| self.nh.acquire(nh));
         let old = if u32::from(len) <= DIR_BITS {
             match new {
                 Some(id) => self.short.insert(k, id),
@@ -405,6 +411,17 @@ impl FibPublisher {
             dirty.push(addr >> (32 - DIR_BITS));
         }
         true
+    }
+
+    /// The next-hop id installed for prefix `k`.
+    fn installed(&self, k: (u32, u8)) -> Option<NhId> {
+        let (addr, len) = k;
+        if u32::from(len) <= DIR_BITS {
+            return self.short.get(&k).copied();
+        }
+        let list = &self.long[(addr >> (32 - DIR_BITS)) as usize];
+        let i = list.binary_search_by_key(&k, |e| (e.0, e.1)).ok()?;
+        Some(list[i].2)
     }
 
     /// Recomputes the inherited answer of the slots under the short prefix `addr/len`;
