@@ -945,7 +945,7 @@ fn run(mode: Mode) -> Result<(), String> {
     ));
     let (cpu, wall) = SPENT.with(|s| s.get());
     report.note(format!(
-        "times are CPU time of the benchmark thread (/proc/thread-self/schedstat), so that \
+        "times are CPU time of the benchmark thread (CLOCK_THREAD_CPUTIME_ID), so that \
          other work on the shared machine does not count; it had the CPU {:.0} % of the \
          wall-clock time measured (load average {} at the start, {} at the end)",
         100.0 * cpu / wall,

@@ -1,3 +1,4 @@
+#include <time.h>
 #include <rte_config.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -6,6 +7,14 @@
 
 int ferroute_rte_errno(void) { return rte_errno; }
 uint64_t ferroute_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
+
+uint64_t ferroute_thread_cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void ferroute_lpm_lookup_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,
 			      uint32_t *out, uint32_t miss)

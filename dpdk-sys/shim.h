@@ -8,6 +8,10 @@ int ferroute_rte_errno(void);
 /* RTE_ETH_RX_OFFLOAD_IPV4_CKSUM is RTE_BIT64(1), a macro bindgen does not evaluate. */
 uint64_t ferroute_rx_offload_ipv4_cksum(void);
 
+/* CPU time of the calling thread in ns (clock_gettime(CLOCK_THREAD_CPUTIME_ID)), 0 on
+ * error. For benchmarks on shared machines. */
+uint64_t ferroute_thread_cpu_ns(void);
+
 /* Loops over rte_lpm's static inline lookups, compiled here so that they are inlined as
  * in a C application (through bindgen's wrappers each lookup would be a call). Used by
  * the FIB benchmark to measure rte_lpm fairly. */

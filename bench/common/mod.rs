@@ -82,12 +82,11 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
     (t.elapsed().as_secs_f64(), r)
 }
 
-/// CPU seconds this thread has run (Linux `/proc/thread-self/schedstat`, nanoseconds),
-/// or None where that is not available.
+/// CPU seconds this thread has run (`CLOCK_THREAD_CPUTIME_ID`), or None where that is
+/// not available. (Not /proc/thread-self/schedstat: it advances in scheduler ticks,
+/// 4 ms here, while the thread runs.)
 pub fn thread_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns / 1e9)
+    ferroute::dpdk::thread_cpu_time().map(|d| d.as_secs_f64())
 }
 
 /// CPU seconds this thread spent in `f` (wall seconds where CPU time is not available),

@@ -56,6 +56,14 @@ pub fn rdtsc() -> u64 {
     unsafe { dpdk_sys::rte_rdtsc() }
 }
 
+/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`, nanosecond resolution), or
+/// None if the clock fails. Needs no EAL.
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    // SAFETY: calls clock_gettime with a stack timespec inside the shim; no preconditions.
+    let ns = unsafe { dpdk_sys::ferroute_thread_cpu_ns() };
+    (ns != 0).then(|| std::time::Duration::from_nanos(ns))
+}
+
 /// This thread's lcore id (u32::MAX for threads the EAL does not know).
 pub fn lcore_id() -> u32 {
     // SAFETY: reads a thread-local set by the EAL.

@@ -11,7 +11,8 @@ mod mempool;
 mod port;
 
 pub use eal::{
-    dpdk_version, launch_on_lcore, lcore_id, rdtsc, tsc_hz, wait_lcores, Eal, MAIN_LCORE_ANY,
+    dpdk_version, launch_on_lcore, lcore_id, rdtsc, thread_cpu_time, tsc_hz, wait_lcores, Eal,
+    MAIN_LCORE_ANY,
 };
 pub use lpm::{heap_allocated_bytes, FibLookup, RteFib, RteLpm};
 pub use mbuf::{Mbuf, RxCsum};

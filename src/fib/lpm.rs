@@ -32,13 +32,19 @@
 //! header for all, then leaves), so their cache misses overlap; per address it is 1.2-2x
 //! faster than `lookup` in a loop.
 //!
-//! # Independent /16 subtrees
+//! # Independent /18 subtrees, updated in place
 //! Everything below a direct-table entry (one first-level record, plus the deeper nodes
-//! built with it, which form one contiguous run of `nodes`) depends only on the routes
-//! inside that /18 and on the single answer inherited from shorter prefixes
-//! (`Builder::slot`). A /16 is four direct-table entries, so an incremental update can
-//! rebuild the records of the affected /16s elsewhere in the pool and repoint those
-//! entries, leaving the rest of the structure untouched.
+//! built with it, which form one contiguous run of `nodes`, and their leaves, one
+//! contiguous block of the pool) depends only on the routes inside that /18 and on the
+//! single answer inherited from shorter prefixes (`Builder::slot`). So the owner of a
+//! table can replace one slot's subtree ([`Lpm::set_slot`], or [`Lpm::copy_slot`] from
+//! another table that is up to date) and leave the rest untouched: the old record, run
+//! and block go to free lists by exact size (a record of the same size reuses the place,
+//! so records still never straddle a line), new ones take a free place or fresh space at
+//! the end. [`Lpm::wants_rebuild`] says when space freed and not reused passes a quarter,
+//! and a value that does not fit the leaf encoding makes the update fail unchanged, both
+//! cases for a full rebuild. Readers must not see a table while it is updated:
+//! `super::update` only updates a copy that no reader holds.
 //!
 //! # Measured
 //! Full BGP table (901,899 prefixes, values random in 0..1024), 2-vCPU AMD EPYC VM shared

@@ -371,7 +371,10 @@ impl FibPublisher {
         let best = rib.best(k);
         // Often (a re-announcement with other attributes) the next hop is unchanged.
         if let Some(nh) = best {
-            if self.installed(k).is_some_and(|id| self.nh.list[id as usize] == nh) {
+            if self
+                .installed(k)
+                .is_some_and(|id| self.nh.list[id as usize] == nh)
+            {
                 return false;
             }
         }
