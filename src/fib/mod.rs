@@ -121,43 +121,55 @@ impl Routes {
         }
     }
 
-    /// Adds `route`, replacing the one with the same metric; true if it replaced one.
-    fn insert(&mut self, route: Route) -> bool {
+    /// Adds `route` after removing the routes with its metric (there may be several,
+    /// added with [`Rib::set`]); returns how many it replaced.
+    fn insert(&mut self, route: Route) -> usize {
         match self {
             Routes::One(r) if r.metric == route.metric => {
                 *r = route;
-                true
+                1
             }
             Routes::One(r) => {
                 let mut v = vec![r.clone(), route];
                 v.sort_by_key(|r| r.metric);
                 *self = Routes::Many(v);
-                false
+                0
             }
-            Routes::Many(v) => match v.binary_search_by_key(&route.metric, |r| r.metric) {
-                Ok(i) => {
-                    v[i] = route;
-                    true
-                }
-                Err(i) => {
-                    v.insert(i, route);
-                    false
-                }
-            },
+            Routes::Many(v) => {
+                let before = v.len();
+                v.retain(|r| r.metric != route.metric);
+                let replaced = before - v.len();
+                let at = v.partition_point(|r| r.metric < route.metric);
+                v.insert(at, route);
+                self.shrink();
+                replaced
+            }
         }
     }
 
-    /// Removes the route with `metric`: None if there is none, else whether none is left.
-    fn remove(&mut self, metric: u32) -> Option<bool> {
+    /// Removes the routes with `metric`: how many there were, and whether none is left.
+    fn remove(&mut self, metric: u32) -> (usize, bool) {
         match self {
-            Routes::One(r) => (r.metric == metric).then_some(true),
+            Routes::One(r) => {
+                let hit = r.metric == metric;
+                (usize::from(hit), hit)
+            }
             Routes::Many(v) => {
-                let i = v.binary_search_by_key(&metric, |r| r.metric).ok()?;
-                v.remove(i);
-                if v.len() == 1 {
-                    *self = Routes::One(v[0].clone());
-                }
-                Some(false)
+                let before = v.len();
+                v.retain(|r| r.metric != metric);
+                let removed = before - v.len();
+                let empty = v.is_empty();
+                self.shrink();
+                (removed, empty)
+            }
+        }
+    }
+
+    /// One route is kept inline.
+    fn shrink(&mut self) {
+        if let Routes::Many(v) = self {
+            if v.len() == 1 {
+                *self = Routes::One(v[0].clone());
             }
         }
     }
@@ -173,9 +185,8 @@ impl Rib {
         let k = key(&route.prefix);
         let best = match self.routes.entry(k) {
             Entry::Occupied(mut e) => {
-                if !e.get_mut().insert(route) {
-                    self.len += 1;
-                }
+                let replaced = e.get_mut().insert(route);
+                self.len = self.len + 1 - replaced;
                 e.get().first().target
             }
             Entry::Vacant(e) => {
@@ -192,15 +203,17 @@ impl Rib {
         let Some(list) = self.routes.get_mut(&k) else {
             return false;
         };
-        let best = match list.remove(metric) {
-            None => return false,
-            Some(false) => Some(list.first().target),
-            Some(true) => {
-                self.routes.remove(&k);
-                None
-            }
+        let (removed, empty) = list.remove(metric);
+        if removed == 0 {
+            return false;
+        }
+        let best = if empty {
+            self.routes.remove(&k);
+            None
+        } else {
+            Some(list.first().target)
         };
-        self.len -= 1;
+        self.len -= removed;
         self.update_connected(k, best);
         true
     }
@@ -305,17 +318,22 @@ impl Rib {
 
     /// The routes of one prefix, best (lowest metric, first added) first.
     pub fn get(&self, prefix: &Ipv4Net) -> &[Route] {
-        self.routes.get(&key(prefix)).map_or(&[], Vec::as_slice)
+        self.routes.get(&key(prefix)).map_or(&[], Routes::as_slice)
     }
 
     /// Replaces the routes of one prefix with `routes`, kept in the order given (the
     /// caller keeps them sorted by metric); an empty list removes the prefix.
-    pub fn set(&mut self, prefix: &Ipv4Net, routes: Vec<Route>) {
-        if routes.is_empty() {
-            self.routes.remove(&key(prefix));
-        } else {
-            self.routes.insert(key(prefix), routes);
-        }
+    pub fn set(&mut self, prefix: &Ipv4Net, mut routes: Vec<Route>) {
+        let k = key(prefix);
+        let best = routes.first().map(|r| r.target);
+        let added = routes.len();
+        let old = match routes.len() {
+            0 => self.routes.remove(&k),
+            1 => self.routes.insert(k, Routes::One(routes.remove(0))),
+            _ => self.routes.insert(k, Routes::Many(routes)),
+        };
+        self.len = self.len + added - old.map_or(0, |o| o.as_slice().len());
+        self.update_connected(k, best);
     }
 
     /// The best route for `addr` (as `ip route get`).
@@ -553,6 +571,57 @@ mod tests {
         assert!(rib.remove(&net("10.0.0.0/16"), 0));
         assert_eq!(rib.build_fib(3).lookup(0xcb00_7101), None);
         assert_eq!(rib.connected().len(), 1); // 10.0.1.0/24
+    }
+
+    #[test]
+    fn rib_keeps_routes_per_prefix_and_counts_them() {
+        let mut rib = Rib::new();
+        let p = net("198.51.100.0/24");
+        let r = |target, metric| Route {
+            prefix: p,
+            target,
+            metric,
+            proto: Proto::Static,
+        };
+        rib.insert(r(RouteTarget::Blackhole, 20));
+        rib.insert(r(RouteTarget::Unreachable, 10));
+        rib.insert(r(RouteTarget::Prohibit, 30));
+        assert_eq!(rib.len(), 3);
+        let metrics: Vec<u32> = rib.get(&p).iter().map(|r| r.metric).collect();
+        assert_eq!(metrics, [10, 20, 30]);
+        // Same metric: replaced, not added.
+        rib.insert(r(RouteTarget::Blackhole, 10));
+        assert_eq!(rib.len(), 3);
+        assert_eq!(rib.get(&p)[0].target, RouteTarget::Blackhole);
+        // `set` may hold several routes of one metric (APPEND); insert replaces them all.
+        rib.set(
+            &p,
+            vec![
+                r(RouteTarget::Connected { port: 3 }, 5),
+                r(RouteTarget::Blackhole, 5),
+            ],
+        );
+        assert_eq!(rib.len(), 2);
+        assert_eq!(rib.connected().get(&(0xc633_6400, 24)), Some(&3));
+        rib.insert(r(RouteTarget::Unreachable, 5));
+        assert_eq!(rib.len(), 1);
+        assert!(rib.connected().is_empty());
+        assert!(rib.remove(&p, 5));
+        assert!(!rib.remove(&p, 5));
+        assert!(rib.is_empty() && rib.get(&p).is_empty());
+        assert_eq!(rib.len(), 0);
+        // Dumps come in prefix order.
+        for s in ["10.0.0.0/8", "9.0.0.0/8", "10.0.0.0/16", "0.0.0.0/0"] {
+            rib.insert(Route {
+                prefix: net(s),
+                ..r(RouteTarget::Blackhole, 0)
+            });
+        }
+        let order: Vec<String> = rib.iter().map(|r| r.prefix.to_string()).collect();
+        assert_eq!(
+            order,
+            ["0.0.0.0/0", "9.0.0.0/8", "10.0.0.0/8", "10.0.0.0/16"]
+        );
     }
 
     #[test]

@@ -2,9 +2,17 @@
 //!
 //! [`FibPublisher`] keeps two copies of the lookup structure, left-right style: the one
 //! the workers read (published) and a spare, the previous version. To publish, it brings
-//! the spare up to date *in place* (only the direct-table slots that changed since it was
-//! last current: the last publication's and this one's), swaps it in, and keeps the copy
-//! it swapped out as the next spare.
+//! the spare up to date *in place*, touching only the direct-table slots that changed
+//! since it was last current: this batch's, rebuilt from the routes, and the last
+//! batch's, copied from the published version, which has them already. Then it swaps the
+//! spare in and keeps the version it swapped out as the next spare.
+//!
+//! ```ignore
+//! let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+//! let shared = ArcSwap::new(fib);
+//! // ... change routes in `rib`, remembering their prefixes in `changed` ...
+//! publisher.publish(&rib, &changed, 2, &shared);
+//! ```
 //!
 //! Why a spare copy rather than copy-on-write of the arrays or structure sharing: the
 //! lookup wants one flat direct table and one flat pool (that is what makes it fast), so
@@ -20,7 +28,8 @@
 //! succeeds only when no reader can still see it. The publisher waits for that briefly
 //! (readers hold a FIB for one burst); if a reader is slow (descheduled, or holding the
 //! guard over an idle sleep) it copies the published version instead of waiting, so
-//! neither side ever blocks for long.
+//! neither side ever blocks for long. A version it gives up is kept until the next
+//! publication and freed there, so that no worker ever pays for freeing a table.
 //!
 //! What is rebuilt: a changed prefix longer than /18 dirties its one slot; a prefix of
 //! length <= 18 changes the answer inherited by the slots it covers, and dirties those
@@ -167,6 +176,9 @@ pub struct FibPublisher {
     lag: Vec<u32>,
     /// The version last published, to recognise it when it is swapped out.
     published: Option<Weak<Fib>>,
+    /// Versions given up (not reusable as the spare), freed at the next publication: by
+    /// then the workers have moved on, so a worker never pays for freeing a table.
+    retired: Vec<Arc<Fib>>,
     stats: PublisherStats,
     /// Scratch for inherited answers.
     fill: Vec<u32>,
@@ -186,6 +198,7 @@ impl FibPublisher {
             spare: None,
             lag: Vec::new(),
             published: None,
+            retired: Vec::new(),
             stats: PublisherStats::default(),
             fill: Vec::new(),
         };
@@ -273,6 +286,7 @@ impl FibPublisher {
         version: u64,
         target: &ArcSwap<Fib>,
     ) -> Published {
+        self.retired.clear();
         let mut copied = false;
         let mut slots = 0;
         let mut updated = None;
@@ -324,7 +338,13 @@ impl FibPublisher {
             rebuilt,
             Some(Rebuild::Connected | Rebuild::ManySlots | Rebuild::Encoding | Rebuild::Requested)
         );
-        self.spare = (ours && !wholesale).then_some(old);
+        // (A spare still held here was not used: it lacks this batch too.)
+        self.retired.extend(self.spare.take());
+        if ours && !wholesale {
+            self.spare = Some(old);
+        } else {
+            self.retired.push(old);
+        }
         self.lag = dirty;
         self.stats.publications += 1;
         self.stats.copies += u64::from(copied);
@@ -343,8 +363,12 @@ impl FibPublisher {
     /// version (lagging by nothing else; true in the third field). None if the published
     /// version is not ours.
     fn writable_copy(&mut self, target: &ArcSwap<Fib>) -> Option<(Fib, Vec<u32>, bool)> {
-        if let Some(fib) = self.spare.take().and_then(take_when_unused) {
-            return Some((fib, std::mem::take(&mut self.lag), false));
+        if let Some(spare) = self.spare.take() {
+            match take_when_unused(spare) {
+                Ok(fib) => return Some((fib, std::mem::take(&mut self.lag), false)),
+                // A reader still has it: it is freed after the next publication.
+                Err(spare) => self.retired.push(spare),
+            }
         }
         let current = target.load_full();
         if !self.is_ours(&current) {
@@ -563,18 +587,18 @@ impl FibPublisher {
     }
 }
 
-/// The FIB inside `arc` once no reader holds it, waiting at most [`SPARE_WAIT`].
-fn take_when_unused(mut arc: Arc<Fib>) -> Option<Fib> {
+/// The FIB inside `arc` once no reader holds it, waiting at most [`SPARE_WAIT`]; else
+/// `arc` back.
+fn take_when_unused(mut arc: Arc<Fib>) -> Result<Fib, Arc<Fib>> {
     let deadline = Instant::now() + SPARE_WAIT;
     loop {
         match Arc::try_unwrap(arc) {
-            Ok(f) => return Some(f),
+            Ok(f) => return Ok(f),
             Err(a) if Instant::now() < deadline => {
                 arc = a;
                 std::thread::yield_now();
             }
-            // Dropping our reference leaves the copy to the last reader.
-            Err(_) => return None,
+            Err(a) => return Err(a),
         }
     }
 }
