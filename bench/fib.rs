@@ -8,7 +8,12 @@
 //! prefix-length distribution, nested inside aggregates, and says so. Without `--bench`
 //! (as `cargo test` runs it) it is a smoke run on a small synthetic table.
 //!
-//! Measured, contenders interleaved in rounds, medians reported:
+//! DPDK runs on 2 MiB hugepages when 512 are free and hugetlbfs is mounted (e.g. `echo 600
+//! > /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev /dev/hugepages`), else with
+//! `--no-huge`, which costs its 64 MiB tables TLB misses; the report says which.
+//!
+//! Measured, contenders interleaved in rounds, medians reported (CPU time of the
+//! benchmark thread, so that other work on a shared machine does not count):
 //! * lookups: single (one address per call), burst (64 per call) and dependent (each
 //!   address depends on the previous result: latency), on keys half inside table
 //!   prefixes, half uniformly random;
@@ -970,14 +975,14 @@ fn run(mode: Mode) -> Result<(), String> {
     );
 
     for (name, v) in [
-        ("ferroute.single_mlps", lk[0]),
-        ("rte_fib.single_mlps", lk[1]),
-        ("rte_lpm.single_mlps", lk[2]),
-        ("ferroute.burst_mlps", lk[3]),
-        ("rte_fib.burst_mlps", lk[4]),
-        ("rte_lpm.burst_mlps", lk[5]),
-        ("rte_lpm.x4_mlps", lk[6]),
-        ("ferroute.burst_to_nexthop_mlps", lk[11]),
+        ("ferroute.single_mlps", 1e-6 * lk[0]),
+        ("rte_fib.single_mlps", 1e-6 * lk[1]),
+        ("rte_lpm.single_mlps", 1e-6 * lk[2]),
+        ("ferroute.burst_mlps", 1e-6 * lk[3]),
+        ("rte_fib.burst_mlps", 1e-6 * lk[4]),
+        ("rte_lpm.burst_mlps", 1e-6 * lk[5]),
+        ("rte_lpm.x4_mlps", 1e-6 * lk[6]),
+        ("ferroute.burst_to_nexthop_mlps", 1e-6 * lk[11]),
         ("ferroute.dependent_ns", 1e9 / lk[8]),
         ("rte_fib.dependent_ns", 1e9 / lk[9]),
         ("rte_lpm.dependent_ns", 1e9 / lk[10]),
@@ -991,6 +996,8 @@ fn run(mode: Mode) -> Result<(), String> {
         ("rte_lpm.build_s", build[2]),
         ("ferroute.updates_per_s", up[0]),
         ("ferroute.updates_per_s_small_batches", up[1]),
+        ("ferroute.publish_only_per_s", publish_rate[0]),
+        ("ferroute.publish_only_per_s_small_batches", publish_rate[1]),
         ("rte_fib.updates_per_s", up[2]),
         ("rte_lpm.updates_per_s", up[3]),
         ("target.burst_vs_rte_fib", lookup_ratio),
@@ -999,7 +1006,7 @@ fn run(mode: Mode) -> Result<(), String> {
         report.figure(name, v);
     }
     if !avx.is_nan() {
-        report.figure("rte_fib.burst_avx512_mlps", avx);
+        report.figure("rte_fib.burst_avx512_mlps", avx / 1e6);
     }
     for (label, vals) in [
         ("single lookups", [lk[0], lk[1], lk[2]]),

@@ -357,7 +357,11 @@ pub fn machine() -> String {
         .to_string();
     // Counted from /proc/cpuinfo: the affinity that available_parallelism() reports is
     // narrowed by the EAL to the lcores of a benchmark that starts DPDK.
-    let cpus = match cpuinfo.lines().filter(|l| l.starts_with("processor")).count() {
+    let cpus = match cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
+    {
         0 => std::thread::available_parallelism().map_or(0, |n| n.get()),
         n => n,
     };

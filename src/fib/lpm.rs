@@ -47,19 +47,25 @@
 //! `super::update` only updates a copy that no reader holds.
 //!
 //! # Measured
-//! Full BGP table (901,899 prefixes, values random in 0..1024), 2-vCPU AMD EPYC VM shared
-//! with other work (so +-15 %), release build for plain `x86-64`, best of repeated runs;
-//! 2^20 uniformly random addresses, or addresses inside randomly chosen table prefixes:
+//! `cargo bench --bench fib` (bench/fib.rs; README, Performance): the full BGP table
+//! (901,899 prefixes, next hops random in 0..1024), 2-vCPU AMD EPYC VM, CPU time of the
+//! benchmark thread, medians of interleaved rounds, 2^20 keys half inside table prefixes
+//! and half uniformly random; run to run the figures vary by 10-20 % on this shared VM:
 //!
-//! * build 23 ms; `memory_bytes` 3.5 MiB (1 MiB direct table, 2.5 MiB first-level
-//!   records, 27 KiB deeper nodes); 5.4 MiB with 32-bit leaves (every prefix its own value).
-//! * random addresses: `lookup` 165-180 M/s, `lookup_burst` 220-245 M/s;
-//!   inside prefixes: `lookup` 90-98 M/s, `lookup_burst` 190-200 M/s.
-//! * With a hardware `popcnt` (`-C target-cpu=x86-64-v2`): burst 250-275 M/s (random) and
-//!   205-210 M/s (inside); single lookups inside prefixes 155-160 M/s.
-//! * For comparison on the same machine, DPDK 22.11 `rte_fib` DIR24_8 with 4-byte next
-//!   hops (`rte_fib_lookup_bulk`, 64 at a time, no hugepages): 90-110 M/s random,
-//!   130-175 M/s inside; build about 1 s; over 64 MiB.
+//! * `memory_bytes` 3.6 MiB (1 MiB direct table, ~2.5 MiB first-level records, deeper
+//!   nodes in the tens of KiB); 5.4 MiB with 32-bit leaves (every prefix its own value).
+//!   Compiling the RIB into a FIB: 75-85 ms.
+//! * `lookup` 114-123 M/s (8-9 ns); `lookup_burst` 203-206 M/s (4.9 ns); dependent
+//!   lookups (each address from the previous answer) 46-56 ns.
+//! * Same run, DPDK 22.11 on 2 MiB hugepages: `rte_fib` DIR24_8 with 4-byte next hops
+//!   `rte_fib_lookup_bulk` 112-128 M/s (its AVX-512 lookup no faster), 65 MiB of tables;
+//!   `rte_lpm` bulk 104-121 M/s, single lookups 95-106 M/s, 72 MiB; dependent lookups
+//!   about 150-160 ns for both.
+//! * Slot updates through `super::update`: 0.96-1.14 M changed routes/s published in
+//!   batches of 10,000 (uniformly spread over the table, the worst case for caches).
+//! * Measured earlier on separate key sets (wall clock, best of runs, without hardware
+//!   `popcnt`): `lookup` / `lookup_burst` 165-180 / 220-245 M/s on uniformly random
+//!   addresses, 90-98 / 190-200 M/s on addresses inside table prefixes.
 
 /// Value stored per prefix (a next-hop index). Values must be < 2^31.
 pub type NhId = u32;
