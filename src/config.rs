@@ -1424,6 +1424,8 @@ impl Builder<'_> {
     ) -> Result<Vec<RouteConfig>, ConfigError> {
         let addrs = Self::all_addresses(ports, extra);
         let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.len());
+        // (prefix, metric) -> index: a full table has ~10^6 routes, so no linear search.
+        let mut seen: HashMap<(Ipv4Net, u32), Vec<usize>> = HashMap::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
             let key = |field: &str| format!("route[{i}].{field}");
 
@@ -1487,18 +1489,18 @@ impl Builder<'_> {
             let metric = self.int(&key("metric"), r.metric, 0, 0, u32::MAX.into())?;
             // Routes sharing a prefix and metric are kept in file order (as `ferroute
             // route append` makes them; the first is used); identical ones are an error.
-            if let Some(j) = routes.iter().position(|q| {
-                q.prefix == prefix
-                    && q.metric == metric
-                    && q.route_type == route_type
-                    && q.via == via
-                    && q.port == port
+            // Candidates by (prefix, metric): a full table has ~10^6 routes.
+            let mut same = seen.get(&(prefix, metric)).into_iter().flatten().copied();
+            if let Some(j) = same.find(|&j| {
+                let q = &routes[j];
+                q.route_type == route_type && q.via == via && q.port == port
             }) {
                 return Err(self.err(
                     key("prefix"),
                     format!("duplicate route {prefix} metric {metric} (same as route[{j}])"),
                 ));
             }
+            seen.entry((prefix, metric)).or_default().push(i);
             routes.push(RouteConfig {
                 prefix,
                 via,
