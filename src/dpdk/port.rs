@@ -169,10 +169,21 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
             unsafe { dpdk_sys::rte_eth_tx_queue_setup(id, q, nb_tx, socket, std::ptr::null()) };
         check(|| format!("port {id}: TX queue {q} setup"), ret)?;
     }
-    // SAFETY: port configured.
-    let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, s.mtu) };
-    check(|| format!("port {id}: set MTU {}", s.mtu), ret)?;
-    if let Some(mac) = s.mac {
+    let mut mtu = 0u16;
+    // SAFETY: port configured; mtu is a valid out pointer.
+    let ret = unsafe { dpdk_sys::rte_eth_dev_get_mtu(id, &mut mtu) };
+    // Only when it changes: some PMDs (net_memif, net_ring) cannot set an MTU at all but
+    // run at the default 1500 that ethdev gives them at configure time.
+    if ret != 0 || mtu != s.mtu {
+        // SAFETY: port configured.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, s.mtu) };
+        check(|| format!("port {id}: set MTU {}", s.mtu), ret)?;
+    }
+    let mut current = dpdk_sys::rte_ether_addr::default();
+    // SAFETY: current is a valid out pointer.
+    let have = unsafe { dpdk_sys::rte_eth_macaddr_get(id, &mut current) } == 0;
+    // Only when it changes: net_memif cannot set its MAC (it takes `mac=` in devargs).
+    if let Some(mac) = s.mac.filter(|m| !have || current.addr_bytes != m.0) {
         let mut addr = dpdk_sys::rte_ether_addr { addr_bytes: mac.0 };
         // SAFETY: addr is valid for the call.
         let ret = unsafe { dpdk_sys::rte_eth_dev_default_mac_addr_set(id, &mut addr) };
