@@ -611,7 +611,7 @@ fn bench(mode: Mode) -> Result<(), String> {
         ));
     }
     let names = Names::new()?;
-    let timing = mode.pick(
+    let mut timing = mode.pick(
         Timing {
             warmup: 3,
             measure: 5,
@@ -621,12 +621,28 @@ fn bench(mode: Mode) -> Result<(), String> {
             measure: 1,
         },
     );
-    let rounds = mode.pick(5, 1);
-    let links = mode.pick(vec![Link::Memif, Link::Tap], vec![Link::Memif]);
+    let mut rounds = mode.pick(5, 1);
+    let mut links = mode.pick(vec![Link::Memif, Link::Tap], vec![Link::Memif]);
     let duts = mode.pick(
         vec![Dut::RouterSmall, Dut::RouterFull, Dut::TestpmdIo],
         vec![Dut::RouterSmall],
     );
+    // Narrowing a full run: `-- --link memif|tap`, `--rounds N`, `--seconds N`.
+    let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    if let Some(l) = opt("--link") {
+        links.retain(|k| k.name() == l);
+    }
+    if let Some(r) = opt("--rounds").and_then(|r| r.parse().ok()) {
+        rounds = r;
+    }
+    if let Some(m) = opt("--seconds").and_then(|r| r.parse().ok()) {
+        timing.measure = m;
+    }
 
     let mut report = Report::new(
         "throughput",

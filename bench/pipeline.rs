@@ -1,0 +1,473 @@
+//! Cycles per packet of the datapath pipeline alone, stage by stage, without I/O.
+//!
+//! Bursts of 32 prebuilt packets in mbufs from a real mempool (EAL `--no-huge`) go
+//! through the worker's stage functions in the worker's order: `eth_input`, `ip4_input`,
+//! the FIB burst lookup, `ip4_route`, `ip4_forward` (TTL, checksum), `ip4_output`
+//! (neighbour lookup, Ethernet rewrite) and `Egress::transmit` into a per-port TX buffer
+//! that flushes with `rte_eth_tx_burst` into a `net_ring` port. The TSC is read around
+//! each stage of each burst. After a burst, untimed, the packets are taken back from the
+//! ring and their headers restored (TTL, checksum, MACs), so the same packets are reused.
+//! Left out: RX from a NIC, the per-port RX counters and the per-burst FIB/neighbour
+//! snapshot loads (a few cycles per burst).
+//!
+//! Contenders, interleaved round by round: the full table with 64-byte frames, the full
+//! table with a simple IMIX (7:4:1 of 64, 594, 1518-byte frames), and a 2-route table
+//! with the same 64-byte packets. Destinations are random addresses inside random
+//! prefixes of the full table (all routed to one next hop).
+//!
+//! `cargo bench --bench pipeline` is the full run; a plain run is a smoke run with a small
+//! table and a few bursts.
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{interleave, median, table, Mode, Report, Rng};
+use ferroute::datapath::egress::{Egress, Sink};
+use ferroute::datapath::eth_input::{eth_input, EthNext};
+use ferroute::datapath::icmp_error::TokenBucket;
+use ferroute::datapath::ip4_forward::{ip4_forward, FwdNext};
+use ferroute::datapath::ip4_input::ip4_input;
+use ferroute::datapath::ip4_output::{ip4_output, OutNext};
+use ferroute::datapath::ip4_route::{ip4_route, RouteNext};
+use ferroute::datapath::{PortCtx, MAX_BURST};
+use ferroute::dpdk::{self, rdtsc, Eal, Mbuf, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
+use ferroute::fib::{Fib, NextHop, Proto, Rib, Route, RouteTarget};
+use ferroute::neigh::{NeighKey, NeighParams, NeighSnapshot, NeighTable};
+use ferroute::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4};
+use ferroute::wire::ipv4::Ipv4Packet;
+use ferroute::wire::MacAddr;
+use ipnet::Ipv4Net;
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+const STAGES: [&str; 7] = [
+    "eth_input",
+    "ip4_input",
+    "fib_lookup",
+    "ip4_route",
+    "ip4_forward",
+    "ip4_output",
+    "tx_enqueue",
+];
+/// Bytes restored before each burst: Ethernet + IPv4 header (no options).
+const HDR: usize = 14 + 20;
+const ROUTER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+const PEER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+const GW: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+
+fn main() -> ExitCode {
+    let mode = Mode::from_args();
+    match bench(mode) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pipeline benchmark failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A `len`-byte frame (without FCS) from 10.254.0.1 to `dst`: IPv4, UDP, TTL 64.
+fn frame(len: usize, dst: u32) -> Vec<u8> {
+    let mut f = vec![0u8; len];
+    {
+        let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+        e.set_dst(ROUTER_MAC);
+        e.set_src(PEER_MAC);
+        e.set_ethertype(ETHERTYPE_IPV4);
+    }
+    {
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_version_ihl(4, 5);
+        ip.set_total_len((len - 14) as u16);
+        ip.set_ident(0);
+        ip.set_frag(false, false, 0);
+        ip.set_ttl(64);
+        ip.set_protocol(17);
+        ip.set_src_addr(Ipv4Addr::new(10, 254, 0, 1));
+        ip.set_dst_addr(Ipv4Addr::from(dst));
+        ip.fill_checksum();
+    }
+    let udp_len = (len - 34) as u16;
+    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&1001u16.to_be_bytes());
+    f[38..40].copy_from_slice(&udp_len.to_be_bytes());
+    f
+}
+
+/// A set of prebuilt bursts and the pristine headers to restore them from.
+struct Packets {
+    bursts: Vec<Vec<Mbuf>>,
+    headers: Vec<Vec<[u8; HDR]>>,
+    count: usize,
+}
+
+impl Packets {
+    fn build(
+        pool: &Mempool,
+        port: u16,
+        dsts: &[u32],
+        sizes: &mut dyn FnMut() -> usize,
+    ) -> Result<Packets, String> {
+        let mut bursts = Vec::new();
+        let mut headers = Vec::new();
+        for chunk in dsts.chunks(MAX_BURST) {
+            let mut b = Vec::with_capacity(MAX_BURST);
+            let mut h = Vec::with_capacity(MAX_BURST);
+            for &d in chunk {
+                let f = frame(sizes(), d);
+                let mut m = pool.alloc().ok_or("mempool exhausted")?;
+                if !m.set_len(f.len()) {
+                    return Err(format!("an mbuf cannot hold {} bytes", f.len()));
+                }
+                m.data_mut().copy_from_slice(&f);
+                m.set_in_port(port);
+                let mut hdr = [0u8; HDR];
+                hdr.copy_from_slice(&f[..HDR]);
+                b.push(m);
+                h.push(hdr);
+            }
+            bursts.push(b);
+            headers.push(h);
+        }
+        Ok(Packets {
+            bursts,
+            headers,
+            count: dsts.len(),
+        })
+    }
+}
+
+/// What the stages read: the FIB, neighbours, the one port (in and out).
+struct Env {
+    port: PortCtx,
+    neigh: NeighSnapshot,
+    rxq: RxQueue,
+    egress: Egress,
+}
+
+/// Cycles spent in each stage over one pass of all bursts.
+type StageCycles = [u64; STAGES.len()];
+
+impl Env {
+    /// Runs every burst through the pipeline once; returns cycles per stage.
+    fn pass(&mut self, fib: &Fib, pk: &mut Packets, overhead: u64) -> Result<StageCycles, String> {
+        let mut cyc = [0u64; STAGES.len()];
+        let port_id = self.port.id;
+        for (pkts, hdrs) in pk.bursts.iter_mut().zip(&pk.headers) {
+            let n = pkts.len();
+            let mut l2 = [false; MAX_BURST];
+            let mut dsts = [0u32; MAX_BURST];
+            let mut nhs: [Option<NextHop>; MAX_BURST] = [None; MAX_BURST];
+            let mut routes = [RouteNext::Drop(ferroute::datapath::Reason::Ip4NoRoute); MAX_BURST];
+            let mut t = [0u64; STAGES.len() + 1];
+            let mut bad = 0usize;
+
+            t[0] = rdtsc();
+            for (m, l2) in pkts.iter().zip(l2.iter_mut()) {
+                match eth_input(m.data(), self.port.mac) {
+                    EthNext::Ip4 { l2_bcast } => *l2 = l2_bcast,
+                    _ => bad += 1,
+                }
+            }
+            t[1] = rdtsc();
+            for (m, d) in pkts.iter_mut().zip(dsts.iter_mut()) {
+                match ip4_input(m) {
+                    Ok(a) => *d = a.dst,
+                    Err(_) => bad += 1,
+                }
+            }
+            t[2] = rdtsc();
+            fib.lookup_burst(&dsts[..n], &mut nhs[..n]);
+            t[3] = rdtsc();
+            for i in 0..n {
+                routes[i] = ip4_route(dsts[i], nhs[i], l2[i]);
+            }
+            t[4] = rdtsc();
+            for m in pkts.iter_mut() {
+                if ip4_forward(m) != FwdNext::Output {
+                    bad += 1;
+                }
+            }
+            t[5] = rdtsc();
+            for (m, r) in pkts.iter_mut().zip(&routes) {
+                match *r {
+                    RouteNext::Forward { nh, .. } => {
+                        if ip4_output(m, &self.port, nh, &self.neigh)
+                            != (OutNext::Tx { port: port_id })
+                        {
+                            bad += 1;
+                        }
+                    }
+                    _ => bad += 1,
+                }
+            }
+            t[6] = rdtsc();
+            for m in pkts.drain(..) {
+                self.egress.transmit(m, port_id);
+            }
+            self.egress.flush();
+            t[7] = rdtsc();
+
+            for (i, c) in cyc.iter_mut().enumerate() {
+                *c += t[i + 1].wrapping_sub(t[i]).saturating_sub(overhead);
+            }
+            if bad > 0 {
+                return Err(format!("{bad} packets of a burst left the forwarding path"));
+            }
+            // Untimed: take the packets back from the ring, restore what the stages changed.
+            self.rxq.rx_burst(MAX_BURST, |m| pkts.push(m));
+            if pkts.len() != n {
+                return Err(format!(
+                    "{} of {n} packets came back from the ring",
+                    pkts.len()
+                ));
+            }
+            for (m, h) in pkts.iter_mut().zip(hdrs) {
+                m.data_mut()[..HDR].copy_from_slice(h);
+                m.set_in_port(port_id);
+            }
+        }
+        Ok(cyc)
+    }
+}
+
+/// TSC cycles of an empty timed region (two back-to-back reads), median of many.
+fn rdtsc_overhead() -> u64 {
+    let mut v: Vec<f64> = (0..10_000)
+        .map(|_| {
+            let a = rdtsc();
+            let b = rdtsc();
+            b.wrapping_sub(a) as f64
+        })
+        .collect();
+    median(&mut v) as u64
+}
+
+fn build_fib(port: u16, routes: &[Ipv4Net], default_route: bool) -> Fib {
+    let mut rib = Rib::new();
+    for r in ferroute::router::address_routes("198.18.1.1/24".parse().unwrap_or_default(), port) {
+        rib.insert(r);
+    }
+    let via = |prefix| Route {
+        prefix,
+        target: RouteTarget::Gateway {
+            gw: GW,
+            port: Some(port),
+        },
+        metric: 0,
+        proto: Proto::Static,
+    };
+    for p in routes {
+        rib.insert(via(*p));
+    }
+    rib.insert(via("10.253.0.0/24".parse().unwrap_or_default()));
+    if default_route {
+        rib.insert(via(Ipv4Net::default()));
+    }
+    rib.build_fib(1)
+}
+
+fn bench(mode: Mode) -> Result<(), String> {
+    let prefix = format!("frb{}-pipe", std::process::id());
+    let args: Vec<String> = [
+        // One lcore, free to run on either CPU (so the report still sees the machine's
+        // CPUs; `-l 0` would pin the process to CPU 0).
+        "--lcores",
+        "0@(0-1)",
+        "--no-huge",
+        "-m",
+        "512",
+        "--no-pci",
+        "--file-prefix",
+        &prefix,
+        "--log-level",
+        "lib.eal:notice",
+        "--vdev=net_ring0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let eal = Eal::init(&args).map_err(|e| e.to_string())?;
+    let result = run(mode);
+    drop(eal);
+    let _ = std::fs::remove_dir_all(std::path::Path::new("/var/run/dpdk").join(&prefix));
+    result
+}
+
+fn run(mode: Mode) -> Result<(), String> {
+    let bursts = mode.pick(512, 8);
+    let rounds = mode.pick(15, 2);
+    let npkts = bursts * MAX_BURST;
+    let pool =
+        Mempool::create("pipeline", (2 * npkts + 2048) as u32, 256).map_err(|e| e.to_string())?;
+    let port = dpdk::port_by_name("net_ring0").map_err(|e| e.to_string())?;
+    let setup = PortSetup {
+        rx_queues: 1,
+        tx_queues: 1,
+        rx_desc: 1024,
+        tx_desc: 1024,
+        mtu: 1500,
+        mac: None,
+    };
+    dpdk::setup_and_start(port, &setup, &pool).map_err(|e| e.to_string())?;
+
+    let mut rng = Rng::new(42);
+    let table = match mode {
+        Mode::Full => table::full(901_899)?,
+        Mode::Smoke => table::Table {
+            prefixes: table::synthetic(1000, &mut rng),
+            source: "synthetic, 1000 prefixes (smoke run)".into(),
+        },
+    };
+    let (t_build, full_fib) = common::timed(|| build_fib(port, &table.prefixes, false));
+    let small_fib = build_fib(port, &[], true);
+
+    // Destinations: a random address inside a random table prefix, kept only if the
+    // full table routes it to the gateway (not to the router itself or a broadcast).
+    let mut dsts = Vec::with_capacity(npkts);
+    while dsts.len() < npkts {
+        let p = &table.prefixes[(rng.next_u64() % table.prefixes.len() as u64) as usize];
+        let d = table::address_in(p, &mut rng);
+        let martian = matches!(d >> 24, 0 | 127) || d >> 28 >= 0xe;
+        let routed = matches!(full_fib.lookup(d), Some(NextHop::Gateway { .. }))
+            && matches!(small_fib.lookup(d), Some(NextHop::Gateway { .. }));
+        if !martian && routed {
+            dsts.push(d);
+        }
+    }
+    let mut p64 = Packets::build(&pool, port, &dsts, &mut || 60)?;
+    // Simple IMIX: 7 x 64, 4 x 594, 1 x 1518 bytes with FCS (60, 590, 1514 without).
+    let mut imix_rng = Rng::new(9);
+    let mut pimix = Packets::build(&pool, port, &dsts, &mut || match imix_rng.next_u32() % 12 {
+        0..=6 => 60,
+        7..=10 => 590,
+        _ => 1514,
+    })?;
+
+    let mut neigh = NeighTable::<()>::new(NeighParams::default());
+    let mut actions = Vec::new();
+    neigh.add_static(NeighKey::new(port, GW), PEER_MAC, &mut actions);
+    let hz = dpdk::tsc_hz();
+    let mut env = Env {
+        port: PortCtx {
+            id: port,
+            name: "ring".into(),
+            mac: ROUTER_MAC,
+            addr: "198.18.1.1/24".parse().map_err(|e| format!("{e}"))?,
+            mtu: 1500,
+        },
+        neigh: neigh.snapshot(),
+        rxq: RxQueue::new(port, 0),
+        egress: Egress::new(
+            Sink::Tx(
+                (0..port)
+                    .map(|_| None)
+                    .chain([Some(TxBuffer::new(TxQueue::new(port, 0)))])
+                    .collect(),
+            ),
+            TokenBucket::new(1000, 50, hz, rdtsc()),
+        ),
+    };
+    let overhead = rdtsc_overhead();
+
+    // Warm-up: every contender once, untimed.
+    env.pass(&full_fib, &mut p64, overhead)?;
+    env.pass(&full_fib, &mut pimix, overhead)?;
+    env.pass(&small_fib, &mut p64, overhead)?;
+
+    let names = ["full table, 64 B", "full table, IMIX", "2 routes, 64 B"];
+    let keys = ["full_64b", "full_imix", "small_64b"];
+    let per_stage: RefCell<[Vec<StageCycles>; 3]> = RefCell::new(Default::default());
+    let error: RefCell<Option<String>> = RefCell::new(None);
+    let env = RefCell::new(env);
+    let (p64, pimix) = (RefCell::new(p64), RefCell::new(pimix));
+    let go = |c: usize| -> f64 {
+        if error.borrow().is_some() {
+            return f64::NAN;
+        }
+        let (fib, pk) = match c {
+            0 => (&full_fib, &p64),
+            1 => (&full_fib, &pimix),
+            _ => (&small_fib, &p64),
+        };
+        let mut pk = pk.borrow_mut();
+        match env.borrow_mut().pass(fib, &mut pk, overhead) {
+            Ok(cyc) => {
+                per_stage.borrow_mut()[c].push(cyc);
+                cyc.iter().sum::<u64>() as f64 / pk.count as f64
+            }
+            Err(e) => {
+                *error.borrow_mut() = Some(e);
+                f64::NAN
+            }
+        }
+    };
+    let (mut a, mut b, mut c) = (|| go(0), || go(1), || go(2));
+    let totals = interleave(rounds, &mut [&mut a, &mut b, &mut c]);
+    if let Some(e) = error.into_inner() {
+        return Err(e);
+    }
+    let per_stage = per_stage.into_inner();
+
+    let mut report = Report::new(
+        "pipeline",
+        "Datapath pipeline cost per packet, by stage (no I/O)",
+        mode,
+    );
+    report.note(format!(
+        "table: {}; FIB build {t_build:.2} s, {} prefixes, {} bytes",
+        table.source,
+        full_fib.prefixes(),
+        full_fib.memory_bytes()
+    ));
+    report.note(format!(
+        "{bursts} bursts of {MAX_BURST} packets per pass, destinations spread over the table's \
+         prefixes; {rounds} interleaved rounds, medians; TSC {:.3} GHz; rdtsc pair overhead \
+         {overhead} cycles subtracted per stage per burst",
+        hz as f64 / 1e9
+    ));
+    report.note("tx_enqueue: Egress::transmit into the per-port TX buffer, flushed with rte_eth_tx_burst into a net_ring port");
+    let ns = |cyc: f64| cyc * 1e9 / hz as f64;
+    let mut cols = vec!["stage".to_string()];
+    for n in names {
+        cols.push(format!("{n}: cycles/pkt"));
+        cols.push("ns/pkt".into());
+    }
+    let col_refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    report.columns(&col_refs);
+    for (s, stage) in STAGES.iter().enumerate() {
+        let mut row = vec![stage.to_string()];
+        for c in 0..3 {
+            let mut v: Vec<f64> = per_stage[c]
+                .iter()
+                .map(|x| x[s] as f64 / npkts as f64)
+                .collect();
+            let m = median(&mut v);
+            row.push(format!("{m:.1}"));
+            row.push(format!("{:.2}", ns(m)));
+            report.figure(&format!("{}.{stage}.cycles_per_packet", keys[c]), m);
+            report.bar(
+                &format!("{}: cycles per packet", names[c]),
+                "cycles",
+                stage,
+                m,
+            );
+        }
+        report.row(row);
+    }
+    let mut row = vec!["total".to_string()];
+    for (c, t) in totals.iter().enumerate() {
+        let mut v = t.clone();
+        let m = median(&mut v);
+        row.push(format!("{m:.1}"));
+        row.push(format!("{:.2}", ns(m)));
+        report.figure(&format!("{}.total.cycles_per_packet", keys[c]), m);
+        report.figure(&format!("{}.total.ns_per_packet", keys[c]), ns(m));
+        report.figure(&format!("{}.mpps_one_core", keys[c]), hz as f64 / m / 1e6);
+    }
+    report.row(row);
+    report
+        .finish()
+        .map_err(|e| format!("writing results: {e}"))?;
+    Ok(())
+}
