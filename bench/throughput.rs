@@ -627,7 +627,7 @@ fn bench(mode: Mode) -> Result<(), String> {
         },
     );
     let mut rounds = mode.pick(5, 1);
-    let mut links = mode.pick(vec![Link::Memif, Link::Tap], vec![Link::Memif]);
+    let mut links = vec![Link::Memif, Link::Tap];
     let duts = mode.pick(
         vec![Dut::RouterSmall, Dut::RouterFull, Dut::TestpmdIo],
         vec![Dut::RouterSmall],
