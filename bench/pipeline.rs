@@ -2,7 +2,7 @@
 //!
 //! Bursts of 32 prebuilt packets in mbufs from a real mempool (EAL `--no-huge`) go
 //! through the worker's stage functions in the worker's order: `eth_input`, `ip4_input`,
-//! the FIB burst lookup, `ip4_route`, `ip4_forward` (TTL, checksum), `ip4_output`
+//! the FIB burst lookup, `ip4_route`, `ip4_forward` (MTU/DF, TTL, checksum), `ip4_output`
 //! (neighbour lookup, Ethernet rewrite) and `Egress::transmit` into a per-port TX buffer
 //! that flushes with `rte_eth_tx_burst` into a `net_ring` port. The TSC is read around
 //! each stage of each burst. Untimed, the packets are taken back from the ring after a
@@ -192,7 +192,7 @@ impl Env {
             }
             t[4] = rdtsc();
             for m in pkts.iter_mut() {
-                if ip4_forward(m) != FwdNext::Output {
+                if ip4_forward(m, self.port.mtu) != FwdNext::Output {
                     bad += 1;
                 }
             }
@@ -370,6 +370,7 @@ fn run(mode: Mode) -> Result<(), String> {
                     .collect(),
             ),
             TokenBucket::new(1000, 50, hz, rdtsc()),
+            pool,
         ),
     };
     let overhead = rdtsc_overhead();
