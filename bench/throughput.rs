@@ -94,6 +94,10 @@ struct Trial {
     rx_total: u64,
     /// Router: seconds from start to "ready".
     startup_s: Option<f64>,
+    /// Share of a CPU the DUT and the generator got over the measured interval (other
+    /// work on the machine takes the rest).
+    dut_cpu: f64,
+    gen_cpu: f64,
     /// Router: its `forwarded` counters summed over ports.
     forwarded: Option<u64>,
 }
@@ -242,6 +246,26 @@ fn wait_for_log(p: &mut Proc, pattern: &str, timeout: Duration) -> Result<f64, S
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
+
+/// CPU time (user + system, all threads) of a process so far, in clock ticks.
+fn cpu_ticks(p: &Proc) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.child.id())).unwrap_or_default();
+    // Fields after the command name: state is the 1st, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
 }
 
 /// The EAL arguments every DPDK process here shares.
@@ -540,11 +564,15 @@ impl Bench {
         let period = Duration::from_secs(5);
         let mut samples = Vec::new();
         let mut last = Stats::default();
+        let mut cpu_from = None;
         while samples.len() < self.timing.warmup + self.timing.measure {
             match stats.recv_timeout(period) {
                 Ok(s) => {
                     samples.push(s);
                     last = s;
+                    if samples.len() == self.timing.warmup {
+                        cpu_from = Some((Instant::now(), cpu_ticks(&d), cpu_ticks(&g)));
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) if g.alive() && d.alive() => {
                     return Err(format!(
@@ -562,6 +590,16 @@ impl Bench {
                 }
             }
         }
+        let (dut_cpu, gen_cpu) = match cpu_from {
+            Some((t0, d0, g0)) => {
+                let secs = t0.elapsed().as_secs_f64() * TICKS_PER_S;
+                (
+                    cpu_ticks(&d).saturating_sub(d0) as f64 / secs,
+                    cpu_ticks(&g).saturating_sub(g0) as f64 / secs,
+                )
+            }
+            None => (f64::NAN, f64::NAN),
+        };
         let measured = &samples[self.timing.warmup..];
         let mean = |f: fn(&Stats) -> u64| {
             measured.iter().map(|s| f(s) as f64).sum::<f64>() / measured.len() as f64
@@ -571,6 +609,8 @@ impl Bench {
             tx_pps: mean(|s| s.tx_pps),
             rx_total: last.rx_packets,
             startup_s,
+            dut_cpu,
+            gen_cpu,
             forwarded: None,
         };
         if dut != Dut::TestpmdIo {
@@ -706,6 +746,10 @@ fn bench(mode: Mode) -> Result<(), String> {
          measures {} s (testpmd's per-second Rx-pps summed over both ports, mean); medians",
         timing.warmup, timing.measure
     ));
+    report.note(
+        "DUT/gen CPU %: CPU time the DUT and the generator got during the measured seconds \
+         (/proc/PID/stat, all threads); on a shared machine the rest went to other work",
+    );
     report.columns(&[
         "link",
         "DUT",
@@ -713,6 +757,8 @@ fn bench(mode: Mode) -> Result<(), String> {
         "min..max",
         "vs ceiling",
         "offered Mpps",
+        "DUT CPU %",
+        "gen CPU %",
         "startup s",
     ]);
 
@@ -775,6 +821,8 @@ fn bench(mode: Mode) -> Result<(), String> {
             let of_dut = || results.iter().filter(|(d, _)| *d == dut).map(|(_, t)| t);
             let mut offered: Vec<f64> = of_dut().map(|t| t.tx_pps / 1e6).collect();
             let mut startup: Vec<f64> = of_dut().filter_map(|t| t.startup_s).collect();
+            let mut dut_cpu: Vec<f64> = of_dut().map(|t| t.dut_cpu * 100.0).collect();
+            let mut gen_cpu: Vec<f64> = of_dut().map(|t| t.gen_cpu * 100.0).collect();
             // Per-round ratios: each router trial against the ceiling of the same round.
             let ratio = ceiling.as_ref().filter(|_| dut != Dut::TestpmdIo).map(|c| {
                 let mut r: Vec<f64> = samples[i].iter().zip(c).map(|(a, b)| a / b).collect();
@@ -803,6 +851,8 @@ fn bench(mode: Mode) -> Result<(), String> {
                     .map(|r| format!("{r:.2}"))
                     .unwrap_or_else(|| "-".into()),
                 format!("{:.3}", median(&mut offered)),
+                format!("{:.0}", median(&mut dut_cpu)),
+                format!("{:.0}", median(&mut gen_cpu)),
                 if startup.is_empty() {
                     "-".into()
                 } else {
