@@ -4,18 +4,21 @@
 //! with `dpdk-testpmd --forward-mode=io` as the DUT gives the ceiling of the setup.
 //!
 //! `cargo bench --bench throughput` runs every DUT over net_memif and over net_tap,
-//! interleaved for several rounds; a plain run (as `cargo test` does) is a one-second smoke
-//! run: router with two routes over memif, asserting that packets came back.
+//! interleaved for several rounds; a plain run (as `cargo test` does) is a short smoke
+//! run: the router with two routes over memif and over tap, asserting that packets came
+//! back and the router counted them forwarded.
 //!
 //! The traffic (testpmd 22.11 `app/test-pmd/flowgen.c`): 60-byte frames (64 with the FCS)
-//! of IPv4/UDP from 10.254.0.0 to 10.253.0.0 + flow, TTL 64, Ethernet source
-//! 00:01:02:03:04:00 and destination 00:01:02:03:04:01, both fixed in the source
-//! (`--eth-peer` does not apply to flowgen). Flowgen sends on every forwarding port and
-//! counts what it receives on each, so both generator ports send: the router routes
-//! 10.253.0.0/24 out of its sink-side port, so port A's traffic crosses to B and port B's
-//! comes back out of B (hairpin), every packet forwarded once; testpmd io forwards A->B
-//! and B->A. The figure is the DUT's forwarding rate: packets received on both generator
-//! ports per second.
+//! of IPv4/UDP from 10.254.0.0 to 10.253.0.0 + flow (256 flows here), TTL 64, Ethernet
+//! source 00:01:02:03:04:00 and destination 00:01:02:03:04:01, both fixed in the source
+//! (`--eth-peer` does not apply to flowgen). Flowgen sends on every forwarding port, and
+//! per poll it reads at most one burst from a port for each burst it sends there: a port
+//! that got back more than it sent would cap the count. So the router splits the flows:
+//! 10.253.0.0/25 goes out of port B's side and 10.253.0.128/25 out of port A's side; each
+//! generator port gets half of each port's traffic back, every packet forwarded once
+//! (half of it back out of the port it came in on). testpmd io forwards A->B and B->A.
+//! The figure is the DUT's forwarding rate: packets received on both generator ports per
+//! second.
 //!
 //! Cores (the machine has two): the generator's forwarding lcore on CPU 0, the DUT's one
 //! worker on CPU 1; both processes' main lcores (control threads that mostly sleep)
@@ -315,16 +318,16 @@ socket = "{sock}"
 [metrics]
 listen = ""
 [[port]]
-name = "gen"
+name = "a"
 {p0}
 address = "198.18.0.1/24"
 [[port]]
-name = "sink"
+name = "b"
 {p1}
 address = "198.18.1.1/24"
 [[worker]]
 lcore = 1
-rx = ["gen:0", "sink:0"]
+rx = ["a:0", "b:0"]
 # testpmd's side of each link (flowgen's source MAC).
 [[neighbor]]
 address = "198.18.0.2"
@@ -332,16 +335,16 @@ mac = "{FLOWGEN_SRC_MAC}"
 [[neighbor]]
 address = "198.18.1.2"
 mac = "{FLOWGEN_SRC_MAC}"
-# The two routes of the small table: flowgen's destinations to the sink, its source
-# back to the generator.
+# The two routes of the small table: half of flowgen's destinations to each side, so
+# each generator port gets back as much as it sends.
 [[route]]
-prefix = "10.253.0.0/24"
+prefix = "10.253.0.0/25"
 via = "198.18.1.2"
-port = "sink"
+port = "b"
 [[route]]
-prefix = "10.254.0.0/24"
+prefix = "10.253.0.128/25"
 via = "198.18.0.2"
-port = "gen"
+port = "a"
 {extra_routes}"#,
         eal = eal.join(", "),
         sock = n.dir.join("router.sock").display(),
@@ -350,18 +353,18 @@ port = "gen"
     )
 }
 
-/// `[[route]]` entries for every table prefix (except the two bench routes), via the
-/// sink side with an explicit port.
+/// `[[route]]` entries for every table prefix (except the two bench routes), via port
+/// B's side with an explicit port (gateway resolution by subnet is not needed then).
 fn full_table_routes(t: &table::Table) -> String {
     let mut s = String::with_capacity(t.prefixes.len() * 64);
     for p in &t.prefixes {
         let text = p.to_string();
-        if text == "10.253.0.0/24" || text == "10.254.0.0/24" {
+        if text == "10.253.0.0/25" || text == "10.253.0.128/25" {
             continue;
         }
         let _ = writeln!(
             s,
-            "[[route]]\nprefix = \"{text}\"\nvia = \"198.18.1.2\"\nport = \"sink\""
+            "[[route]]\nprefix = \"{text}\"\nvia = \"198.18.1.2\"\nport = \"b\""
         );
     }
     s
@@ -561,13 +564,15 @@ impl Bench {
             self.tap_netns()?;
         }
         let (mut g, stats) = self.start_gen(link)?;
-        let period = Duration::from_secs(5);
+        // The first statistics come after EAL and port setup, slow on a loaded machine.
+        let mut period = Duration::from_secs(60);
         let mut samples = Vec::new();
         let mut last = Stats::default();
         let mut cpu_from = None;
         while samples.len() < self.timing.warmup + self.timing.measure {
             match stats.recv_timeout(period) {
                 Ok(s) => {
+                    period = Duration::from_secs(10);
                     samples.push(s);
                     last = s;
                     if samples.len() == self.timing.warmup {
@@ -711,7 +716,10 @@ fn bench(mode: Mode) -> Result<(), String> {
     ];
     let full_cfg = if duts.contains(&Dut::RouterFull) {
         let t = table::full(table::LENGTHS.iter().map(|l| l.1 as usize).sum())?;
-        report.note(format!("full table: {}, all via the sink side", t.source));
+        report.note(format!(
+            "full table: {}, all via port B's side, plus the two routes",
+            t.source
+        ));
         let routes = full_table_routes(&t);
         Some([
             write_cfg(
@@ -735,7 +743,7 @@ fn bench(mode: Mode) -> Result<(), String> {
 
     report.note(format!(
         "generator and sink: dpdk-testpmd --forward-mode=flowgen --flowgen-flows={FLOWS} on two \
-         ports (both send; every packet crosses the DUT once); DUT worker on CPU 1, generator on CPU 0"
+         ports, both sending and sinking; the router's 2 routes send 10.253.0.0/25 to B's side and 10.253.0.128/25 to A's; DUT worker on CPU 1, generator on CPU 0"
     ));
     report.note(
         "memif: DUT ports are memif servers, testpmd the clients; tap: DUT ports are net_tap, \
