@@ -251,6 +251,9 @@ fn wait_for_log(p: &mut Proc, pattern: &str, timeout: Duration) -> Result<f64, S
     }
 }
 
+/// CPU share above which a trial counts as run "at full CPU" (both DUT and generator).
+const QUIET_CPU: f64 = 0.85;
+
 /// Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux).
 const TICKS_PER_S: f64 = 100.0;
 
@@ -671,7 +674,7 @@ fn bench(mode: Mode) -> Result<(), String> {
             measure: 1,
         },
     );
-    let mut rounds = mode.pick(5, 1);
+    let mut rounds = mode.pick(7, 1);
     let mut links = vec![Link::Memif, Link::Tap];
     let duts = mode.pick(
         vec![Dut::RouterSmall, Dut::RouterFull, Dut::TestpmdIo],
@@ -756,7 +759,8 @@ fn bench(mode: Mode) -> Result<(), String> {
     ));
     report.note(
         "DUT/gen CPU %: CPU time the DUT and the generator got during the measured seconds \
-         (/proc/PID/stat, all threads); on a shared machine the rest went to other work",
+         (/proc/PID/stat, all threads); on a shared machine the rest went to other work. \
+         Mpps at full CPU: median over the trials (n of them) where both got >= 85 %",
     );
     report.columns(&[
         "link",
@@ -767,6 +771,7 @@ fn bench(mode: Mode) -> Result<(), String> {
         "offered Mpps",
         "DUT CPU %",
         "gen CPU %",
+        "Mpps at full CPU (n)",
         "startup s",
     ]);
 
@@ -784,11 +789,13 @@ fn bench(mode: Mode) -> Result<(), String> {
                     match b.trial(link, dut) {
                         Ok(t) => {
                             eprintln!(
-                                "{} {}: {:.3} Mpps at the sink (offered {:.3}){}",
+                                "{} {}: {:.3} Mpps at the sink (offered {:.3}), CPU DUT {:.0}% gen {:.0}%{}",
                                 link.name(),
                                 dut.key(),
                                 t.rx_pps / 1e6,
                                 t.tx_pps / 1e6,
+                                t.dut_cpu * 100.0,
+                                t.gen_cpu * 100.0,
                                 t.startup_s
                                     .map(|s| format!(", startup {s:.1} s"))
                                     .unwrap_or_default()
@@ -821,6 +828,7 @@ fn bench(mode: Mode) -> Result<(), String> {
             .iter()
             .position(|&d| d == Dut::TestpmdIo)
             .map(|i| samples[i].clone());
+        let mut quiet_mpps: Vec<(Dut, f64)> = Vec::new();
         for (i, &dut) in duts.iter().enumerate() {
             let mut s = samples[i].clone();
             let lo = s.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -836,8 +844,20 @@ fn bench(mode: Mode) -> Result<(), String> {
                 let mut r: Vec<f64> = samples[i].iter().zip(c).map(|(a, b)| a / b).collect();
                 median(&mut r)
             });
+            // Trials in which both processes had (nearly) a CPU each: the setup's own
+            // figure, without the other work of a shared machine.
+            let mut quiet: Vec<f64> = of_dut()
+                .filter(|t| t.dut_cpu >= QUIET_CPU && t.gen_cpu >= QUIET_CPU)
+                .map(|t| t.rx_pps / 1e6)
+                .collect();
+            let nquiet = quiet.len();
+            let quiet_med = median(&mut quiet);
+            quiet_mpps.push((dut, quiet_med));
             let key = format!("{}.{}", link.name(), dut.key());
             report.figure(&format!("{key}.mpps"), med);
+            if nquiet > 0 {
+                report.figure(&format!("{key}.mpps_full_cpu"), quiet_med);
+            }
             if let Some(r) = ratio {
                 report.figure(&format!("{key}.vs_ceiling"), r);
             }
@@ -861,6 +881,11 @@ fn bench(mode: Mode) -> Result<(), String> {
                 format!("{:.3}", median(&mut offered)),
                 format!("{:.0}", median(&mut dut_cpu)),
                 format!("{:.0}", median(&mut gen_cpu)),
+                if nquiet > 0 {
+                    format!("{quiet_med:.3} ({nquiet})")
+                } else {
+                    "- (0)".into()
+                },
                 if startup.is_empty() {
                     "-".into()
                 } else {
@@ -875,6 +900,20 @@ fn bench(mode: Mode) -> Result<(), String> {
                 if t.forwarded == Some(0) {
                     return Err(format!("{key}: the router's forwarded counters are 0"));
                 }
+            }
+        }
+        let full_cpu = |d: Dut| quiet_mpps.iter().find(|q| q.0 == d).map(|q| q.1);
+        if let (Some(r), Some(c)) = (full_cpu(Dut::RouterFull), full_cpu(Dut::TestpmdIo)) {
+            if r.is_finite() && c.is_finite() {
+                report.figure(
+                    &format!("{}.router_full.vs_ceiling_full_cpu", link.name()),
+                    r / c,
+                );
+                report.note(format!(
+                    "{}: router (full table) / ceiling over trials at full CPU: {:.2}",
+                    link.name(),
+                    r / c
+                ));
             }
         }
         if link == Link::Memif {
