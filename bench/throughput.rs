@@ -303,9 +303,9 @@ fn eal_common(prefix: &str) -> Vec<String> {
 }
 
 /// The router's configuration: two ports (generator side, sink side) with flowgen's
-/// destination MAC, static neighbours for testpmd's side, the two bench routes and
-/// `extra_routes` (the full table, every prefix via the sink side).
-fn router_config(n: &Names, link: Link, extra_routes: &str) -> String {
+/// destination MAC, static neighbours for testpmd's side and the two bench routes (the
+/// full table is loaded through the control API once the router runs).
+fn router_config(n: &Names, link: Link) -> String {
     let eal: Vec<String> = ["--lcores", "0@0,1@1"]
         .iter()
         .map(|s| s.to_string())
@@ -359,7 +359,7 @@ port = "b"
 prefix = "10.253.0.128/25"
 via = "198.18.0.2"
 port = "a"
-{extra_routes}"#,
+"#,
         eal = eal.join(", "),
         sock = n.dir.join("router.sock").display(),
         p0 = port(0),
@@ -367,19 +367,15 @@ port = "a"
     )
 }
 
-/// `[[route]]` entries for every table prefix (except the two bench routes), via port
-/// B's side with an explicit port (gateway resolution by subnet is not needed then).
-fn full_table_routes(t: &table::Table) -> String {
-    let mut s = String::with_capacity(t.prefixes.len() * 64);
+/// The table as `ferroute route load` reads it, one prefix per line (without the two
+/// bench routes, which the config has).
+fn table_file(t: &table::Table) -> String {
+    let mut s = String::with_capacity(t.prefixes.len() * 20);
     for p in &t.prefixes {
         let text = p.to_string();
-        if text == "10.253.0.0/25" || text == "10.253.0.128/25" {
-            continue;
+        if text != "10.253.0.0/25" && text != "10.253.0.128/25" {
+            let _ = writeln!(s, "{text}");
         }
-        let _ = writeln!(
-            s,
-            "[[route]]\nprefix = \"{text}\"\nvia = \"198.18.1.2\"\nport = \"b\""
-        );
     }
     s
 }
@@ -475,16 +471,13 @@ struct Bench {
     names: Names,
     timing: Timing,
     small_cfg: [PathBuf; 2],
-    full_cfg: Option<[PathBuf; 2]>,
+    /// The full table for `ferroute route load`, when a contender needs it.
+    table: Option<PathBuf>,
 }
 
 impl Bench {
-    fn cfg(&self, link: Link, dut: Dut) -> &Path {
-        let i = (link == Link::Tap) as usize;
-        match (dut, &self.full_cfg) {
-            (Dut::RouterFull, Some(f)) => &f[i],
-            _ => &self.small_cfg[i],
-        }
+    fn cfg(&self, link: Link) -> &Path {
+        &self.small_cfg[(link == Link::Tap) as usize]
     }
 
     fn start_dut(&self, link: Link, dut: Dut) -> Result<(Proc, Option<f64>), String> {
@@ -497,15 +490,30 @@ impl Bench {
             Dut::RouterSmall | Dut::RouterFull => {
                 let mut p = Proc::spawn(
                     "ferroute",
-                    own_session(ROUTER)
-                        .arg("run")
-                        .arg("-c")
-                        .arg(self.cfg(link, dut)),
+                    own_session(ROUTER).arg("run").arg("-c").arg(self.cfg(link)),
                     log,
                     false,
                 )?;
-                let startup = wait_for_log(&mut p, "ferroute: ready:", Duration::from_secs(600))?;
-                Ok((p, Some(startup)))
+                let t = Instant::now();
+                wait_for_log(&mut p, "ferroute: ready:", Duration::from_secs(120))?;
+                if dut == Dut::RouterFull {
+                    // The full table through the control API, every prefix via B's side.
+                    let table = self.table.as_ref().ok_or("no table file")?;
+                    run(&[
+                        ROUTER,
+                        "route",
+                        "load",
+                        &table.to_string_lossy(),
+                        "via",
+                        "198.18.1.2",
+                        "dev",
+                        "b",
+                        "-s",
+                        &n.dir.join("router.sock").to_string_lossy(),
+                    ])
+                    .map_err(|e| format!("route load: {e}\n{}", p.log_tail()))?;
+                }
+                Ok((p, Some(t.elapsed().as_secs_f64())))
             }
             Dut::TestpmdIo => {
                 let mut args = vec!["--lcores".to_string(), "0@0,1@1".into()];
@@ -721,30 +729,18 @@ fn bench(mode: Mode) -> Result<(), String> {
     let small_cfg = [
         write_cfg(
             "router-memif-small.toml",
-            &router_config(&names, Link::Memif, ""),
+            &router_config(&names, Link::Memif),
         )?,
-        write_cfg(
-            "router-tap-small.toml",
-            &router_config(&names, Link::Tap, ""),
-        )?,
+        write_cfg("router-tap-small.toml", &router_config(&names, Link::Tap))?,
     ];
-    let full_cfg = if duts.contains(&Dut::RouterFull) {
+    let table = if duts.contains(&Dut::RouterFull) {
         let t = table::full(table::LENGTHS.iter().map(|l| l.1 as usize).sum())?;
         report.note(format!(
-            "full table: {}, all via port B's side, plus the two routes",
+            "full table: {}, loaded with `ferroute route load FILE via 198.18.1.2 dev b` once \
+             the router is ready (startup s: launch to ready plus the load), plus the two routes",
             t.source
         ));
-        let routes = full_table_routes(&t);
-        Some([
-            write_cfg(
-                "router-memif-full.toml",
-                &router_config(&names, Link::Memif, &routes),
-            )?,
-            write_cfg(
-                "router-tap-full.toml",
-                &router_config(&names, Link::Tap, &routes),
-            )?,
-        ])
+        Some(write_cfg("table.txt", &table_file(&t))?)
     } else {
         None
     };
@@ -752,7 +748,7 @@ fn bench(mode: Mode) -> Result<(), String> {
         names,
         timing,
         small_cfg,
-        full_cfg,
+        table,
     };
 
     report.note(format!(
