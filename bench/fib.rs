@@ -26,13 +26,13 @@
 mod common;
 
 use arc_swap::ArcSwap;
+use common::table::{self, mask};
 use common::{cpu_timed, fmt_num, interleave, load_average, median, Mode, Report, Rng};
 use ferroute::dpdk::{self, Eal, FibLookup, RteFib, RteLpm};
 use ferroute::fib::{Fib, FibPublisher, NextHop, Proto, Rib, Route, RouteTarget};
 use ipnet::Ipv4Net;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Gateway `GW_BASE + v` stands for next-hop value `v` in ferroute's RIB.
@@ -44,35 +44,6 @@ const NEXTHOPS: u32 = 1024;
 const MISS: u32 = 0x00FF_FFFF;
 /// Addresses per burst call, for all three.
 const BURST: usize = 64;
-
-/// Prefix-length counts of the BGP table in ../shared/data (its README), /0../32.
-const LENGTHS: [(u8, u32); 25] = [
-    (8, 16),
-    (9, 13),
-    (10, 38),
-    (11, 103),
-    (12, 299),
-    (13, 581),
-    (14, 1203),
-    (15, 2100),
-    (16, 13490),
-    (17, 8235),
-    (18, 13798),
-    (19, 24870),
-    (20, 42611),
-    (21, 50750),
-    (22, 108_623),
-    (23, 96510),
-    (24, 537_698),
-    (25, 20),
-    (26, 15),
-    (27, 12),
-    (28, 10),
-    (29, 8),
-    (30, 6),
-    (31, 4),
-    (32, 886),
-];
 
 struct Params {
     /// Prefixes of the synthetic table when it is used.
@@ -97,91 +68,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len)
-    }
-}
-
-/// The table to load: `--table PATH`, `$FERROUTE_BENCH_TABLE`, or the shared data file.
-fn table_path() -> PathBuf {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--table") {
-        if let Some(p) = args.get(i + 1) {
-            return PathBuf::from(p);
-        }
-    }
-    if let Some(p) = std::env::var_os("FERROUTE_BENCH_TABLE") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/bgp-ipv4-full-table.txt.gz")
-}
-
-/// Reads `a.b.c.d/len` lines (gzip-compressed if the name ends in .gz, through `gzip -dc`).
-fn read_table(path: &PathBuf) -> Result<Vec<(u32, u8)>, String> {
-    let text = if path.extension().is_some_and(|e| e == "gz") {
-        let out = std::process::Command::new("gzip")
-            .arg("-dc")
-            .arg(path)
-            .output()
-            .map_err(|e| format!("gzip -dc {}: {e}", path.display()))?;
-        if !out.status.success() {
-            return Err(format!("gzip -dc {} failed", path.display()));
-        }
-        String::from_utf8(out.stdout).map_err(|e| e.to_string())?
-    } else {
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
-    };
-    let mut v = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let p: Ipv4Net = line
-            .parse()
-            .map_err(|e| format!("{}:{}: {line:?}: {e}", path.display(), i + 1))?;
-        v.push((u32::from(p.network()), p.prefix_len()));
-    }
-    v.sort_unstable();
-    v.dedup();
-    Ok(v)
-}
-
-/// A table of about `n` prefixes with the BGP table's length distribution, nested like
-/// it: most longer prefixes fall inside a shorter one already present.
-fn synthetic_table(n: usize, rng: &mut Rng) -> Vec<(u32, u8)> {
-    let total: u32 = LENGTHS.iter().map(|l| l.1).sum();
-    let mut v: Vec<(u32, u8)> = Vec::new();
-    let mut set = std::collections::HashSet::new();
-    for &(len, count) in &LENGTHS {
-        let want = ((u64::from(count) * n as u64).div_ceil(u64::from(total))) as usize;
-        let shorter = v.len();
-        let mut made = 0;
-        let mut tries = 0;
-        while made < want && tries < want * 20 {
-            tries += 1;
-            // Two in three inside an existing shorter prefix (BGP tables nest), the rest
-            // anywhere in unicast space.
-            let addr = if shorter > 0 && rng.next_u32() % 3 != 0 {
-                let (a, l) = v[(rng.next_u64() % shorter as u64) as usize];
-                a | (rng.next_u32() & !mask(l))
-            } else {
-                0x0100_0000 + rng.next_u32() % 0xDF00_0000
-            };
-            let p = (addr & mask(len), len);
-            if set.insert(p) {
-                v.push(p);
-                made += 1;
-            }
-        }
-    }
-    v.sort_unstable();
-    v
 }
 
 fn gateway(v: u32) -> RouteTarget {
@@ -369,31 +255,13 @@ fn run(mode: Mode) -> Result<(), String> {
     );
 
     // The table.
-    let path = table_path();
-    let prefixes = match mode {
-        Mode::Full if path.exists() => {
-            let t = read_table(&path)?;
-            report.note(format!(
-                "table: {} ({} prefixes, real BGP table)",
-                path.display(),
-                t.len()
-            ));
-            t
-        }
-        _ => {
-            let t = synthetic_table(p.synthetic, &mut rng);
-            report.note(format!(
-                "table: synthetic, {} prefixes with the BGP table's length distribution, nested{}",
-                t.len(),
-                if mode == Mode::Full {
-                    format!(" ({} not found)", path.display())
-                } else {
-                    String::new()
-                }
-            ));
-            t
-        }
-    };
+    let table = table::for_mode(mode, p.synthetic)?;
+    report.note(format!("table: {}", table.source));
+    let prefixes: Vec<(u32, u8)> = table
+        .prefixes
+        .iter()
+        .map(|n| (u32::from(n.network()), n.prefix_len()))
+        .collect();
     let routes: Vec<(u32, u8, u32)> = prefixes
         .iter()
         .map(|&(a, l)| (a, l, rng.next_u32() % NEXTHOPS))

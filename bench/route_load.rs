@@ -15,82 +15,34 @@ mod common;
 #[path = "../tests/common/mod.rs"]
 mod lab;
 
-use common::{median, Mode, Report, Rng};
+use common::{median, table, Mode, Report};
 use ferroute::control::client::Conn;
 use ferroute::control::message::*;
+use ipnet::Ipv4Net;
 use lab::{run, text, Lab};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TABLE: &str = "../shared/data/bgp-ipv4-full-table.txt.gz";
-
-/// The prefixes to load: the real table (full run, when present) or synthetic ones.
+/// The prefixes to load: the real table (full run, when present) or a synthetic one with
+/// its length mix, minus our own test networks (10/8), loopback and the churn's
+/// 100.64.0.0/10.
 fn table(mode: Mode) -> (Vec<(Ipv4Addr, u8)>, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(TABLE);
-    if mode == Mode::Full && path.exists() {
-        let o = Command::new("zcat").arg(&path).output().expect("zcat");
-        let v: Vec<(Ipv4Addr, u8)> = String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| {
-                let (a, len) = l.trim().split_once('/')?;
-                Some((a.parse::<Ipv4Addr>().ok()?, len.parse::<u8>().ok()?))
-            })
-            // Not our own test networks (the table has none, but be sure).
-            .filter(|(a, _)| a.octets()[0] != 10)
-            .collect();
-        let src = format!("{} ({} prefixes)", TABLE, v.len());
-        return (v, src);
-    }
-    let n = mode.pick(901_899, 2_000);
-    (
-        synthetic(n),
-        format!("synthetic table of {n} prefixes (BGP length mix)"),
-    )
-}
-
-/// Random prefixes with the length mix of the real table (README of shared/data).
-fn synthetic(n: usize) -> Vec<(Ipv4Addr, u8)> {
-    let mix: [(u8, u32); 10] = [
-        (16, 15),
-        (18, 15),
-        (19, 28),
-        (20, 47),
-        (21, 56),
-        (22, 120),
-        (23, 107),
-        (24, 596),
-        (14, 3),
-        (12, 1),
-    ];
-    let total: u32 = mix.iter().map(|m| m.1).sum();
-    let mut rng = Rng::new(7);
-    let mut seen = std::collections::HashSet::new();
-    let mut v = Vec::with_capacity(n);
-    while v.len() < n {
-        let mut pick = rng.next_u32() % total;
-        let len = mix
-            .iter()
-            .find(|(_, w)| {
-                let hit = pick < *w;
-                pick = pick.saturating_sub(*w);
-                hit
-            })
-            .map_or(24, |m| m.0);
-        let a = rng.next_u32() & (u32::MAX << (32 - len));
-        let first = a >> 24;
-        if !(1..=223).contains(&first) || first == 10 || first == 127 || first == 100 {
-            continue;
-        }
-        if seen.insert((a, len)) {
-            v.push((Ipv4Addr::from(a), len));
-        }
-    }
-    v
+    let t = match table::for_mode(mode, 2_000) {
+        Ok(t) => t,
+        Err(e) => panic!("route table: {e}"),
+    };
+    let cgnat: Ipv4Net = "100.64.0.0/10".parse().expect("a valid prefix");
+    let v = t
+        .prefixes
+        .iter()
+        .filter(|p| !matches!(p.addr().octets()[0], 10 | 127) && !cgnat.contains(*p))
+        .map(|p| (p.addr(), p.prefix_len()))
+        .collect();
+    (v, t.source)
 }
 
 fn write_table(path: &Path, routes: &[(Ipv4Addr, u8)], line: impl Fn(Ipv4Addr, u8) -> String) {

@@ -77,6 +77,23 @@ pub fn full(synthetic_size: usize) -> Result<Table, String> {
     }
 }
 
+/// The full table in a full run; in a smoke run a synthetic one of `smoke_size` prefixes.
+pub fn for_mode(mode: super::Mode, smoke_size: usize) -> Result<Table, String> {
+    match mode {
+        super::Mode::Full => full(901_899),
+        super::Mode::Smoke => {
+            let prefixes = synthetic(smoke_size, &mut Rng::new(7));
+            Ok(Table {
+                source: format!(
+                    "synthetic, {} prefixes with the shared table's length distribution (smoke run)",
+                    prefixes.len()
+                ),
+                prefixes,
+            })
+        }
+    }
+}
+
 /// Reads `a.b.c.d/len` lines; `.gz` files through `gzip -dc`. Sorted, duplicates removed.
 pub fn read(path: &PathBuf) -> Result<Vec<Ipv4Net>, String> {
     let text = if path.extension().is_some_and(|e| e == "gz") {
@@ -108,7 +125,8 @@ pub fn read(path: &PathBuf) -> Result<Vec<Ipv4Net>, String> {
     Ok(v)
 }
 
-fn mask(len: u8) -> u32 {
+/// The netmask of a prefix length, as a host-order u32.
+pub fn mask(len: u8) -> u32 {
     u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
 }
 
