@@ -55,13 +55,13 @@
 //! * `memory_bytes` 3.6 MiB (1 MiB direct table, ~2.5 MiB first-level records, deeper
 //!   nodes in the tens of KiB); 5.4 MiB with 32-bit leaves (every prefix its own value).
 //!   Compiling the RIB into a FIB: 75-85 ms.
-//! * `lookup` 114-123 M/s (8-9 ns); `lookup_burst` 203-206 M/s (4.9 ns); dependent
-//!   lookups (each address from the previous answer) 46-56 ns.
-//! * Same run, DPDK 22.11 on 2 MiB hugepages: `rte_fib` DIR24_8 with 4-byte next hops
-//!   `rte_fib_lookup_bulk` 112-128 M/s (its AVX-512 lookup no faster), 65 MiB of tables;
-//!   `rte_lpm` bulk 104-121 M/s, single lookups 95-106 M/s, 72 MiB; dependent lookups
-//!   about 150-160 ns for both.
-//! * Slot updates through `super::update`: 0.96-1.14 M changed routes/s published in
+//! * `lookup` 112-123 M/s (8-9 ns); `lookup_burst` 192-206 M/s (5 ns); dependent
+//!   lookups (each address from the previous answer) 43-56 ns.
+//! * Same runs, DPDK 22.11 on 2 MiB hugepages: `rte_fib` DIR24_8 with 4-byte next hops
+//!   `rte_fib_lookup_bulk` 112-130 M/s (scalar or AVX-512, within a few %), 65 MiB of
+//!   tables; `rte_lpm` bulk 104-121 M/s, single lookups 95-106 M/s, 72 MiB; dependent
+//!   lookups about 150-160 ns for both.
+//! * Slot updates through `super::update`: 0.90-1.14 M changed routes/s published in
 //!   batches of 10,000 (uniformly spread over the table, the worst case for caches).
 //! * Measured earlier on separate key sets (wall clock, best of runs, without hardware
 //!   `popcnt`): `lookup` / `lookup_burst` 165-180 / 220-245 M/s on uniformly random
