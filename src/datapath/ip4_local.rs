@@ -189,7 +189,7 @@ mod tests {
     fn reassembled_echo_request_larger_than_an_mbuf_is_answered() {
         let data: Vec<u8> = (0..4000).map(|i| i as u8).collect();
         let f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 64, &data);
-        let mut p = crate::datapath::HeapPacket { buf: f, port: 0 };
+        let mut p = crate::datapath::HeapPacket::from_vec(f, 0);
         assert_eq!(ip4_local(&mut p), LocalNext::Reply);
         let ip = Ipv4Packet::new_checked(&p.buf[14..]).unwrap();
         assert_eq!(ip.total_len(), 4028);

@@ -299,7 +299,7 @@ impl Reassembler {
                     buf.extend_from_slice(&p.data[..p.data.len().min(QUOTE_DATA)]);
                 }
                 Expired {
-                    quote: HeapPacket { buf, port: f.port },
+                    quote: HeapPacket::from_vec(buf, f.port),
                     l2_bcast: f.l2_bcast,
                 }
             });
@@ -407,13 +407,7 @@ fn assemble(d: &Datagram) -> Result<(HeapPacket, bool), ReasmFail> {
         ip.set_frag(df, false, 0);
         ip.fill_checksum();
     }
-    Ok((
-        HeapPacket {
-            buf,
-            port: first.port,
-        },
-        first.l2_bcast,
-    ))
+    Ok((HeapPacket::from_vec(buf, first.port), first.l2_bcast))
 }
 
 /// The reassembly table's size for readers on other threads (metrics, counters).

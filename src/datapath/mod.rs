@@ -86,20 +86,41 @@ impl Packet for Mbuf {
     }
 }
 
-/// A packet in heap memory: a datagram the control thread reassembled, which may be
-/// longer than any mbuf. Ethernet header first, like an mbuf's frame.
+/// A packet in heap memory with room for `CAP` bytes of frame (Ethernet header first, like
+/// an mbuf's): [`HeapPacket`] for datagrams the control thread reassembled, which may be
+/// longer than any mbuf, and in tests `TestPacket`, sized like an mbuf.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeapPacket {
+pub struct VecPacket<const CAP: usize> {
     pub buf: Vec<u8>,
     pub port: u16,
+    pub csum: RxCsum,
 }
 
-impl HeapPacket {
-    /// Ethernet header + the largest IPv4 datagram.
-    pub const CAPACITY: usize = ETH_HLEN + 65535;
+/// Ethernet header + the largest IPv4 datagram.
+pub type HeapPacket = VecPacket<{ ETH_HLEN + 65535 }>;
+
+/// A test packet: room to grow like an mbuf, an input port and a checksum verdict.
+#[cfg(test)]
+pub type TestPacket = VecPacket<2048>;
+
+impl<const CAP: usize> VecPacket<CAP> {
+    pub const CAPACITY: usize = CAP;
+
+    /// A copy of `frame` received on `port`, checksum not verified.
+    pub fn new(frame: &[u8], port: u16) -> Self {
+        Self::from_vec(frame.to_vec(), port)
+    }
+
+    pub fn from_vec(buf: Vec<u8>, port: u16) -> Self {
+        VecPacket {
+            buf,
+            port,
+            csum: RxCsum::Unknown,
+        }
+    }
 }
 
-impl Packet for HeapPacket {
+impl<const CAP: usize> Packet for VecPacket<CAP> {
     fn data(&self) -> &[u8] {
         &self.buf
     }
@@ -107,14 +128,14 @@ impl Packet for HeapPacket {
         &mut self.buf
     }
     fn set_len(&mut self, len: usize) -> bool {
-        if len > Self::CAPACITY {
+        if len > CAP {
             return false;
         }
         self.buf.resize(len, 0);
         true
     }
     fn capacity(&self) -> usize {
-        Self::CAPACITY
+        CAP
     }
     fn in_port(&self) -> u16 {
         self.port
@@ -123,7 +144,7 @@ impl Packet for HeapPacket {
         self.port = port;
     }
     fn rx_ip_csum(&self) -> RxCsum {
-        RxCsum::Unknown
+        self.csum
     }
 }
 
@@ -193,56 +214,6 @@ impl Ports {
 
     pub fn max_id(&self) -> usize {
         self.by_id.len()
-    }
-}
-
-/// A test packet: a Vec with room to grow, an input port and a checksum verdict.
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestPacket {
-    pub buf: Vec<u8>,
-    pub port: u16,
-    pub csum: RxCsum,
-}
-
-#[cfg(test)]
-impl TestPacket {
-    pub const CAPACITY: usize = 2048;
-    pub fn new(frame: &[u8], port: u16) -> TestPacket {
-        TestPacket {
-            buf: frame.to_vec(),
-            port,
-            csum: RxCsum::Unknown,
-        }
-    }
-}
-
-#[cfg(test)]
-impl Packet for TestPacket {
-    fn data(&self) -> &[u8] {
-        &self.buf
-    }
-    fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf
-    }
-    fn set_len(&mut self, len: usize) -> bool {
-        if len > Self::CAPACITY {
-            return false;
-        }
-        self.buf.resize(len, 0);
-        true
-    }
-    fn capacity(&self) -> usize {
-        Self::CAPACITY
-    }
-    fn in_port(&self) -> u16 {
-        self.port
-    }
-    fn set_in_port(&mut self, port: u16) {
-        self.port = port;
-    }
-    fn rx_ip_csum(&self) -> RxCsum {
-        self.csum
     }
 }
 
