@@ -15,4 +15,6 @@ pub mod metrics;
 pub mod neigh;
 pub mod router;
 pub mod stats;
+#[cfg(test)]
+mod testutil;
 pub mod wire;

@@ -648,23 +648,8 @@ fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
 mod tests {
     use super::*;
     use crate::fib::{Proto, Route, RouteTarget};
+    use crate::testutil::Rng;
     use std::net::Ipv4Addr;
-
-    /// Small deterministic PRNG (xorshift64).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     fn net(addr: u32, len: u8) -> Ipv4Net {
         Ipv4Net::new(Ipv4Addr::from(addr & mask(len)), len).unwrap()

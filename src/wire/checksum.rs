@@ -56,25 +56,7 @@ pub fn update16(csum: u16, old: u16, new: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Tiny xorshift64 PRNG so the tests need no dependencies and are reproducible.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn fill(&mut self, buf: &mut [u8]) {
-            for b in buf {
-                *b = self.next() as u8;
-            }
-        }
-    }
+    use crate::testutil::Rng;
 
     fn word(buf: &[u8], i: usize) -> u16 {
         u16::from_be_bytes([buf[2 * i], buf[2 * i + 1]])
@@ -85,7 +67,7 @@ mod tests {
     }
 
     /// A random 20-byte IPv4-like header with a correct checksum in word 5 (bytes 10..12).
-    fn random_header(rng: &mut XorShift) -> [u8; 20] {
+    fn random_header(rng: &mut Rng) -> [u8; 20] {
         let mut h = [0u8; 20];
         rng.fill(&mut h);
         set_word(&mut h, 5, 0);
@@ -162,7 +144,7 @@ mod tests {
 
     #[test]
     fn update16_matches_recompute_random() {
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..100_000 {
             let mut h = random_header(&mut rng);
             let csum = word(&h, 5);
@@ -179,7 +161,7 @@ mod tests {
 
     #[test]
     fn update16_ttl_decrement_random() {
-        let mut rng = XorShift(0x0123_4567_89ab_cdef);
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
         for _ in 0..100_000 {
             let mut h = random_header(&mut rng);
             // Word 4 is TTL (high byte) and protocol (low byte).
@@ -203,7 +185,7 @@ mod tests {
 
     /// Forces a header's checksum to `target` by choosing word 2 (the IPv4 ident), so the
     /// 0x0000 / 0xffff corner cases are hit deterministically.
-    fn header_with_checksum(rng: &mut XorShift, target: u16) -> [u8; 20] {
+    fn header_with_checksum(rng: &mut Rng, target: u16) -> [u8; 20] {
         loop {
             let mut h = random_header(rng);
             set_word(&mut h, 2, 0);
@@ -224,7 +206,7 @@ mod tests {
 
     #[test]
     fn update16_corner_cases() {
-        let mut rng = XorShift(0xdead_beef_cafe_f00d);
+        let mut rng = Rng(0xdead_beef_cafe_f00d);
         for _ in 0..10_000 {
             // Starting checksum 0x0000 (the sum of the rest is 0xffff).
             let mut h = header_with_checksum(&mut rng, 0x0000);
