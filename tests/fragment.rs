@@ -3,7 +3,7 @@
 //! tracepath, iperf3, tcpdump) judge the result.
 mod common;
 
-use common::{received, run, text, Lab};
+use common::{iperf_num, received, run, text, Lab};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::Child;
@@ -142,7 +142,7 @@ fn forwarded_datagrams_over_the_mtu_are_fragmented_or_answered_with_frag_needed(
     let _ = server.wait();
     let out = text(&o);
     assert!(o.status.success(), "iperf3: {out}");
-    let bytes = iperf_bytes(&out);
+    let bytes = iperf_num(&out, "sum_received", "bytes") as u64;
     eprintln!("iperf3 TCP h1 -> h2 across MTU 1280: {bytes} bytes in 3 s");
     assert!(bytes > 1_000_000, "moved only {bytes} bytes");
     assert!(
@@ -150,20 +150,6 @@ fn forwarded_datagrams_over_the_mtu_are_fragmented_or_answered_with_frag_needed(
         "TCP found the path MTU through the router"
     );
     lab.assert_pool_back_to(idle);
-}
-
-fn iperf_bytes(json: &str) -> u64 {
-    let i = json
-        .find("\"sum_received\"")
-        .expect("sum_received in iperf3 JSON");
-    let rest = &json[i..];
-    let j = rest.find("\"bytes\":").expect("bytes") + 8;
-    rest[j..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("byte count")
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! bytes, so 20 Mbit/s of frames is 19.45 Mbit/s of payload.
 mod common;
 
-use common::{received, text, Lab};
+use common::{iperf_num, received, text, Lab};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -19,25 +19,6 @@ const LIMIT: f64 = 157_768.0;
 /// UDP payload per datagram: 1472 + 8 + 20 + 14 = a 1514-byte frame.
 const UDP_LEN: &str = "1472";
 const FRAME_PER_PAYLOAD: f64 = 1514.0 / 1472.0;
-
-/// A number in iperf3's JSON: the first `"field":` after `"section"`.
-fn json_num(json: &str, section: &str, field: &str) -> f64 {
-    let s = json
-        .find(&format!("\"{section}\""))
-        .unwrap_or_else(|| panic!("no {section} in iperf3 output: {json}"));
-    let rest = &json[s..];
-    let f = rest
-        .find(&format!("\"{field}\":"))
-        .unwrap_or_else(|| panic!("no {section}.{field}: {json}"))
-        + field.len()
-        + 3;
-    rest[f..]
-        .trim_start()
-        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{section}.{field} is not a number: {json}"))
-}
 
 /// An iperf3 server in host `host`'s namespace for one test, on `port`.
 fn server(lab: &Lab, host: usize, port: u16) -> Child {
@@ -130,10 +111,10 @@ fn udp_offered_at_200mbit_is_received_at_the_rate() {
             &["-u", "-b", "200M", "-l", UDP_LEN, "-t", "8"],
         );
         stop(srv);
-        let sent = json_num(&json, "sum_sent", "bits_per_second");
-        let got = json_num(&json, "sum_received", "bits_per_second");
-        let packets = json_num(&json, "sum_received", "packets");
-        let lost = json_num(&json, "sum_received", "lost_packets");
+        let sent = iperf_num(&json, "sum_sent", "bits_per_second");
+        let got = iperf_num(&json, "sum_received", "bits_per_second");
+        let packets = iperf_num(&json, "sum_received", "packets");
+        let lost = iperf_num(&json, "sum_received", "lost_packets");
         eprintln!(
             "udp (attempt {attempt}): offered {:.1} Mbit/s, received {:.2} Mbit/s payload = \
              {:.2} Mbit/s of frames, {lost}/{packets} lost",
@@ -202,7 +183,7 @@ fn tcp_settles_near_the_rate() {
     // 8 s, the first 2 s (slow start filling the queue) left out of the result.
     let json = client(&lab, 0, 1, 5201, &["-t", "8", "-O", "2"]);
     stop(srv);
-    let got = json_num(&json, "sum_received", "bits_per_second");
+    let got = iperf_num(&json, "sum_received", "bits_per_second");
     eprintln!("tcp: received {:.2} Mbit/s", got / 1e6);
     // TCP payload is 1448 of a 1514-byte frame (timestamps on): 19.13 Mbit/s at a full
     // link. The queue (157 KB) is far above the path's BDP, so the link stays busy; the
@@ -287,12 +268,12 @@ fn reverse_udp_under_load(lab: &Lab, rate: &str) -> f64 {
     let _ = flood.wait_with_output();
     stop(srv_h1);
     stop(srv_h2);
-    let bytes = json_num(&json, "sum_received", "bytes");
-    let secs = json_num(&json, "sum_sent", "seconds");
+    let bytes = iperf_num(&json, "sum_received", "bytes");
+    let secs = iperf_num(&json, "sum_sent", "seconds");
     eprintln!(
         "h2 -> h1: {} of {} datagrams lost",
-        json_num(&json, "sum_received", "lost_packets"),
-        json_num(&json, "sum_received", "packets")
+        iperf_num(&json, "sum_received", "lost_packets"),
+        iperf_num(&json, "sum_received", "packets")
     );
     bytes * 8.0 / secs
 }

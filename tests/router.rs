@@ -2,7 +2,7 @@
 //! namespaces, driven with ping, traceroute, iperf3 and crafted frames.
 mod common;
 
-use common::{received, run, text, Lab};
+use common::{iperf_num, received, run, text, Lab};
 use std::time::Duration;
 
 fn ping(lab: &Lab, host: usize, dst: &str, count: u32, extra: &[&str]) -> String {
@@ -101,21 +101,6 @@ fn silent_next_hop_gets_host_unreachable() {
         && lab.counter("mempool_in_use") == idle));
 }
 
-fn iperf_bytes(json: &str) -> u64 {
-    // "sum_received": { ... "bytes": N, ...}
-    let i = json
-        .find("\"sum_received\"")
-        .expect("sum_received in iperf3 JSON");
-    let rest = &json[i..];
-    let j = rest.find("\"bytes\":").expect("bytes") + 8;
-    rest[j..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("byte count")
-}
-
 #[test]
 fn iperf3_tcp_both_ways() {
     let lab = Lab::start("ipf", "");
@@ -132,7 +117,7 @@ fn iperf3_tcp_both_ways() {
         let _ = server.wait();
         let out = text(&o);
         assert!(o.status.success(), "iperf3 {reverse}: {out}");
-        let bytes = iperf_bytes(&out);
+        let bytes = iperf_num(&out, "sum_received", "bytes") as u64;
         assert!(
             bytes > 1_000_000,
             "iperf3 reverse={reverse} moved only {bytes} bytes"

@@ -428,3 +428,23 @@ impl Drop for Lab {
         }
     }
 }
+
+/// A number in iperf3's `-J` output: the first `"field":` after `"section"` (e.g.
+/// `iperf_num(&json, "sum_received", "bytes")`).
+pub fn iperf_num(json: &str, section: &str, field: &str) -> f64 {
+    let s = json
+        .find(&format!("\"{section}\""))
+        .unwrap_or_else(|| panic!("no {section} in iperf3 output: {json}"));
+    let rest = &json[s..];
+    let f = rest
+        .find(&format!("\"{field}\":"))
+        .unwrap_or_else(|| panic!("no {section}.{field}: {json}"))
+        + field.len()
+        + 3;
+    rest[f..]
+        .trim_start()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{section}.{field} is not a number: {json}"))
+}
