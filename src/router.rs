@@ -8,8 +8,9 @@ use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
+use crate::datapath::pipeline::{LocalFragment, Punt, SlowPath};
 use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
-use crate::datapath::worker::{LocalFragment, LoopParams, Punt, Shared, Worker};
+use crate::datapath::worker::{LoopParams, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
 use crate::fib::{Fib, Proto, Route, RouteTarget};
@@ -407,8 +408,10 @@ fn run_ports(
             egress: Egress::new(Sink::Tx(tx_buffers(w as u16)), bucket(), pool),
             shared: Arc::clone(&shared),
             counters,
-            punt: punt_tx.clone(),
-            frags: frag_tx.clone(),
+            slow: SlowPath {
+                punt: punt_tx.clone(),
+                frags: frag_tx.clone(),
+            },
             inject: inject_rx.take(),
             params: params.clone(),
         };

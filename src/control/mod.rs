@@ -15,10 +15,11 @@ pub mod rtnl;
 pub mod server;
 
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
-use crate::datapath::egress::{Egress, Unresolved, View};
+use crate::datapath::egress::Egress;
 use crate::datapath::ip4_local::{ip4_local, LocalNext};
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
-use crate::datapath::worker::{LocalFragment, Punt, Shared};
+use crate::datapath::pipeline::{self, LocalFragment, Meta, Punt, Unresolved, View};
+use crate::datapath::worker::Shared;
 use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::metrics::NeighSummary;
@@ -157,20 +158,22 @@ impl Control {
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();
         let ports = shared.ports.load();
-        let v = View {
-            fib: &fib,
-            neigh: &neigh,
-            ports: &ports,
-        };
+        let mut v = View::new(&fib, &neigh, &ports);
         let mut unresolved = std::mem::take(&mut self.unresolved);
         match ip4_local(&mut p) {
             LocalNext::Reply => {
                 self.egress.tally.icmp(IcmpOut::EchoReply);
-                self.egress.send_local_heap(&p, v, &mut unresolved);
+                pipeline::send_local_heap(&mut self.egress, &p, &mut v, &mut unresolved);
             }
             LocalNext::Icmp(kind, r) => {
                 self.egress.tally.drop(p.port, r);
-                unresolved.extend(self.egress.icmp_answer_heap(&p, kind, l2_bcast, v));
+                unresolved.extend(pipeline::icmp_answer_heap(
+                    &mut self.egress,
+                    &p,
+                    kind,
+                    l2_bcast,
+                    &mut v,
+                ));
             }
             LocalNext::Drop(r) => self.egress.tally.drop(p.port, r),
             // Reassembly clears MF and the offset: cannot happen.
@@ -202,15 +205,15 @@ impl Control {
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();
         let ports = shared.ports.load();
-        let v = View {
-            fib: &fib,
-            neigh: &neigh,
-            ports: &ports,
-        };
+        let mut v = View::new(&fib, &neigh, &ports);
         for e in expired {
-            let u = self
-                .egress
-                .icmp_answer_heap(&e.quote, IcmpOut::ReasmTimeout, e.l2_bcast, v);
+            let u = pipeline::icmp_answer_heap(
+                &mut self.egress,
+                &e.quote,
+                IcmpOut::ReasmTimeout,
+                e.l2_bcast,
+                &mut v,
+            );
             if let Some(u) = u {
                 self.resolve(u);
             }
@@ -264,11 +267,7 @@ impl Control {
             let fib = self.shared.fib.load();
             let neigh = self.shared.neigh.load();
             let ports = self.shared.ports.load();
-            let v = View {
-                fib: &fib,
-                neigh: &neigh,
-                ports: &ports,
-            };
+            let mut v = View::new(&fib, &neigh, &ports);
             for a in batch {
                 let unresolved = match a {
                     NeighAction::SendRequest { port, target, dst } => {
@@ -283,14 +282,17 @@ impl Control {
                         }
                         None
                     }
-                    NeighAction::Unreachable { pkt } => self.egress.icmp_error(
-                        pkt,
-                        IcmpOut::HostUnreachable,
-                        Reason::NeighFailed,
-                        false,
-                        0,
-                        v,
-                    ),
+                    NeighAction::Unreachable { pkt } => {
+                        let meta = Meta::of(&pkt);
+                        pipeline::icmp_error(
+                            &mut self.egress,
+                            pkt,
+                            meta,
+                            IcmpOut::HostUnreachable,
+                            Reason::NeighFailed,
+                            &mut v,
+                        )
+                    }
                     NeighAction::Dropped { pkt, reason } => {
                         let r = match reason {
                             DropReason::HoldQueueFull => Reason::NeighQueueFull,

@@ -1,40 +1,16 @@
-//! The sending half of the pipeline, shared by workers and the control thread: route
-//! locally originated packets, build ICMP errors, check MTU and neighbour, fragment, and
-//! buffer for TX. Each worker owns its own `Egress` with its own TX queue on every port; the
+//! The sending mechanics shared by workers and the control thread: fragmentation, the
+//! ports' qdiscs, TX buffers, and the counters of what was sent or dropped (which stage
+//! leads here is decided in `pipeline`). Each worker owns its own `Egress` with its own TX queue on every port; the
 //! control thread's `Egress` injects into a worker instead (some PMDs, net_tap among
 //! them, need as many RX as TX queues, so it cannot own TX queues of its own).
 use super::fragment::fragment;
-use super::icmp_error::{build_icmp_error, may_send_error, TokenBucket, QUOTE_DATA};
-use super::ip4_output::{
-    dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, write_eth, OutNext,
-};
+use super::icmp_error::TokenBucket;
+use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};
 use super::qdisc::{QdiscSet, Qdiscs};
-use super::{
-    HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, QdiscStat, Reason, SharedCounters,
-    Tally, ETH_HLEN,
-};
+use super::{HeapPacket, Packet, PortCtx, PortStat, QdiscStat, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
-use crate::fib::Fib;
-use crate::neigh::NeighSnapshot;
-use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::MacAddr;
-use std::net::Ipv4Addr;
 use std::sync::mpsc::{SyncSender, TrySendError};
-
-/// What the pipeline reads for one burst: the FIB, the neighbour snapshot and the ports.
-#[derive(Clone, Copy)]
-pub struct View<'a> {
-    pub fib: &'a Fib,
-    pub neigh: &'a NeighSnapshot,
-    pub ports: &'a Ports,
-}
-
-/// A packet whose next hop has no usable ARP entry.
-pub struct Unresolved {
-    pub pkt: Mbuf,
-    pub port: u16,
-    pub nh: Ipv4Addr,
-}
 
 /// Where an `Egress` sends finished packets.
 pub enum Sink {
@@ -91,9 +67,31 @@ impl Egress {
         self.tally.drop(m.in_port(), reason);
     }
 
+    /// Drops a packet that arrived on `port`, counting it there.
+    #[inline]
+    pub fn drop_on(&mut self, port: u16, m: Mbuf, reason: Reason) {
+        self.tally.drop(port, reason);
+        drop(m);
+    }
+
+    /// A token of the ICMP error rate limit and the IP ID for the error, or None when
+    /// the bucket is empty.
+    pub fn icmp_token(&mut self) -> Option<u16> {
+        if !self.icmp_bucket.take(crate::dpdk::rdtsc()) {
+            return None;
+        }
+        self.ident = self.ident.wrapping_add(1);
+        Some(self.ident)
+    }
+
+    /// An mbuf from the packet pool (for answers built from heap data).
+    pub fn alloc(&self) -> Option<Mbuf> {
+        self.pool.alloc()
+    }
+
     /// Sends a packet whose Ethernet header is written: through the port's qdisc if it
     /// has one, else straight to the TX buffer. An unshaped port pays one bit test.
-    #[inline]
+    #[inline(always)]
     pub fn transmit(&mut self, mut m: Mbuf, port: u16) {
         m.clear_offload_flags();
         if self.qdisc.is_shaped(port) {
@@ -175,32 +173,6 @@ impl Egress {
         }
     }
 
-    /// MTU check, neighbour lookup, Ethernet header, TX; or back to the caller to resolve.
-    pub fn output(&mut self, mut m: Mbuf, port: u16, nh: Ipv4Addr, v: View) -> Option<Unresolved> {
-        let Some(pc) = v.ports.get(port) else {
-            self.drop_pkt(m, Reason::TxQueueFull);
-            return None;
-        };
-        if !pc.up {
-            self.drop_pkt(m, Reason::PortDown);
-            return None;
-        }
-        match ip4_output(&mut m, pc, nh, v.neigh) {
-            OutNext::Tx { port } => {
-                self.transmit(m, port);
-                None
-            }
-            OutNext::Fragment { port: _, mac } => {
-                self.fragment_to(m, pc, mac);
-                None
-            }
-            OutNext::Resolve { port, nh } => Some(Unresolved { pkt: m, port, nh }),
-            OutNext::FragNeeded { mtu } => {
-                self.icmp_error(m, IcmpOut::FragNeeded, Reason::Ip4FragNeeded, false, mtu, v)
-            }
-        }
-    }
-
     /// Sends a packet to a resolved next hop at `mac` out of `pc`, in fragments if it
     /// is longer than the MTU (how the control thread releases held packets).
     pub fn transmit_to(&mut self, mut m: Mbuf, pc: &PortCtx, mac: MacAddr) {
@@ -214,7 +186,7 @@ impl Egress {
 
     /// Fragments `m` for `pc`'s MTU (RFC 791) and transmits the fragments to `mac`; if a
     /// fragment cannot be had, none is sent and the datagram is dropped.
-    fn fragment_to(&mut self, m: Mbuf, pc: &PortCtx, mac: MacAddr) {
+    pub(super) fn fragment_to(&mut self, m: Mbuf, pc: &PortCtx, mac: MacAddr) {
         // Checked before a packet is held for ARP, but the MTU may change meanwhile.
         if dont_frag(&m) {
             self.drop_pkt(m, Reason::Ip4FragNeeded);
@@ -237,164 +209,56 @@ impl Egress {
         self.frags = frags;
     }
 
-    /// Routes and sends a datagram the router built in heap memory (the answer to a
-    /// reassembled request, possibly longer than any mbuf): cut into mbufs at the egress
-    /// MTU, one if it fits, each then output like any packet. Those waiting for ARP are
-    /// added to `unresolved`.
-    pub fn send_local_heap(&mut self, p: &HeapPacket, v: View, unresolved: &mut Vec<Unresolved>) {
-        let Some(dst) = dst_of(p) else {
-            self.tally.drop(p.port, Reason::Ip4HdrTruncated);
-            return;
-        };
-        let (port, nh) = match route_output(v.fib, dst) {
-            Ok(r) => r,
-            Err(r) => {
-                self.tally.drop(p.port, r);
-                return;
-            }
-        };
-        let Some(pc) = v.ports.get(port) else {
-            self.tally.drop(p.port, Reason::TxQueueFull);
-            return;
-        };
-        if !pc.up {
-            self.tally.drop(p.port, Reason::PortDown);
-            return;
-        }
-        // The router's own datagrams leave DF clear; one with DF is not cut up.
-        if exceeds_mtu(p, pc.mtu) && dont_frag(p) {
-            self.tally.drop(p.port, Reason::Ip4FragNeeded);
-            return;
-        }
+    /// Cuts a datagram held in heap memory into mbufs at `mtu` (one if it fits), for
+    /// `pipeline::send_local_heap`. The vector is the reused scratch one: hand it back
+    /// with [`Egress::recycle_frags`].
+    pub(super) fn fragment_heap(&mut self, p: &HeapPacket, mtu: u16) -> Result<Vec<Mbuf>, Reason> {
         let mut frags = std::mem::take(&mut self.frags);
         let pool = self.pool;
-        match fragment(p.data(), p.port, pc.mtu, || pool.alloc(), &mut frags) {
+        match fragment(p.data(), p.port, mtu, || pool.alloc(), &mut frags) {
             Ok(()) => {
                 if frags.len() > 1 {
                     self.tally.frag_packets += 1;
                     self.tally.frag_created += frags.len() as u64;
                 }
-                for f in frags.drain(..) {
-                    unresolved.extend(self.output(f, port, nh, v));
-                }
+                Ok(frags)
             }
-            Err(r) => self.tally.drop(p.port, r),
-        }
-        self.frags = frags;
-    }
-
-    /// Routes and sends a packet the router originates (echo reply, ICMP error).
-    pub fn send_local(&mut self, m: Mbuf, v: View) -> Option<Unresolved> {
-        let Some(dst) = dst_of(&m) else {
-            self.drop_pkt(m, Reason::Ip4HdrTruncated);
-            return None;
-        };
-        match route_output(v.fib, dst) {
-            Ok((port, nh)) => self.output(m, port, nh, v),
             Err(r) => {
-                self.drop_pkt(m, r);
-                None
+                self.frags = frags;
+                Err(r)
             }
         }
     }
 
-    /// Drops `m` for `reason` and answers it with ICMP `kind`, from the address of the
-    /// port it arrived on, unless RFC 1812 §4.3.2.7 or the rate limit says no.
-    pub fn icmp_error(
-        &mut self,
-        m: Mbuf,
-        kind: IcmpOut,
-        reason: Reason,
-        l2_bcast: bool,
-        mtu: u16,
-        v: View,
-    ) -> Option<Unresolved> {
-        self.tally.drop(m.in_port(), reason);
-        self.icmp_answer(m, kind, l2_bcast, mtu, v)
-    }
-
-    /// Answers a datagram held in heap memory (reassembled, or the quote of one that
-    /// timed out) with ICMP `kind`: as `icmp_answer` on a copy of its headers and first
-    /// 8 data octets, all an ICMP error quotes. The caller counts the drop.
-    pub fn icmp_answer_heap(
-        &mut self,
-        p: &HeapPacket,
-        kind: IcmpOut,
-        l2_bcast: bool,
-        v: View,
-    ) -> Option<Unresolved> {
-        let hlen = p
-            .buf
-            .get(ETH_HLEN..)
-            .and_then(|b| Ipv4Packet::new_checked(b).ok())
-            .map(|ip| ip.header_len())?;
-        let len = (ETH_HLEN + hlen + QUOTE_DATA).min(p.buf.len());
-        // Without an mbuf there is no answer; the datagram itself is already counted.
-        let mut m = self.pool.alloc()?;
-        if !m.set_len(len) {
-            return None;
-        }
-        m.data_mut().copy_from_slice(&p.buf[..len]);
-        m.set_in_port(p.port);
-        self.icmp_answer(m, kind, l2_bcast, 0, v)
-    }
-
-    /// Turns `m` into the ICMP error `kind` about itself and sends it, unless RFC 1812
-    /// §4.3.2.7 or the rate limit says no. Counts no drop: see `icmp_error`.
-    pub fn icmp_answer(
-        &mut self,
-        mut m: Mbuf,
-        kind: IcmpOut,
-        l2_bcast: bool,
-        mtu: u16,
-        v: View,
-    ) -> Option<Unresolved> {
-        let in_port = m.in_port();
-        if !may_send_error(&m, l2_bcast) {
-            self.tally.icmp_suppressed += 1;
-            return None;
-        }
-        let Some(src) = v.ports.get(in_port).map(|p| p.ip()) else {
-            self.tally.icmp_suppressed += 1;
-            return None;
-        };
-        if !self.icmp_bucket.take(crate::dpdk::rdtsc()) {
-            self.tally.icmp_ratelimited += 1;
-            return None;
-        }
-        self.ident = self.ident.wrapping_add(1);
-        if !build_icmp_error(&mut m, kind, src, mtu, self.ident) {
-            self.tally.icmp_suppressed += 1;
-            return None;
-        }
-        self.tally.icmp(kind);
-        self.send_local(m, v)
+    /// Takes back the (emptied) scratch vector of [`Egress::fragment_heap`].
+    pub(super) fn recycle_frags(&mut self, mut frags: Vec<Mbuf>) {
+        frags.clear();
+        self.frags = frags;
     }
 }
 
 /// Hands a finished packet to the TX buffer (worker) or the inject queue (control).
-#[inline]
+#[inline(always)]
 fn to_sink(sink: &mut Sink, tally: &mut Tally, m: Mbuf, port: u16) {
-    let len = m.len() as u64;
-    let r = match sink {
+    match sink {
         Sink::Tx(bufs) => match bufs.get_mut(port as usize) {
-            Some(Some(buf)) => buf.push(m),
-            _ => {
-                tally.drop(m.in_port(), Reason::TxQueueFull);
-                return;
+            Some(Some(buf)) => {
+                tally.port(port, PortStat::TxBytes, m.len() as u64);
+                if let Some(r) = buf.push(m) {
+                    count_tx(tally, port, r);
+                }
             }
+            _ => tally.drop(m.in_port(), Reason::TxQueueFull),
         },
-        Sink::Inject(q) => match q.try_send(Injected { pkt: m, port }) {
+        Sink::Inject(q) => {
             // The worker counts it when it sends it.
-            Ok(()) => return,
-            Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) => {
+            if let Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) =
+                q.try_send(Injected { pkt: m, port })
+            {
                 tally.drop(i.pkt.in_port(), Reason::TxQueueFull);
-                return;
             }
-        },
-    };
-    tally.port(port, PortStat::TxBytes, len);
-    count_tx(tally, port, r);
+        }
+    }
 }
 
 /// Counts what a TX flush sent and what the port refused.

@@ -3,7 +3,7 @@
 //! packet needs fragmenting (DF clear) or a "fragmentation needed" answer (DF set).
 use super::{Packet, PortCtx, Reason, ETH_HLEN};
 use crate::fib::{Fib, NextHop};
-use crate::neigh::NeighSnapshot;
+use crate::neigh::NeighCursor;
 use crate::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::MacAddr;
@@ -73,7 +73,7 @@ pub fn ip4_output<P: Packet>(
     pkt: &mut P,
     port: &PortCtx,
     nh: Ipv4Addr,
-    neigh: &NeighSnapshot,
+    neigh: &mut NeighCursor,
 ) -> OutNext {
     let too_big = exceeds_mtu(pkt, port.mtu);
     // RFC 1191: DF set and too big is answered before anything else (Linux
@@ -81,17 +81,13 @@ pub fn ip4_output<P: Packet>(
     if too_big && dont_frag(pkt) {
         return OutNext::FragNeeded { mtu: port.mtu };
     }
+    // The lookup tells the neighbour state machine the entry is in use (STALE -> DELAY).
     match neigh.lookup(port.id, nh) {
-        Some(entry) => {
-            // Tell the neighbour state machine the entry is in use (STALE -> DELAY).
-            entry.mark_used();
+        Some(mac) => {
             if too_big {
-                return OutNext::Fragment {
-                    port: port.id,
-                    mac: entry.mac(),
-                };
+                return OutNext::Fragment { port: port.id, mac };
             }
-            write_eth(pkt, port.mac, entry.mac());
+            write_eth(pkt, port.mac, mac);
             OutNext::Tx { port: port.id }
         }
         None => OutNext::Resolve { port: port.id, nh },
@@ -125,17 +121,18 @@ mod tests {
         let mut out = Vec::new();
         table.add_static(NeighKey { port: 1, ip: nh }, HOST_MAC, &mut out);
         let snap = table.snapshot();
+        let mut snap = NeighCursor::new(&snap);
         let mut p = TestPacket::new(&echo_request([10, 0, 1, 2], [10, 0, 2, 2], 64, b""), 0);
         p.buf[..12].fill(0);
         assert_eq!(
-            ip4_output(&mut p, &port(), nh, &snap),
+            ip4_output(&mut p, &port(), nh, &mut snap),
             OutNext::Tx { port: 1 }
         );
         let eth = EthernetFrame::new_checked(&p.buf[..]).unwrap();
         assert_eq!((eth.dst(), eth.src()), (HOST_MAC, ROUTER_MAC));
         let other = Ipv4Addr::new(10, 0, 2, 3);
         assert_eq!(
-            ip4_output(&mut p, &port(), other, &snap),
+            ip4_output(&mut p, &port(), other, &mut snap),
             OutNext::Resolve { port: 1, nh: other }
         );
     }
@@ -147,6 +144,7 @@ mod tests {
         let mut out = Vec::new();
         table.add_static(NeighKey { port: 1, ip: nh }, HOST_MAC, &mut out);
         let snap = table.snapshot();
+        let mut snap = NeighCursor::new(&snap);
         let mut small = port();
         // 20 + 8 + 200 = 228 octets of IP.
         small.mtu = 227;
@@ -154,24 +152,24 @@ mod tests {
         let mut p = TestPacket::new(&frame, 0);
         // DF set: answered with the MTU, whether the neighbour is known or not.
         assert_eq!(
-            ip4_output(&mut p, &small, nh, &snap),
+            ip4_output(&mut p, &small, nh, &mut snap),
             OutNext::FragNeeded { mtu: 227 }
         );
         assert_eq!(
-            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &snap),
+            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &mut snap),
             OutNext::FragNeeded { mtu: 227 }
         );
         // DF clear: fragmented towards the neighbour, or held whole until it resolves.
         Ipv4Packet::new_unchecked(&mut p.buf[14..]).set_frag(false, false, 0);
         assert_eq!(
-            ip4_output(&mut p, &small, nh, &snap),
+            ip4_output(&mut p, &small, nh, &mut snap),
             OutNext::Fragment {
                 port: 1,
                 mac: HOST_MAC
             }
         );
         assert_eq!(
-            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &snap),
+            ip4_output(&mut p, &small, Ipv4Addr::new(10, 0, 2, 9), &mut snap),
             OutNext::Resolve {
                 port: 1,
                 nh: Ipv4Addr::new(10, 0, 2, 9)
@@ -181,7 +179,7 @@ mod tests {
         small.mtu = 228;
         let mut p = TestPacket::new(&frame, 0);
         assert_eq!(
-            ip4_output(&mut p, &small, nh, &snap),
+            ip4_output(&mut p, &small, nh, &mut snap),
             OutNext::Tx { port: 1 }
         );
     }

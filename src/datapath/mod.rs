@@ -1,6 +1,7 @@
 //! The worker pipeline, one file per stage. Stages are plain functions over a [`Packet`]
 //! that return the packet's next step as an enum, so every decision is unit-tested on
-//! crafted bytes without DPDK; [`worker`] strings them together on real mbuf bursts.
+//! crafted bytes without DPDK; [`pipeline`] is the one place that strings them together
+//! on real mbuf bursts, and [`worker`] is the lcore loop around it.
 //!
 //! Receive: [`eth_input`] -> [`ip4_input`] -> FIB lookup -> [`ip4_route`] decides
 //! -> [`ip4_local`] (ICMP echo) or [`ip4_forward`] (TTL) -> [`ip4_output`] (MTU, neighbour,
@@ -13,6 +14,7 @@ pub mod arp_input;
 pub mod counters;
 pub mod egress;
 pub mod eth_input;
+pub mod fastpath;
 pub mod fragment;
 pub mod icmp_error;
 pub mod ip4_forward;
@@ -21,6 +23,7 @@ pub mod ip4_local;
 pub mod ip4_output;
 pub mod ip4_reassembly;
 pub mod ip4_route;
+pub mod pipeline;
 pub mod qdisc;
 pub mod reason;
 pub mod worker;

@@ -1,22 +1,20 @@
-//! The worker lcore: poll its RX queues, run each burst through the pipeline, buffer TX,
-//! flush on the drain timer. Run to completion; no locks, syscalls or allocation per
-//! packet. The FIB and neighbour snapshot are loaded once per poll round (the worker's
-//! quiescent point for arc-swap). Egress qdiscs are serviced every round, with or
+//! The worker lcore: poll its RX queues, run each burst through [`pipeline::receive`],
+//! buffer TX, flush on the drain timer. Run to completion; no locks, syscalls or
+//! allocation per packet. The FIB, neighbour and ports snapshots are taken once per poll
+//! round through arc-swap caches (one atomic load each when nothing changed; the round
+//! is the worker's quiescent point). Egress qdiscs are serviced every round, with or
 //! without RX, and an idle worker never sleeps past the time a waiting packet may leave.
-use super::egress::{Egress, Injected, Unresolved, View};
-use super::eth_input::{eth_input, EthNext};
-use super::ip4_forward::{ip4_forward, FwdNext};
-use super::ip4_input::ip4_input;
-use super::ip4_local::{ip4_local, LocalNext};
-use super::ip4_route::{ip4_route, RouteNext};
+//! Counters are folded into the shared copy on the drain timer, not per round.
+use super::egress::{Egress, Injected};
+use super::pipeline::{self, SlowPath, View};
 use super::qdisc::{QdiscStatus, Qdiscs, TbfParams};
-use super::{IcmpOut, PortStat, Ports, Reason, SharedCounters, MAX_BURST};
-use crate::dpdk::{rdtsc, Mbuf, RxQueue};
-use crate::fib::{Fib, NextHop};
+use super::{Ports, SharedCounters, MAX_BURST};
+use crate::dpdk::{rdtsc, MbufBurst, RxQueue};
+use crate::fib::Fib;
 use crate::neigh::NeighSnapshot;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Cache};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,22 +50,6 @@ impl Shared {
     }
 }
 
-/// Work handed from a worker to the control thread.
-pub enum Punt {
-    /// An ARP frame received on `pkt.in_port()`.
-    Arp(Mbuf),
-    /// A packet waiting for the next hop `nh` on `port` to be resolved.
-    Resolve(Unresolved),
-}
-
-/// A fragment addressed to the router, handed to reassembly on the control thread (see
-/// `ip4_reassembly`). Fragments have a queue of their own, so that a fragment storm
-/// cannot crowd ARP and neighbour resolution out of theirs.
-pub struct LocalFragment {
-    pub pkt: Mbuf,
-    pub l2_bcast: bool,
-}
-
 /// Timing knobs of the loop, in TSC cycles where it matters.
 #[derive(Debug, Clone)]
 pub struct LoopParams {
@@ -87,9 +69,8 @@ pub struct Worker {
     pub egress: Egress,
     pub shared: Arc<Shared>,
     pub counters: Arc<SharedCounters>,
-    pub punt: SyncSender<Punt>,
-    /// Fragments for reassembly.
-    pub frags: SyncSender<LocalFragment>,
+    /// Queues to the control thread (ARP, resolution, fragments for reassembly).
+    pub slow: SlowPath,
     /// Packets the control thread asks this worker to send (ARP, held packets).
     pub inject: Option<Receiver<Injected>>,
     pub params: LoopParams,
@@ -106,89 +87,52 @@ fn sleep_bound(idle: Duration, now: u64, next_due: Option<u64>, tsc_hz: u64) -> 
     idle.min(Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
 }
 
-/// A fixed-size stack vector for one burst (no allocation per burst).
-struct Burst<T> {
-    slots: [Option<T>; MAX_BURST],
-    len: usize,
-}
-
-impl<T> Burst<T> {
-    fn new() -> Self {
-        Burst {
-            slots: std::array::from_fn(|_| None),
-            len: 0,
-        }
-    }
-    fn push(&mut self, t: T) {
-        if let Some(slot) = self.slots.get_mut(self.len) {
-            *slot = Some(t);
-            self.len += 1;
-        }
-    }
-    fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
-        let len = std::mem::take(&mut self.len);
-        self.slots[..len].iter_mut().filter_map(Option::take)
-    }
-}
-
-/// The MTU of port `port` (no limit for a port the FIB should not name).
-#[inline]
-fn egress_mtu(v: View, port: u16) -> u16 {
-    v.ports.get(port).map_or(u16::MAX, |p| p.mtu)
-}
-
-/// A validated IPv4 packet waiting for its FIB lookup.
-struct Ip4Pending {
-    pkt: Mbuf,
-    dst: u32,
-    l2_bcast: bool,
-}
-
 impl Worker {
     /// The lcore loop; returns when `shared.stop` is set.
     pub fn run(mut self) -> i32 {
-        let mut last_drain = rdtsc();
-        let mut idle_rounds = 0u32;
-        // A handle of our own, so the view can borrow it while `self` is mutated.
+        // A handle of our own, so the caches and views can borrow it while `self` is
+        // mutated.
         let shared = Arc::clone(&self.shared);
+        let mut fib: Cache<&ArcSwap<Fib>, Arc<Fib>> = Cache::new(&shared.fib);
+        let mut neigh: Cache<&ArcSwap<NeighSnapshot>, Arc<NeighSnapshot>> =
+            Cache::new(&shared.neigh);
+        let mut ports: Cache<&ArcSwap<Ports>, Arc<Ports>> = Cache::new(&shared.ports);
+        let mut rx = MbufBurst::new();
+        let burst = self.params.burst;
+        let mut last_drain = rdtsc();
+        let mut round_start = last_drain;
+        let mut idle_rounds = 0u32;
         while !shared.stop.load(Relaxed) {
-            let start = rdtsc();
-            let fib = shared.fib.load();
-            let neigh = shared.neigh.load();
-            let ports = shared.ports.load();
-            let view = View {
-                fib: &fib,
-                neigh: &neigh,
-                ports: &ports,
-            };
+            let mut v = View::new(fib.load(), neigh.load(), ports.load());
             self.egress.sync_qdiscs(&shared.qdisc);
-            let mut work = 0;
-            for q in 0..self.rxqs.len() {
-                let mut rx = Burst::new();
-                let n = self.rxqs[q].rx_burst(self.params.burst, |m| rx.push(m));
-                if n > 0 {
-                    work += n;
-                    self.egress.tally.bursts += 1;
-                    self.egress.tally.burst_packets += n as u64;
-                    self.process(&mut rx, view);
+            let mut received = 0;
+            for q in &mut self.rxqs {
+                if rx.rx(q, burst) > 0 {
+                    received += rx.len();
+                    pipeline::receive(&mut self.egress, &self.slow, q.port, &mut rx, &mut v);
                 }
             }
-            work += self.send_injected();
+            let mut work = received + self.send_injected();
             let now = rdtsc();
             // Backlogged qdiscs are serviced every round, also when nothing arrived.
             let (dequeued, next_due) = self.egress.service_qdiscs(now);
             work += dequeued;
+            let round = now.wrapping_sub(round_start);
+            round_start = now;
             if now.wrapping_sub(last_drain) >= self.params.drain_cycles {
                 self.egress.flush();
                 last_drain = now;
                 self.flush_counters();
+            } else if received > 0 && received < burst {
+                // Light load: send now rather than at the drain timer (latency); under
+                // load the TX buffers fill and go out by themselves in full bursts.
+                self.egress.flush();
             }
             if work > 0 {
-                self.egress.tally.busy_cycles += now.wrapping_sub(start);
-                self.flush_counters();
+                self.egress.tally.busy_cycles += round;
                 idle_rounds = 0;
             } else {
-                self.egress.tally.idle_cycles += now.wrapping_sub(start);
+                self.egress.tally.idle_cycles += round;
                 idle_rounds += 1;
                 if let Some(d) = self.params.idle_sleep {
                     if idle_rounds >= IDLE_ROUNDS_BEFORE_SLEEP {
@@ -227,139 +171,6 @@ impl Worker {
             n += 1;
         }
         n
-    }
-
-    fn punt(&mut self, p: Punt) {
-        match self.punt.try_send(p) {
-            Ok(()) => self.egress.tally.punted += 1,
-            Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
-                let m = match p {
-                    Punt::Arp(m) => m,
-                    Punt::Resolve(u) => u.pkt,
-                };
-                self.egress.drop_pkt(m, Reason::PuntQueueFull);
-            }
-        }
-    }
-
-    fn punt_fragment(&mut self, f: LocalFragment) {
-        match self.frags.try_send(f) {
-            Ok(()) => self.egress.tally.punted += 1,
-            Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
-                self.egress.drop_pkt(f.pkt, Reason::ReasmQueueFull);
-            }
-        }
-    }
-
-    fn resolve(&mut self, u: Option<Unresolved>) {
-        if let Some(u) = u {
-            self.punt(Punt::Resolve(u));
-        }
-    }
-
-    /// Ethernet and IPv4 input, then one FIB burst lookup, then per-packet routing.
-    fn process(&mut self, rx: &mut Burst<Mbuf>, v: View) {
-        let mut ip4: Burst<Ip4Pending> = Burst::new();
-        for mut m in rx.drain() {
-            let port = m.in_port();
-            let t = &mut self.egress.tally;
-            t.port(port, PortStat::RxPackets, 1);
-            t.port(port, PortStat::RxBytes, m.len() as u64);
-            if !m.is_contiguous() {
-                self.egress.drop_pkt(m, Reason::MultiSegment);
-                continue;
-            }
-            let Some(pc) = v.ports.get(port) else {
-                self.egress.drop_pkt(m, Reason::EthOtherHost);
-                continue;
-            };
-            if !pc.up {
-                self.egress.drop_pkt(m, Reason::PortDown);
-                continue;
-            }
-            match eth_input(m.data(), pc.mac) {
-                EthNext::Arp => self.punt(Punt::Arp(m)),
-                EthNext::Drop(r) => self.egress.drop_pkt(m, r),
-                EthNext::Ip4 { l2_bcast } => match ip4_input(&mut m) {
-                    Ok(a) => ip4.push(Ip4Pending {
-                        pkt: m,
-                        dst: a.dst,
-                        l2_bcast,
-                    }),
-                    Err(r) => self.egress.drop_pkt(m, r),
-                },
-            }
-        }
-        if ip4.len == 0 {
-            return;
-        }
-        let mut dsts = [0u32; MAX_BURST];
-        let n = ip4.len;
-        for (d, p) in dsts.iter_mut().zip(ip4.slots[..n].iter().flatten()) {
-            *d = p.dst;
-        }
-        let mut nhs: [Option<NextHop>; MAX_BURST] = [None; MAX_BURST];
-        v.fib.lookup_burst(&dsts[..n], &mut nhs[..n]);
-        for (p, nh) in ip4.drain().zip(nhs) {
-            self.route(p, nh, v);
-        }
-    }
-
-    fn route(&mut self, p: Ip4Pending, nh: Option<NextHop>, v: View) {
-        let Ip4Pending {
-            pkt: mut m,
-            dst,
-            l2_bcast,
-        } = p;
-        let in_port = m.in_port();
-        let u = match ip4_route(dst, nh, l2_bcast) {
-            RouteNext::Local => {
-                self.egress.tally.port(in_port, PortStat::Delivered, 1);
-                match ip4_local(&mut m) {
-                    LocalNext::Reply => {
-                        self.egress.tally.icmp(IcmpOut::EchoReply);
-                        self.egress.send_local(m, v)
-                    }
-                    LocalNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
-                    LocalNext::Reassemble => {
-                        self.punt_fragment(LocalFragment { pkt: m, l2_bcast });
-                        None
-                    }
-                    LocalNext::Drop(r) => {
-                        self.egress.drop_pkt(m, r);
-                        None
-                    }
-                }
-            }
-            RouteNext::Forward { port, nh } => match ip4_forward(&mut m, egress_mtu(v, port)) {
-                FwdNext::Output => {
-                    self.egress.tally.port(in_port, PortStat::Forwarded, 1);
-                    self.egress.output(m, port, nh, v)
-                }
-                FwdNext::FragNeeded { mtu } => self.egress.icmp_error(
-                    m,
-                    IcmpOut::FragNeeded,
-                    Reason::Ip4FragNeeded,
-                    l2_bcast,
-                    mtu,
-                    v,
-                ),
-                FwdNext::TimeExceeded => self.egress.icmp_error(
-                    m,
-                    IcmpOut::TtlExceeded,
-                    Reason::Ip4TtlExceeded,
-                    l2_bcast,
-                    0,
-                    v,
-                ),
-            },
-            RouteNext::Icmp(k, r) => self.egress.icmp_error(m, k, r, l2_bcast, 0, v),
-            RouteNext::Drop(r) => {
-                self.egress.drop_pkt(m, r);
-                None
-            }
-        };
-        self.resolve(u);
     }
 }
 

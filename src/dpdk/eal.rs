@@ -52,8 +52,18 @@ pub fn tsc_hz() -> u64 {
 /// Current TSC value.
 #[inline(always)]
 pub fn rdtsc() -> u64 {
-    // SAFETY: reads the time-stamp counter; no memory effects.
-    unsafe { dpdk_sys::rte_rdtsc() }
+    // SAFETY: RDTSC reads the time-stamp counter and has no memory effects. Called
+    // directly rather than through DPDK's `rte_rdtsc`, a static inline that bindgen can
+    // only reach through an out-of-line wrapper (a call per read on the worker loop).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as above, through DPDK's portable wrapper.
+    unsafe {
+        dpdk_sys::rte_rdtsc()
+    }
 }
 
 /// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`, nanosecond resolution), or

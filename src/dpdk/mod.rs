@@ -4,12 +4,14 @@
 //! [`RxQueue`]/[`TxQueue`] is a (port, queue) pair that DPDK allows one lcore at a time to
 //! poll, so they are not `Clone` and each is moved into the one thread that uses it.
 
+mod burst;
 mod eal;
 mod lpm;
 mod mbuf;
 mod mempool;
 mod port;
 
+pub use burst::{MbufBurst, BURST_MAX};
 pub use eal::{
     dpdk_version, launch_on_lcore, lcore_id, rdtsc, thread_cpu_time, tsc_hz, wait_lcores, Eal,
     MAIN_LCORE_ANY,

@@ -342,16 +342,20 @@ impl TxBuffer {
         self.len == 0
     }
 
-    /// Queues one packet; flushes when the buffer fills.
+    /// Queues one packet; when that fills the buffer, flushes it and says what the
+    /// flush sent.
     #[inline]
-    pub fn push(&mut self, m: Mbuf) -> TxResult {
+    pub fn push(&mut self, m: Mbuf) -> Option<TxResult> {
+        if self.len >= TX_BUFFER_SIZE {
+            // Never left full (the push that fills it flushes), but stay safe.
+            let r = self.flush();
+            self.pkts[0] = m.into_raw();
+            self.len = 1;
+            return Some(r);
+        }
         self.pkts[self.len] = m.into_raw();
         self.len += 1;
-        if self.len == TX_BUFFER_SIZE {
-            self.flush()
-        } else {
-            TxResult::default()
-        }
+        (self.len == TX_BUFFER_SIZE).then(|| self.flush())
     }
 
     /// Sends what is buffered; frees what the port refuses.

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::wire::MacAddr;
 use snapshot::KeyHashBuilder;
-pub use snapshot::{NeighHot, NeighSnapshot};
+pub use snapshot::{NeighCursor, NeighHot, NeighSnapshot};
 
 pub type PortId = u16;
 

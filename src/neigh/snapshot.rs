@@ -101,6 +101,36 @@ impl NeighSnapshot {
     }
 }
 
+/// A worker's way into a snapshot during one poll round: it remembers the last entry
+/// found, so a run of packets towards one next hop (the common case behind a gateway)
+/// hashes once and marks the entry used once.
+pub struct NeighCursor<'a> {
+    snap: &'a NeighSnapshot,
+    last: Option<(NeighKey, MacAddr)>,
+}
+
+impl<'a> NeighCursor<'a> {
+    pub fn new(snap: &'a NeighSnapshot) -> NeighCursor<'a> {
+        NeighCursor { snap, last: None }
+    }
+
+    /// The MAC of the usable neighbour `ip` on `port`; marks the entry used (STALE ->
+    /// DELAY, see [`NeighHot::mark_used`]).
+    #[inline]
+    pub fn lookup(&mut self, port: PortId, ip: Ipv4Addr) -> Option<MacAddr> {
+        let key = NeighKey { port, ip };
+        if let Some((k, mac)) = self.last {
+            if k == key {
+                return Some(mac);
+            }
+        }
+        let hot = self.snap.lookup(port, ip)?;
+        hot.mark_used();
+        self.last = Some((key, hot.mac));
+        Some(hot.mac)
+    }
+}
+
 impl std::fmt::Debug for NeighSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()

@@ -159,7 +159,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
 
     /// True if the checksum over the whole buffer is correct (RFC 792, RFC 1071).
     pub fn verify_checksum(&self) -> bool {
-        checksum::fold(checksum::sum(self.buffer.as_ref())) == 0xffff
+        checksum::folded_sum(self.buffer.as_ref()) == 0xffff
     }
 
     fn be16(&self, f: field::Field) -> u16 {

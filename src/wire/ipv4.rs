@@ -159,7 +159,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         if hl < Self::MIN_HEADER_LEN || buf.len() < hl {
             return false;
         }
-        checksum::fold(checksum::sum(&buf[..hl])) == 0xffff
+        checksum::folded_sum(&buf[..hl]) == 0xffff
     }
 
     /// Options: bytes `20..header_len()`, clamped to the buffer (empty if IHL <= 5).

@@ -1,0 +1,547 @@
+//! The one place the stages are wired: each stage returns its outcome as an enum, and
+//! only this file maps an outcome to the next call (grout's `ip_input.c`/`ip_forward.c`
+//! edges). The worker loop and `bench/pipeline` both call [`receive`], so the benchmark
+//! measures the code that runs; the control thread calls [`output`], [`send_local`] and
+//! the ICMP edges for what it originates.
+//!
+//! ```text
+//! receive ─ eth_input ─┬ Arp ─────────────────────────────────────────> slow path
+//!                      └ Ip4 ─ ip4_input ─ FIB (whole burst) ─ ip4_route
+//!   ip4_route ─┬ Local ── ip4_local ─┬ Reply ─> send_local ─> output
+//!              │                     ├ Icmp ──> icmp_error
+//!              │                     └ Reassemble ───────────────> slow path
+//!              ├ Forward ─ ip4_forward ─┬ Output ─> output
+//!              │                        └ FragNeeded/TimeExceeded ─> icmp_error
+//!              └ Icmp ─> icmp_error ─> send_local
+//!   output ─ ip4_output ─┬ Tx ─> Egress::transmit (qdisc, TX buffer)
+//!                        ├ Fragment ─> Egress::fragment_to
+//!                        ├ Resolve ─> slow path (neighbour resolution)
+//!                        └ FragNeeded ─> icmp_error
+//! ```
+//!
+//! A burst comes from one (port, queue), so everything about the ingress port is looked
+//! up once per burst; the FIB is searched once for the whole burst; and the neighbour
+//! of consecutive packets to the same next hop is found once ([`NeighCursor`]).
+use super::egress::Egress;
+use super::eth_input::{eth_input, EthNext};
+use super::fastpath;
+use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_DATA};
+use super::ip4_forward::{ip4_forward, FwdNext};
+use super::ip4_input::ip4_input;
+use super::ip4_local::{ip4_local, LocalNext};
+use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
+use super::ip4_route::{ip4_route, RouteNext};
+use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, ETH_HLEN};
+use crate::dpdk::{Mbuf, MbufBurst, BURST_MAX};
+use crate::fib::{Fib, NextHop};
+use crate::neigh::{NeighCursor, NeighSnapshot};
+use crate::wire::ipv4::Ipv4Packet;
+use std::net::Ipv4Addr;
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+/// What travels with a packet from stage to stage besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// The port it arrived on (its counters, and the source of ICMP errors about it).
+    pub in_port: u16,
+    /// Link-layer broadcast: never forwarded, never answered with an ICMP error
+    /// (RFC 1812 §5.3.4, §4.3.2.7).
+    pub l2_bcast: bool,
+    /// The next-hop MTU a "fragmentation needed" error carries (RFC 1191); 0 otherwise.
+    pub mtu: u16,
+}
+
+impl Meta {
+    /// A packet the router built or holds, about which nothing else is known.
+    pub fn of<P: Packet>(p: &P) -> Meta {
+        Meta {
+            in_port: p.in_port(),
+            l2_bcast: false,
+            mtu: 0,
+        }
+    }
+}
+
+/// What the stages read during one poll round: the published FIB and ports, and the
+/// neighbour snapshot through a cursor that remembers the last entry it found.
+pub struct View<'a> {
+    pub fib: &'a Fib,
+    pub neigh: NeighCursor<'a>,
+    pub ports: &'a Ports,
+}
+
+impl<'a> View<'a> {
+    pub fn new(fib: &'a Fib, neigh: &'a NeighSnapshot, ports: &'a Ports) -> View<'a> {
+        View {
+            fib,
+            neigh: NeighCursor::new(neigh),
+            ports,
+        }
+    }
+}
+
+/// A packet whose next hop has no usable ARP entry.
+pub struct Unresolved {
+    pub pkt: Mbuf,
+    pub port: u16,
+    pub nh: Ipv4Addr,
+}
+
+/// Work handed from a worker to the control thread.
+pub enum Punt {
+    /// An ARP frame received on `pkt.in_port()`.
+    Arp(Mbuf),
+    /// A packet waiting for the next hop `nh` on `port` to be resolved.
+    Resolve(Unresolved),
+}
+
+/// A fragment addressed to the router, handed to reassembly on the control thread (see
+/// `ip4_reassembly`). Fragments have a queue of their own, so that a fragment storm
+/// cannot crowd ARP and neighbour resolution out of theirs.
+pub struct LocalFragment {
+    pub pkt: Mbuf,
+    pub l2_bcast: bool,
+}
+
+/// A worker's queues to the control thread. Full queues drop, counted; a worker never
+/// waits.
+pub struct SlowPath {
+    pub punt: SyncSender<Punt>,
+    pub frags: SyncSender<LocalFragment>,
+}
+
+impl SlowPath {
+    fn punt(&self, eg: &mut Egress, p: Punt) {
+        match self.punt.try_send(p) {
+            Ok(()) => eg.tally.punted += 1,
+            Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
+                let m = match p {
+                    Punt::Arp(m) => m,
+                    Punt::Resolve(u) => u.pkt,
+                };
+                eg.drop_pkt(m, Reason::PuntQueueFull);
+            }
+        }
+    }
+
+    fn fragment(&self, eg: &mut Egress, f: LocalFragment) {
+        match self.frags.try_send(f) {
+            Ok(()) => eg.tally.punted += 1,
+            Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
+                eg.drop_pkt(f.pkt, Reason::ReasmQueueFull);
+            }
+        }
+    }
+
+    #[inline]
+    fn resolve(&self, eg: &mut Egress, u: Option<Unresolved>) {
+        if let Some(u) = u {
+            self.punt(eg, Punt::Resolve(u));
+        }
+    }
+}
+
+/// Packets ahead of the current one whose headers are prefetched.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Runs a burst received on DPDK port `port` through the pipeline, to TX buffers,
+/// qdiscs, the slow path or a counted drop. Every packet leaves the burst.
+pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, v: &mut View) {
+    let n = rx.len().min(BURST_MAX);
+    if n == 0 {
+        return;
+    }
+    eg.tally.bursts += 1;
+    eg.tally.burst_packets += n as u64;
+    eg.tally.port(port, PortStat::RxPackets, n as u64);
+    // The ingress port, once per burst: unknown ports count as frames for another host.
+    let (mac, down) = match v.ports.get(port) {
+        Some(pc) => (Some(pc.mac), !pc.up),
+        None => (None, false),
+    };
+    // Per packet index i: its destination address, and bit i of each mask.
+    let mut dst = [0u32; BURST_MAX];
+    // IPv4 packets that passed input validation (still in `rx`, waiting for the FIB).
+    let mut ip4 = 0u32;
+    // Those that passed `fastpath::accept`.
+    let mut fast = 0u32;
+    // Those that came as link-layer broadcast.
+    let mut l2_bcast = 0u32;
+    let mut rx_bytes = 0u64;
+    for i in 0..PREFETCH_AHEAD {
+        rx.prefetch(i);
+    }
+    // Stage 1: Ethernet and IPv4 input, packet by packet. What is not IPv4 leaves the
+    // burst here (dropped or punted).
+    for (i, d) in dst.iter_mut().enumerate().take(n) {
+        rx.prefetch(i + PREFETCH_AHEAD);
+        let Some(m) = rx.get_mut(i) else {
+            continue;
+        };
+        rx_bytes += m.len() as u64;
+        let verdict = match mac {
+            None => Err(Reason::EthOtherHost),
+            Some(_) if down => Err(Reason::PortDown),
+            Some(_) if !m.is_contiguous() => Err(Reason::MultiSegment),
+            Some(mac) => match fastpath::accept(m.data(), mac, m.rx_ip_csum()) {
+                Some(a) => {
+                    *d = a;
+                    fast |= 1 << i;
+                    Ok(())
+                }
+                None => match eth_input(m.data(), mac) {
+                    EthNext::Ip4 { l2_bcast: b } => ip4_input(m).map(|a| {
+                        *d = a.dst;
+                        l2_bcast |= u32::from(b) << i;
+                    }),
+                    EthNext::Arp => {
+                        if let Some(m) = rx.take(i) {
+                            slow.punt(eg, Punt::Arp(m));
+                        }
+                        continue;
+                    }
+                    EthNext::Drop(r) => Err(r),
+                },
+            },
+        };
+        match verdict {
+            Ok(()) => ip4 |= 1 << i,
+            Err(r) => {
+                if let Some(m) = rx.take(i) {
+                    eg.drop_on(port, m, r);
+                }
+            }
+        }
+    }
+    eg.tally.port(port, PortStat::RxBytes, rx_bytes);
+    if ip4 == 0 {
+        rx.clear();
+        return;
+    }
+    // Stage 2: one FIB lookup for the whole burst (lanes without a packet look up 0).
+    let mut ids = [0u32; BURST_MAX];
+    v.fib.lookup_ids_burst(&dst[..n], &mut ids[..n]);
+    // Stage 3: route, then forward or deliver, packet by packet.
+    let mut forwarded = 0;
+    let mut left = ip4;
+    while left != 0 {
+        let i = left.trailing_zeros() as usize % BURST_MAX;
+        left &= left - 1;
+        let Some(m) = rx.take(i) else {
+            continue;
+        };
+        let nh = v.fib.nexthop(ids[i]);
+        let m = if fast >> i & 1 != 0 {
+            match fast_forward(eg, m, dst[i], nh, v) {
+                Ok(()) => {
+                    forwarded += 1;
+                    continue;
+                }
+                Err(m) => m,
+            }
+        } else {
+            m
+        };
+        let meta = Meta {
+            in_port: port,
+            l2_bcast: l2_bcast >> i & 1 != 0,
+            mtu: 0,
+        };
+        route(eg, slow, m, meta, dst[i], nh, v);
+    }
+    eg.tally.port(port, PortStat::Forwarded, forwarded);
+    rx.clear();
+}
+
+/// The rest of the fast path for a packet `fastpath::accept` took: a gateway or
+/// connected next hop, on an up port whose MTU it fits, with a usable neighbour. Gives
+/// the packet back, untouched, for the stages to decide otherwise.
+#[inline(always)]
+fn fast_forward(
+    eg: &mut Egress,
+    mut m: Mbuf,
+    dst: u32,
+    nh: Option<NextHop>,
+    v: &mut View,
+) -> Result<(), Mbuf> {
+    let (port, via) = match nh {
+        Some(NextHop::Gateway { port, gw }) => (port, gw),
+        Some(NextHop::Connected { port }) => (port, Ipv4Addr::from(dst)),
+        _ => return Err(m),
+    };
+    let Some(pc) = v.ports.get(port) else {
+        return Err(m);
+    };
+    if !pc.up || m.len().saturating_sub(ETH_HLEN) > usize::from(pc.mtu) {
+        return Err(m);
+    }
+    let Some(mac) = v.neigh.lookup(port, via) else {
+        return Err(m);
+    };
+    fastpath::rewrite(m.data_mut(), pc.mac, mac);
+    eg.transmit(m, port);
+    Ok(())
+}
+
+/// After the FIB: the route decides (local, forward, refuse).
+#[inline]
+fn route(
+    eg: &mut Egress,
+    slow: &SlowPath,
+    mut m: Mbuf,
+    meta: Meta,
+    dst: u32,
+    nh: Option<NextHop>,
+    v: &mut View,
+) {
+    let u = match ip4_route(dst, nh, meta.l2_bcast) {
+        RouteNext::Forward { port, nh } => forward(eg, m, meta, port, nh, v),
+        RouteNext::Local => {
+            eg.tally.port(meta.in_port, PortStat::Delivered, 1);
+            match ip4_local(&mut m) {
+                LocalNext::Reply => {
+                    eg.tally.icmp(IcmpOut::EchoReply);
+                    send_local(eg, m, v)
+                }
+                LocalNext::Icmp(kind, r) => icmp_error(eg, m, meta, kind, r, v),
+                LocalNext::Reassemble => {
+                    let l2_bcast = meta.l2_bcast;
+                    slow.fragment(eg, LocalFragment { pkt: m, l2_bcast });
+                    None
+                }
+                LocalNext::Drop(r) => {
+                    eg.drop_on(meta.in_port, m, r);
+                    None
+                }
+            }
+        }
+        RouteNext::Icmp(kind, r) => icmp_error(eg, m, meta, kind, r, v),
+        RouteNext::Drop(r) => {
+            eg.drop_on(meta.in_port, m, r);
+            None
+        }
+    };
+    slow.resolve(eg, u);
+}
+
+/// Forwarding: TTL and the DF check against the egress MTU, then output.
+#[inline]
+fn forward(
+    eg: &mut Egress,
+    mut m: Mbuf,
+    meta: Meta,
+    port: u16,
+    nh: Ipv4Addr,
+    v: &mut View,
+) -> Option<Unresolved> {
+    let pc = v.ports.get(port);
+    // A port the FIB names but the ports view lacks: no MTU limit; dropped at output.
+    match ip4_forward(&mut m, pc.map_or(u16::MAX, |p| p.mtu)) {
+        FwdNext::Output => {
+            eg.tally.port(meta.in_port, PortStat::Forwarded, 1);
+            match pc {
+                Some(pc) => output_on(eg, m, meta, pc, nh, v),
+                None => {
+                    eg.drop_on(meta.in_port, m, Reason::TxQueueFull);
+                    None
+                }
+            }
+        }
+        FwdNext::FragNeeded { mtu } => {
+            let meta = Meta { mtu, ..meta };
+            icmp_error(eg, m, meta, IcmpOut::FragNeeded, Reason::Ip4FragNeeded, v)
+        }
+        FwdNext::TimeExceeded => {
+            icmp_error(eg, m, meta, IcmpOut::TtlExceeded, Reason::Ip4TtlExceeded, v)
+        }
+    }
+}
+
+/// Output towards `nh` on `port`: MTU check, neighbour lookup, Ethernet header, TX; or
+/// back to the caller to resolve.
+pub fn output(
+    eg: &mut Egress,
+    m: Mbuf,
+    port: u16,
+    nh: Ipv4Addr,
+    v: &mut View,
+) -> Option<Unresolved> {
+    let meta = Meta::of(&m);
+    match v.ports.get(port) {
+        Some(pc) => output_on(eg, m, meta, pc, nh, v),
+        None => {
+            eg.drop_pkt(m, Reason::TxQueueFull);
+            None
+        }
+    }
+}
+
+#[inline]
+fn output_on(
+    eg: &mut Egress,
+    mut m: Mbuf,
+    meta: Meta,
+    pc: &PortCtx,
+    nh: Ipv4Addr,
+    v: &mut View,
+) -> Option<Unresolved> {
+    if !pc.up {
+        eg.drop_on(meta.in_port, m, Reason::PortDown);
+        return None;
+    }
+    match ip4_output(&mut m, pc, nh, &mut v.neigh) {
+        OutNext::Tx { port } => {
+            eg.transmit(m, port);
+            None
+        }
+        OutNext::Fragment { port: _, mac } => {
+            eg.fragment_to(m, pc, mac);
+            None
+        }
+        OutNext::Resolve { port, nh } => Some(Unresolved { pkt: m, port, nh }),
+        OutNext::FragNeeded { mtu } => {
+            let meta = Meta {
+                mtu,
+                l2_bcast: false,
+                ..meta
+            };
+            icmp_error(eg, m, meta, IcmpOut::FragNeeded, Reason::Ip4FragNeeded, v)
+        }
+    }
+}
+
+/// Routes and sends a packet the router originates (echo reply, ICMP error).
+pub fn send_local(eg: &mut Egress, m: Mbuf, v: &mut View) -> Option<Unresolved> {
+    let Some(dst) = dst_of(&m) else {
+        eg.drop_pkt(m, Reason::Ip4HdrTruncated);
+        return None;
+    };
+    match route_output(v.fib, dst) {
+        Ok((port, nh)) => output(eg, m, port, nh, v),
+        Err(r) => {
+            eg.drop_pkt(m, r);
+            None
+        }
+    }
+}
+
+/// Routes and sends a datagram the router built in heap memory (the answer to a
+/// reassembled request, possibly longer than any mbuf): cut into mbufs at the egress
+/// MTU, one if it fits, each then output like any packet. Those waiting for ARP are
+/// added to `unresolved`.
+pub fn send_local_heap(
+    eg: &mut Egress,
+    p: &HeapPacket,
+    v: &mut View,
+    unresolved: &mut Vec<Unresolved>,
+) {
+    let Some(dst) = dst_of(p) else {
+        eg.tally.drop(p.port, Reason::Ip4HdrTruncated);
+        return;
+    };
+    let (port, nh) = match route_output(v.fib, dst) {
+        Ok(r) => r,
+        Err(r) => {
+            eg.tally.drop(p.port, r);
+            return;
+        }
+    };
+    let Some(pc) = v.ports.get(port) else {
+        eg.tally.drop(p.port, Reason::TxQueueFull);
+        return;
+    };
+    if !pc.up {
+        eg.tally.drop(p.port, Reason::PortDown);
+        return;
+    }
+    // The router's own datagrams leave DF clear; one with DF is not cut up.
+    if exceeds_mtu(p, pc.mtu) && dont_frag(p) {
+        eg.tally.drop(p.port, Reason::Ip4FragNeeded);
+        return;
+    }
+    let mut frags = match eg.fragment_heap(p, pc.mtu) {
+        Ok(f) => f,
+        Err(r) => {
+            eg.tally.drop(p.port, r);
+            return;
+        }
+    };
+    for f in frags.drain(..) {
+        unresolved.extend(output(eg, f, port, nh, v));
+    }
+    eg.recycle_frags(frags);
+}
+
+/// Drops `m` for `reason` and answers it with ICMP `kind`, from the address of the
+/// port it arrived on, unless RFC 1812 §4.3.2.7 or the rate limit says no.
+pub fn icmp_error(
+    eg: &mut Egress,
+    m: Mbuf,
+    meta: Meta,
+    kind: IcmpOut,
+    reason: Reason,
+    v: &mut View,
+) -> Option<Unresolved> {
+    eg.tally.drop(meta.in_port, reason);
+    icmp_answer(eg, m, meta, kind, v)
+}
+
+/// Answers a datagram held in heap memory (reassembled, or the quote of one that
+/// timed out) with ICMP `kind`: as `icmp_answer` on a copy of its headers and first
+/// 8 data octets, all an ICMP error quotes. The caller counts the drop.
+pub fn icmp_answer_heap(
+    eg: &mut Egress,
+    p: &HeapPacket,
+    kind: IcmpOut,
+    l2_bcast: bool,
+    v: &mut View,
+) -> Option<Unresolved> {
+    let hlen = p
+        .buf
+        .get(ETH_HLEN..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+        .map(|ip| ip.header_len())?;
+    let len = (ETH_HLEN + hlen + QUOTE_DATA).min(p.buf.len());
+    // Without an mbuf there is no answer; the datagram itself is already counted.
+    let mut m = eg.alloc()?;
+    if !m.set_len(len) {
+        return None;
+    }
+    m.data_mut().copy_from_slice(&p.buf[..len]);
+    m.set_in_port(p.port);
+    let meta = Meta {
+        in_port: p.port,
+        l2_bcast,
+        mtu: 0,
+    };
+    icmp_answer(eg, m, meta, kind, v)
+}
+
+/// Turns `m` into the ICMP error `kind` about itself and sends it, unless RFC 1812
+/// §4.3.2.7 or the rate limit says no. Counts no drop: see `icmp_error`.
+pub fn icmp_answer(
+    eg: &mut Egress,
+    mut m: Mbuf,
+    meta: Meta,
+    kind: IcmpOut,
+    v: &mut View,
+) -> Option<Unresolved> {
+    if !may_send_error(&m, meta.l2_bcast) {
+        eg.tally.icmp_suppressed += 1;
+        return None;
+    }
+    let Some(src) = v.ports.get(meta.in_port).map(|p| p.ip()) else {
+        eg.tally.icmp_suppressed += 1;
+        return None;
+    };
+    let Some(ident) = eg.icmp_token() else {
+        eg.tally.icmp_ratelimited += 1;
+        return None;
+    };
+    if !build_icmp_error(&mut m, kind, src, meta.mtu, ident) {
+        eg.tally.icmp_suppressed += 1;
+        return None;
+    }
+    eg.tally.icmp(kind);
+    send_local(eg, m, v)
+}

@@ -1,0 +1,137 @@
+//! A burst of received packets: up to [`BURST_MAX`] owned mbufs in a plain array of
+//! pointers, as `rte_eth_rx_burst` fills it. The pipeline takes packets out of it one by
+//! one (by index, so it can prefetch the ones ahead); what it does not take is freed when
+//! the burst is dropped.
+use super::{Mbuf, RxQueue};
+use std::ptr::NonNull;
+
+/// Packets a burst holds at most.
+pub const BURST_MAX: usize = 32;
+
+pub struct MbufBurst {
+    /// Owned mbufs in `ptrs[..len]`; a slot whose packet was taken is null, and so is
+    /// every slot from `len` on.
+    ptrs: [*mut dpdk_sys::rte_mbuf; BURST_MAX],
+    len: usize,
+}
+
+// SAFETY: the burst owns the mbufs it holds (as `Mbuf` does), and DPDK lets any thread
+// free or use an mbuf it owns.
+unsafe impl Send for MbufBurst {}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MbufBurst {
+    pub const fn new() -> MbufBurst {
+        MbufBurst {
+            ptrs: [std::ptr::null_mut(); BURST_MAX],
+            len: 0,
+        }
+    }
+
+    /// Slots filled by the last receive or push (taken ones included).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Frees what is left and receives up to `max` packets from `q` (at most
+    /// [`BURST_MAX`]). Returns the count.
+    #[inline]
+    pub fn rx(&mut self, q: &mut RxQueue, max: usize) -> usize {
+        self.clear();
+        let max = max.min(BURST_MAX) as u16;
+        // SAFETY: ptrs has room for BURST_MAX >= max pointers; this thread is the queue's
+        // only poller (RxQueue is not Clone and is moved into one worker); the PMD hands
+        // over ownership of the `n` mbufs it writes.
+        let n = unsafe { dpdk_sys::rte_eth_rx_burst(q.port, q.queue, self.ptrs.as_mut_ptr(), max) };
+        // The PMD writes no further than `max`; what it returns cannot be more.
+        self.len = usize::from(n).min(usize::from(max));
+        self.len
+    }
+
+    /// Appends a packet; gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        match self.ptrs.get_mut(self.len) {
+            Some(slot) => {
+                *slot = m.into_raw();
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(m),
+        }
+    }
+
+    /// Takes packet `i` out (None if taken already or past the end).
+    #[inline]
+    pub fn take(&mut self, i: usize) -> Option<Mbuf> {
+        // Slots at or past `len` are null (see `clear`), so no check against it.
+        let p = std::mem::replace(self.ptrs.get_mut(i)?, std::ptr::null_mut());
+        // SAFETY: a non-null slot below `len` holds an mbuf this burst owns; the slot is
+        // nulled, so ownership moves to the returned Mbuf exactly once.
+        NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
+    }
+
+    /// Packet `i`, left in the burst.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&Mbuf> {
+        let slot = self.ptrs.get(i)?;
+        if slot.is_null() {
+            return None;
+        }
+        // SAFETY: Mbuf is a transparent wrapper of a non-null mbuf pointer, and the slot
+        // is a non-null pointer to an mbuf this burst owns; the borrow of self keeps the
+        // slot from being taken or freed while the reference lives.
+        Some(unsafe { &*(slot as *const *mut dpdk_sys::rte_mbuf as *const Mbuf) })
+    }
+
+    /// Packet `i`, left in the burst, writable.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Mbuf> {
+        let slot = self.ptrs.get_mut(i)?;
+        if slot.is_null() {
+            return None;
+        }
+        // SAFETY: as in `get`; the exclusive borrow of self makes the reference unique.
+        Some(unsafe { &mut *(slot as *mut *mut dpdk_sys::rte_mbuf as *mut Mbuf) })
+    }
+
+    /// Asks the CPU to load the first cache line of packet `i`'s data (the Ethernet and
+    /// IPv4 headers), so that it is there when the pipeline reaches the packet. Does
+    /// nothing for a slot without a packet.
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        if let Some(m) = self.get(i) {
+            m.prefetch_data();
+        }
+    }
+
+    /// Frees every packet still in the burst and empties it.
+    pub fn clear(&mut self) {
+        let len = std::mem::take(&mut self.len);
+        for p in &mut self.ptrs[..len] {
+            let p = std::mem::replace(p, std::ptr::null_mut());
+            if let Some(p) = NonNull::new(p) {
+                // SAFETY: a non-null slot holds an owned mbuf; nulled above, so it is
+                // freed exactly once (by the Mbuf's drop).
+                drop(unsafe { Mbuf::from_raw(p) });
+            }
+        }
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
