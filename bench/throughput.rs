@@ -1163,6 +1163,18 @@ fn bench(mode: Mode) -> Result<(), String> {
     if let Some(n) = huge_note {
         report.note(n);
     }
+    // A narrowed full run (a quick look while developing) leaves bench/results alone.
+    let narrowed = ["--link", "--rounds", "--warmup", "--seconds", "--dut"]
+        .iter()
+        .any(|o| opt(o).is_some());
+    if mode == Mode::Full && narrowed {
+        let dir = common::out_dir(Mode::Smoke).with_file_name("bench-reduced");
+        report.note(format!(
+            "reduced run (narrowed by options), written to {}",
+            dir.display()
+        ));
+        report.set_dir(dir);
+    }
     let write_file = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = names.dir.join(name);
         std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?;

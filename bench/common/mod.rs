@@ -162,6 +162,8 @@ pub struct Report {
     figures: Vec<(String, f64)>,
     /// Named lists of raw samples, kept in the JSON only (`"memif.x.samples": [..]`).
     series: Vec<(String, Vec<f64>)>,
+    /// Where the files go, when not `out_dir(mode)`.
+    dir: Option<PathBuf>,
 }
 
 impl Report {
@@ -176,7 +178,14 @@ impl Report {
             charts: Vec::new(),
             figures: Vec::new(),
             series: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Writes the files into `dir` instead of `out_dir(mode)` (a narrowed full run, so
+    /// that it does not replace the full run's files).
+    pub fn set_dir(&mut self, dir: PathBuf) {
+        self.dir = Some(dir);
     }
 
     /// A line printed above the table and kept in the result file (inputs, caveats).
@@ -262,7 +271,7 @@ impl Report {
             println!("  {n}");
         }
         println!("\n{}", self.table());
-        let dir = out_dir(self.mode);
+        let dir = self.dir.clone().unwrap_or_else(|| out_dir(self.mode));
         std::fs::create_dir_all(&dir)?;
         let json = dir.join(format!("{}.json", self.name));
         let mut value = serde_json::json!({
