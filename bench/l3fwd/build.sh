@@ -27,7 +27,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=(dpkg-dev xz-utils make gcc pkg-config libdpdk-dev)
 missing=()
 for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *"ok installed" ]] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
@@ -52,7 +52,8 @@ if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sou
   sed 's/^Types: deb$/Types: deb-src/' "$src_list" >/etc/apt/sources.list.d/ferroute-deb-src.sources
   echo "added /etc/apt/sources.list.d/ferroute-deb-src.sources (deb-src of $src_list)"
   apt-get update -qq || die "apt-get update failed (no network to Debian's archive?)"
-elif ! apt-cache showsrc dpdk 2>/dev/null | grep -q '^Package: dpdk'; then
+elif ! apt-cache showsrc dpdk 2>/dev/null | grep '^Package: dpdk' >/dev/null; then
+  # (grep without -q reads to the end: with pipefail, -q's early exit fails apt-cache.)
   apt-get update -qq || die "apt-get update failed (no network to Debian's archive?)"
 fi
 
