@@ -1438,8 +1438,9 @@ fn bench(mode: Mode) -> Result<(), String> {
                 ));
             }
         }
-        // (Not in a smoke run: there the router is the test profile's build.)
-        if mode == Mode::Full && !verdicts.is_empty() {
+        // On memif only (tap is kernel-bound), and not in a smoke run (there the router
+        // is the test profile's build).
+        if mode == Mode::Full && link == Link::Memif && !verdicts.is_empty() {
             report.note(format!(
                 "{}: targets by the peak 1-s figures: {}",
                 link.name(),
