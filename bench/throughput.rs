@@ -342,6 +342,9 @@ fn wait_for_log(p: &mut Proc, pattern: &str, timeout: Duration) -> Result<f64, S
                 }
             }
         }
+        if interrupted() {
+            return Err("interrupted".into());
+        }
         if !p.alive() {
             return Err(format!(
                 "{} exited before {pattern:?}:\n{}",
@@ -358,6 +361,18 @@ fn wait_for_log(p: &mut Proc, pattern: &str, timeout: Duration) -> Result<f64, S
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Set by SIGINT/SIGTERM: the DUT and the generator run in sessions of their own (see
+/// `own_session`), so a Ctrl-C does not reach them; the bench stops at its next check and
+/// its Drops stop them and remove what it made.
+static INTERRUPTED: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+fn interrupted() -> bool {
+    INTERRUPTED
+        .get()
+        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// CPU share above which a trial counts as run "at full CPU" (both DUT and generator).
@@ -882,10 +897,16 @@ impl Bench {
         let mut samples = Vec::new();
         let mut last = Stats::default();
         let mut cpu_from = None;
+        let mut waited = Duration::ZERO;
+        let tick = Duration::from_secs(1);
         while samples.len() < self.timing.warmup + self.timing.measure {
-            match stats.recv_timeout(period) {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            match stats.recv_timeout(tick) {
                 Ok(s) => {
                     period = Duration::from_secs(10);
+                    waited = Duration::ZERO;
                     samples.push(s);
                     last = s;
                     if samples.len() == self.timing.warmup {
@@ -893,10 +914,13 @@ impl Bench {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) if g.alive() && d.alive() => {
-                    return Err(format!(
-                        "no statistics from the generator for {period:?}:\n{}",
-                        g.log_tail()
-                    ));
+                    waited += tick;
+                    if waited >= period {
+                        return Err(format!(
+                            "no statistics from the generator for {period:?}:\n{}",
+                            g.log_tail()
+                        ));
+                    }
                 }
                 Err(_) => {
                     let who = if d.alive() { &g } else { &d };
@@ -985,6 +1009,12 @@ fn build_l3fwd() -> Result<PathBuf, String> {
 }
 
 fn main() -> ExitCode {
+    let flag = INTERRUPTED.get_or_init(Default::default);
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
+            eprintln!("throughput benchmark: cannot catch signal {sig}: {e}");
+        }
+    }
     let mode = Mode::from_args();
     match bench(mode) {
         Ok(()) => ExitCode::SUCCESS,
