@@ -1412,7 +1412,7 @@ fn bench(mode: Mode) -> Result<(), String> {
             for (stat, v) in [
                 ("peak 1-s", s.peak),
                 ("p90 1-s", s.p90),
-                ("median", s.median),
+                ("median of trials", s.median),
             ] {
                 report.bar(&format!("{}: {stat}", link.name()), "Mpps", dut.key(), v);
             }
