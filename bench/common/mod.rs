@@ -64,6 +64,18 @@ pub fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
+/// The `p`-th percentile (0..=100) of `xs`, linear between the closest ranks (NaN if
+/// empty). Sorts in place.
+pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let rank = (p / 100.0).clamp(0.0, 1.0) * (xs.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    xs[lo] + (xs[hi] - xs[lo]) * (rank - lo as f64)
+}
+
 /// Runs every contender once per round, in the same order each round (A B C A B C ...),
 /// so that slow phases of a shared machine hit all of them alike. Returns the samples per
 /// contender, in contender order.
@@ -148,6 +160,10 @@ pub struct Report {
     charts: Vec<Chart>,
     /// Named figures for machines (`"fib.ferroute.burst_mlps": 230.0`).
     figures: Vec<(String, f64)>,
+    /// Named lists of raw samples, kept in the JSON only (`"memif.x.samples": [..]`).
+    series: Vec<(String, Vec<f64>)>,
+    /// Where the files go, when not `out_dir(mode)`.
+    dir: Option<PathBuf>,
 }
 
 impl Report {
@@ -161,7 +177,15 @@ impl Report {
             rows: Vec::new(),
             charts: Vec::new(),
             figures: Vec::new(),
+            series: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Writes the files into `dir` instead of `out_dir(mode)` (a narrowed full run, so
+    /// that it does not replace the full run's files).
+    pub fn set_dir(&mut self, dir: PathBuf) {
+        self.dir = Some(dir);
     }
 
     /// A line printed above the table and kept in the result file (inputs, caveats).
@@ -180,6 +204,11 @@ impl Report {
     /// A machine-readable figure; also the source of the chart when added with `bar`.
     pub fn figure(&mut self, key: &str, value: f64) {
         self.figures.push((key.into(), value));
+    }
+
+    /// Raw samples under `key`, for whoever wants to recompute the figures.
+    pub fn series(&mut self, key: &str, values: &[f64]) {
+        self.series.push((key.into(), values.to_vec()));
     }
 
     /// A bar in chart `group` (one panel per group; bars compared within a panel).
@@ -242,10 +271,10 @@ impl Report {
             println!("  {n}");
         }
         println!("\n{}", self.table());
-        let dir = out_dir(self.mode);
+        let dir = self.dir.clone().unwrap_or_else(|| out_dir(self.mode));
         std::fs::create_dir_all(&dir)?;
         let json = dir.join(format!("{}.json", self.name));
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "benchmark": self.name,
             "title": self.title,
             "mode": format!("{:?}", self.mode).to_lowercase(),
@@ -261,6 +290,14 @@ impl Report {
                 .map(|(k, v)| (k.clone(), serde_json::json!(v)))
                 .collect::<serde_json::Map<_, _>>(),
         });
+        if !self.series.is_empty() {
+            value["series"] = self
+                .series
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         std::fs::write(&json, serde_json::to_string_pretty(&value)? + "\n")?;
         let svg = dir.join(format!("{}.svg", self.name));
         std::fs::write(&svg, self.svg(&machine))?;
