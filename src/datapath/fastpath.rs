@@ -91,13 +91,21 @@ pub fn rewrite(frame: &mut [u8], src: MacAddr, dst: MacAddr) {
     let Some(h) = frame.get_mut(..HDR_LEN) else {
         return;
     };
-    let old = u16::from_be_bytes([h[22], h[23]]);
-    let new = old.wrapping_sub(0x0100);
-    let c = checksum::update16(u16::from_be_bytes([h[24], h[25]]), old, new);
-    h[22..24].copy_from_slice(&new.to_be_bytes());
+    // TTL > 1 (accepted), so its octet just goes down by one.
+    h[22] -= 1;
+    let c = ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
     h[24..26].copy_from_slice(&c.to_be_bytes());
     h[..6].copy_from_slice(&dst.0);
     h[6..12].copy_from_slice(&src.0);
+}
+
+/// The header checksum after the TTL (the high octet of its 16-bit word) went down by
+/// one: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), where ~m + m' is always 0xfeff for
+/// m' = m - 0x0100; one end-around carry suffices (~HC + 0xfeff <= 0x1fefe).
+#[inline(always)]
+fn ttl_decremented(hc: u16) -> u16 {
+    let s = u32::from(!hc) + 0xfeff;
+    !(((s & 0xffff) + (s >> 16)) as u16)
 }
 
 #[cfg(test)]
@@ -145,6 +153,17 @@ mod tests {
         let mut f = ip_frame([10, 0, 1, 2], [192, 0, 2, 7], 17, 64, &[0u8; 26]);
         f[..6].copy_from_slice(&ROUTER_MAC.0);
         f
+    }
+
+    #[test]
+    fn ttl_checksum_shortcut_is_rfc1624() {
+        for hc in 0..=u16::MAX {
+            for ttl in [2u16, 64, 128, 255] {
+                let old = ttl << 8 | 17;
+                let want = checksum::update16(hc, old, old - 0x0100);
+                assert_eq!(ttl_decremented(hc), want, "hc {hc:#x} ttl {ttl}");
+            }
+        }
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
     }
     // Stage 1: Ethernet and IPv4 input, packet by packet. What is not IPv4 leaves the
     // burst here (dropped or punted).
-    for (i, d) in dst.iter_mut().enumerate().take(n) {
+    for i in 0..n {
         rx.prefetch(i + PREFETCH_AHEAD);
         let Some(m) = rx.get_mut(i) else {
             continue;
@@ -185,13 +185,13 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
             Some(_) if !m.is_contiguous() => Err(Reason::MultiSegment),
             Some(mac) => match fastpath::accept(m.data(), mac, m.rx_ip_csum()) {
                 Some(a) => {
-                    *d = a;
+                    dst[i] = a;
                     fast |= 1 << i;
                     Ok(())
                 }
                 None => match eth_input(m.data(), mac) {
                     EthNext::Ip4 { l2_bcast: b } => ip4_input(m).map(|a| {
-                        *d = a.dst;
+                        dst[i] = a.dst;
                         l2_bcast |= u32::from(b) << i;
                     }),
                     EthNext::Arp => {

@@ -344,7 +344,7 @@ impl TxBuffer {
 
     /// Queues one packet; when that fills the buffer, flushes it and says what the
     /// flush sent.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, m: Mbuf) -> Option<TxResult> {
         if self.len >= TX_BUFFER_SIZE {
             // Never left full (the push that fills it flushes), but stay safe.

@@ -881,10 +881,18 @@ impl Lpm {
     fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [u32]) {
         let n = addrs.len().min(out.len()).min(BURST);
         let (addrs, out) = (&addrs[..n], &mut out[..n]);
-        // Stage 1: direct-table entries.
+        // Stage 1: direct-table entries. When all of them are leaves (always, in a table
+        // without prefixes longer than /18, such as a few static routes) that is the
+        // answer.
         let mut res = [0u32; BURST];
+        let mut any_node = false;
         for (r, &a) in res.iter_mut().zip(addrs) {
             *r = self.dir[(a >> (32 - DIR_BITS)) as usize];
+            any_node |= !dir_is_leaf(*r);
+        }
+        if !any_node {
+            out.copy_from_slice(&res[..n]);
+            return;
         }
         // Stage 2: the leafvec of each first-level node (without branches: a lane that
         // needs no node reads offset 0, which always exists); `lanes` marks the lanes that
