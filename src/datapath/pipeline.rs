@@ -173,6 +173,9 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
     }
     // Stage 1: Ethernet and IPv4 input, packet by packet. What is not IPv4 leaves the
     // burst here (dropped or punted).
+    // By index: i also names the packet's slot in `rx` and its bit in the masks (and
+    // `iter_mut().enumerate().take(n)` cost 16 instructions per packet).
+    #[allow(clippy::needless_range_loop)]
     for i in 0..n {
         rx.prefetch(i + PREFETCH_AHEAD);
         let Some(m) = rx.get_mut(i) else {
