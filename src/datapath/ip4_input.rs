@@ -159,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn options_are_covered_by_the_checksum() {
+        // IHL 6: a 4-octet option (NOP NOP NOP EOL) inside the checksummed header.
+        let g = good();
+        let mut f = g[..34].to_vec();
+        f.extend_from_slice(&[1, 1, 1, 0]);
+        f.extend_from_slice(&g[34..]);
+        f[14] = 0x46;
+        let total = (f.len() - 14) as u16;
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        refill(&mut f);
+        assert!(check(f.clone()).is_ok());
+        f[36] ^= 0x80; // an option octet
+        assert_eq!(check(f), Err(Reason::Ip4BadChecksum));
+    }
+
+    #[test]
     fn port_checksum_verdict_is_trusted() {
         let mut p = TestPacket::new(&good(), 0);
         p.csum = RxCsum::Bad;
