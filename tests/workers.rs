@@ -307,6 +307,8 @@ fn two_workers_carry_every_flow_in_order_each_flow_on_one_worker() {
         assert!(log.contains(want), "log lacks {want:?}:\n{log}");
     }
     assert_eq!(log.matches("2 RX queue(s)").count(), 2, "{log}");
+    // RSS is configured (net_tap accepts it, though tun chooses the queues itself).
+    assert_eq!(log.matches("RSS over 2 RX queues").count(), 2, "{log}");
     for h in 0..2 {
         // The kernel side of each tap has the two queues, one per worker.
         let tap = &lab.hosts[h].tap;

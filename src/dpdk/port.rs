@@ -183,6 +183,15 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
         conf.rx_adv_conf.rss_conf.rss_key = std::ptr::null_mut();
         conf.rx_adv_conf.rss_conf.rss_key_len = 0;
         conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    }
+    // SAFETY: conf is valid for the call; the port is stopped (not yet started).
+    let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, s.rx_queues, s.tx_queues, &conf) };
+    check(|| format!("port {id}: rte_eth_dev_configure"), ret)?;
+    if rss_hf != 0 {
+        crate::log!(
+            "port {id} ({driver}): RSS over {} RX queues, hash types {rss_hf:#x}",
+            s.rx_queues
+        );
     } else if s.rx_queues > 1 {
         crate::log!(
             "port {id} ({driver}): {} RX queues but no RSS for IP/UDP/TCP (the port offers \
@@ -191,9 +200,6 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
             dev_info.flow_type_rss_offloads
         );
     }
-    // SAFETY: conf is valid for the call; the port is stopped (not yet started).
-    let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, s.rx_queues, s.tx_queues, &conf) };
-    check(|| format!("port {id}: rte_eth_dev_configure"), ret)?;
     let (mut nb_rx, mut nb_tx) = (s.rx_desc, s.tx_desc);
     // SAFETY: valid out pointers; adjusts descriptor counts to the port's limits.
     let ret = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rx, &mut nb_tx) };
