@@ -141,7 +141,7 @@ fn recv_stats(rx: &mut Flows) -> RecvStats {
     }
 }
 
-/// Waits until h2 has received `want` datagrams in all, or nothing more came for 1 s.
+/// Waits until h2 has received `want` datagrams in all, or nothing more came for 2 s.
 fn wait_received(rx: &mut Flows, want: u64) -> RecvStats {
     let end = Instant::now() + Duration::from_secs(15);
     let mut last = recv_stats(rx);
@@ -151,7 +151,7 @@ fn wait_received(rx: &mut Flows, want: u64) -> RecvStats {
         let s = recv_stats(rx);
         if s.received() != last.received() {
             since = Instant::now();
-        } else if since.elapsed() > Duration::from_secs(1) {
+        } else if since.elapsed() > Duration::from_secs(2) {
             return s;
         }
         last = s;
@@ -461,7 +461,13 @@ fn two_workers_carry_every_flow_in_order_each_flow_on_one_worker() {
     // 3. TCP, both directions through both workers: iperf3 with parallel streams (by the
     //    tap's flow hash, all of them on one worker has a chance of 2^-(STREAMS-1)).
     let mut server = lab.spawn(1, &["iperf3", "-s", "-1", "-B", "10.0.2.2"]);
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        Lab::wait_for(Duration::from_secs(10), || text(
+            &lab.exec(1, &["ss", "-Hltn", "sport = :5201"])
+        )
+        .contains("10.0.2.2:5201")),
+        "iperf3 server not listening"
+    );
     let m0 = lab.scrape();
     let taps0 = [
         tap_stat(&lab, 0, "tx_dropped"),
