@@ -7,6 +7,7 @@
 
 int ferroute_rte_errno(void) { return rte_errno; }
 uint64_t ferroute_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
+uint64_t ferroute_rss_ip_udp_tcp(void) { return RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP; }
 
 uint64_t ferroute_thread_cpu_ns(void)
 {

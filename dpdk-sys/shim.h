@@ -7,6 +7,9 @@
 int ferroute_rte_errno(void);
 /* RTE_ETH_RX_OFFLOAD_IPV4_CKSUM is RTE_BIT64(1), a macro bindgen does not evaluate. */
 uint64_t ferroute_rx_offload_ipv4_cksum(void);
+/* RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP (RTE_BIT64() macros too): the RSS
+ * hash types that spread flows over RX queues by addresses and ports. */
+uint64_t ferroute_rss_ip_udp_tcp(void);
 
 /* CPU time of the calling thread in ns (clock_gettime(CLOCK_THREAD_CPUTIME_ID)), 0 on
  * error. For benchmarks on shared machines. */

@@ -707,47 +707,20 @@ fn quote_key(key: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Step 2: Raw* -> Config, checking every value.
 
-/// The lcores the EAL arguments give, when they can be told from a simple `-l` list.
+/// The lcores the EAL arguments give, when they can be told from `-l` or `--lcores`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct EalCores {
-    /// The `-l` argument as written.
-    list_text: String,
+    /// The option that gave them, as written (`-l 0,1`, `--lcores 0@0,1@1,2@1`).
+    option_text: String,
     cores: BTreeSet<u32>,
     /// `--main-lcore`, else the lowest lcore of the list (as DPDK picks it).
     main: u32,
 }
 
-/// Parses `-l LIST` / `-lLIST` (items `N` or `N-M`, comma separated) and
-/// `--main-lcore N`. Anything else that selects cores (`-c`, `--lcores`, odd syntax)
-/// makes the cores unknown, and the lcore checks are skipped.
-fn eal_cores(args: &[String]) -> Option<EalCores> {
-    let mut list_text = None;
-    let mut main = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let arg = arg.as_str();
-        if arg == "-l" {
-            list_text = Some(it.next()?.clone());
-        } else if let Some(rest) = arg.strip_prefix("-l") {
-            if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                list_text = Some(rest.to_string());
-            } else {
-                return None;
-            }
-        } else if arg == "--main-lcore" || arg == "--master-lcore" {
-            main = Some(it.next()?.trim().parse::<u32>().ok()?);
-        } else if let Some(v) = arg
-            .strip_prefix("--main-lcore=")
-            .or_else(|| arg.strip_prefix("--master-lcore="))
-        {
-            main = Some(v.trim().parse::<u32>().ok()?);
-        } else if arg == "-c" || arg.starts_with("--lcores") || arg.starts_with("--coremask") {
-            return None;
-        }
-    }
-    let list_text = list_text?;
+/// Lcore ids of an EAL `-l` list: `N` or `N-M` items, comma separated.
+fn parse_core_list(list: &str) -> Option<BTreeSet<u32>> {
     let mut cores = BTreeSet::new();
-    for item in list_text.split(',') {
+    for item in list.split(',') {
         let item = item.trim();
         let (lo, hi) = match item.split_once('-') {
             Some((lo, hi)) => (
@@ -764,12 +737,94 @@ fn eal_cores(args: &[String]) -> Option<EalCores> {
         }
         cores.extend(lo..=hi);
     }
+    Some(cores)
+}
+
+/// Lcore ids of an EAL `--lcores` map (eal_parse_lcores): elements `LCORES[@CPUS]`,
+/// comma separated, where LCORES and CPUS are each `N`, `N-M` or a group `(a,b-c,..)`.
+/// The CPUs (where the lcores' threads run) do not matter here.
+fn parse_lcore_map(map: &str) -> Option<BTreeSet<u32>> {
+    // A set at the start of `s`: a group in parentheses, else up to '@' or ','.
+    fn set(s: &str) -> Option<(&str, &str)> {
+        let s = s.trim_start();
+        if let Some(group) = s.strip_prefix('(') {
+            let end = group.find(')')?;
+            Some((&group[..end], &group[end + 1..]))
+        } else {
+            let end = s.find(['@', ',']).unwrap_or(s.len());
+            Some((&s[..end], &s[end..]))
+        }
+    }
+    let mut cores = BTreeSet::new();
+    let mut rest = map;
+    loop {
+        let (lcores, mut after) = set(rest)?;
+        cores.extend(parse_core_list(lcores)?);
+        after = after.trim_start();
+        if let Some(cpus) = after.strip_prefix('@') {
+            let (cpus, tail) = set(cpus)?;
+            parse_core_list(cpus)?;
+            after = tail.trim_start();
+        }
+        if after.is_empty() {
+            return Some(cores);
+        }
+        rest = after.strip_prefix(',')?;
+    }
+}
+
+/// Parses `-l LIST` / `-lLIST` (items `N` or `N-M`, comma separated), `--lcores MAP`
+/// / `--lcores=MAP` (see [`parse_lcore_map`]) and `--main-lcore N`. Anything else that
+/// selects cores (`-c`, `--coremask`, both `-l` and `--lcores`, odd syntax) makes the
+/// cores unknown, and the lcore checks are skipped (the EAL judges them).
+fn eal_cores(args: &[String]) -> Option<EalCores> {
+    let mut option = None;
+    let mut main = None;
+    let mut it = args.iter();
+    let mut set_option = |opt: (&'static str, String)| match option {
+        Some(_) => None,
+        None => {
+            option = Some(opt);
+            Some(())
+        }
+    };
+    while let Some(arg) = it.next() {
+        let arg = arg.as_str();
+        if arg == "-l" {
+            set_option(("-l", it.next()?.clone()))?;
+        } else if let Some(rest) = arg.strip_prefix("-l") {
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                set_option(("-l", rest.to_string()))?;
+            } else {
+                return None;
+            }
+        } else if arg == "--lcores" {
+            set_option(("--lcores", it.next()?.clone()))?;
+        } else if let Some(rest) = arg.strip_prefix("--lcores=") {
+            set_option(("--lcores", rest.to_string()))?;
+        } else if arg == "--main-lcore" || arg == "--master-lcore" {
+            main = Some(it.next()?.trim().parse::<u32>().ok()?);
+        } else if let Some(v) = arg
+            .strip_prefix("--main-lcore=")
+            .or_else(|| arg.strip_prefix("--master-lcore="))
+        {
+            main = Some(v.trim().parse::<u32>().ok()?);
+        } else if arg == "-c" || arg.starts_with("--lcores") || arg.starts_with("--coremask") {
+            return None;
+        }
+    }
+    let (name, value) = option?;
+    let cores = if name == "-l" {
+        parse_core_list(&value)?
+    } else {
+        parse_lcore_map(&value)?
+    };
     let main = match main {
         Some(m) => m,
         None => *cores.first()?,
     };
     Some(EalCores {
-        list_text,
+        option_text: format!("{name} {value}"),
         cores,
         main,
     })
@@ -890,6 +945,7 @@ impl Builder<'_> {
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
+        self.check_rx_rings(&datapath, &workers)?;
         let addresses = self.addresses(raw.address, &ports)?;
         let routes = self.routes(raw.route, &ports, &addresses)?;
         let neighbors = self.neighbors(raw.neighbor, &ports, &addresses)?;
@@ -1214,9 +1270,9 @@ impl Builder<'_> {
                     return Err(self.err(
                         lcore_key,
                         format!(
-                            "lcore {lcore} is the EAL main lcore (eal.args \"-l {}\"); \
+                            "lcore {lcore} is the EAL main lcore (eal.args \"{}\"); \
                              workers must run on the other lcores",
-                            c.list_text
+                            c.option_text
                         ),
                     ));
                 }
@@ -1224,8 +1280,8 @@ impl Builder<'_> {
                     return Err(self.err(
                         lcore_key,
                         format!(
-                            "lcore {lcore} is not in the EAL core list (eal.args \"-l {}\")",
-                            c.list_text
+                            "lcore {lcore} is not in the EAL core list (eal.args \"{}\")",
+                            c.option_text
                         ),
                     ));
                 }
@@ -1308,6 +1364,33 @@ impl Builder<'_> {
             }
         }
         Ok(workers)
+    }
+
+    /// Every RX queue's ring is filled with mbufs when its port starts (net_tap: one per
+    /// descriptor, up to 1023), so more workers mean more of the pool held by the rings.
+    /// Refuses a pool the rings would take (nearly) whole: it must leave at least one
+    /// burst per RX queue for packets on their way through.
+    fn check_rx_rings(
+        &self,
+        d: &DatapathConfig,
+        workers: &[WorkerConfig],
+    ) -> Result<(), ConfigError> {
+        let queues: u64 = workers.iter().map(|w| w.rx.len() as u64).sum();
+        let rings = queues * u64::from(d.rx_desc);
+        let need = rings + queues * d.burst as u64;
+        if u64::from(d.mbufs) < need {
+            return Err(self.err(
+                "datapath.mbufs",
+                format!(
+                    "{} mbufs are too few for {queues} RX queues of {} descriptors \
+                     (datapath.rx_desc), which take {rings} mbufs when the ports start, \
+                     plus a burst of {} per queue: at least {need}; raise mbufs or \
+                     lower rx_desc",
+                    d.mbufs, d.rx_desc, d.burst
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks that `via` can be a neighbour on `port` (or on some port when `None`),
@@ -2041,9 +2124,10 @@ port = "a"
         );
         fail(&dp("mbuf_cache = 513"), "datapath.mbuf_cache", "0..=512");
         // DPDK's rule (cache * 3 / 2 <= mbufs) cannot fail within the ranges above.
-        ok(&dp("mbufs = 1024\nmbuf_cache = 512"));
-        ok(&dp("mbufs = 1024\nmbuf_cache = 0"));
-        ok(&dp("mbufs = 1536\nmbuf_cache = 512"));
+        // (Small RX rings: the two default ones would take more than 1024 mbufs.)
+        ok(&dp("mbufs = 1024\nmbuf_cache = 512\nrx_desc = 256"));
+        ok(&dp("mbufs = 1024\nmbuf_cache = 0\nrx_desc = 256"));
+        ok(&dp("mbufs = 1536\nmbuf_cache = 512\nrx_desc = 256"));
         fail(
             &dp("rx_desc = 1000"),
             "datapath.rx_desc",
@@ -2350,6 +2434,40 @@ port = "a"
     }
 
     #[test]
+    fn rx_rings_leave_room_in_the_pool() {
+        // n workers on lcores 1..=n, worker i polling queue i of both ports.
+        let layout = |n: u16, dp: &str| {
+            let mut t = format!("{PORTS}[eal]\nargs = [\"-l\", \"0-{n}\"]\n[datapath]\n{dp}\n");
+            for i in 0..n {
+                t += &format!(
+                    "[[worker]]\nlcore = {}\nrx = [\"port0:{i}\", \"port1:{i}\"]\n",
+                    i + 1
+                );
+            }
+            t
+        };
+        // Defaults: 8191 mbufs, 1024 descriptors, bursts of 32.
+        ok(&layout(2, ""));
+        ok(&layout(3, ""));
+        let e = fail(
+            &layout(4, ""),
+            "datapath.mbufs",
+            "8191 mbufs are too few for 8 RX queues of 1024 descriptors (datapath.rx_desc), \
+             which take 8192 mbufs when the ports start",
+        );
+        assert!(e.to_string().contains("at least 8448"), "{e}");
+        ok(&layout(4, "rx_desc = 512"));
+        ok(&layout(4, "mbufs = 16383"));
+        // The bound: 14 queues * (512 + 32).
+        ok(&layout(7, "rx_desc = 512\nmbufs = 7616"));
+        fail(
+            &layout(7, "rx_desc = 512\nmbufs = 7615"),
+            "datapath.mbufs",
+            "at least 7616",
+        );
+    }
+
+    #[test]
     fn workers_required() {
         fail(PORTS, "worker", "at least one [[worker]]");
     }
@@ -2396,8 +2514,19 @@ port = "a"
             "main lcore",
         );
         ok(&args("[\"-l\", \"0,1\", \"--main-lcore=1\"]", 0));
+        // --lcores: lcore ids before '@' (the CPUs they run on may be shared).
+        fail(
+            &args("[\"--lcores\", \"0@0,1@1,2@1\"]", 0),
+            "worker[0].lcore",
+            "lcore 0 is the EAL main lcore (eal.args \"--lcores 0@0,1@1,2@1\")",
+        );
+        ok(&args("[\"--lcores\", \"0@0,1@1,2@1\"]", 2));
+        ok(&args(
+            "[\"--lcores=(0-2)@(0,1)\", \"--main-lcore\", \"2\"]",
+            0,
+        ));
         // Forms we do not parse skip the check.
-        ok(&args("[\"--lcores\", \"0@1,1@2\"]", 0));
+        ok(&args("[\"--lcores\", \"0@1,1@2\", \"-l\", \"0,1\"]", 0));
         ok(&args("[\"-c\", \"0x3\"]", 0));
         ok(&args("[\"-l\", \"0-1;x\"]", 0));
         ok(&args("[\"--no-huge\"]", 0));
@@ -2409,6 +2538,11 @@ port = "a"
             &base().replace("lcore = 1", "lcore = 2"),
             "worker[0].lcore",
             "lcore 2 is not in the EAL core list (eal.args \"-l 0,1\")",
+        );
+        fail(
+            &with("[eal]\nargs = [\"--lcores\", \"0@0,2@1\"]\n"),
+            "worker[0].lcore",
+            "lcore 1 is not in the EAL core list (eal.args \"--lcores 0@0,2@1\")",
         );
     }
 
@@ -2426,6 +2560,26 @@ port = "a"
         assert_eq!(v(&["-l", "3-1"]), None);
         assert_eq!(v(&["-l"]), None);
         assert_eq!(v(&["-l", "(0-1)@0"]), None);
+        let lcores = |m: &str| {
+            let c = v(&["--lcores", m])?;
+            Some((c.main, c.cores.into_iter().collect::<Vec<_>>()))
+        };
+        assert_eq!(lcores("0@0,1@1,2@1"), Some((0, vec![0, 1, 2])));
+        assert_eq!(lcores("1-3"), Some((1, vec![1, 2, 3])));
+        assert_eq!(
+            lcores("(0-2)@0, 5@(0,1), (7,9)"),
+            Some((0, vec![0, 1, 2, 5, 7, 9]))
+        );
+        assert_eq!(lcores("4@1-2,3"), Some((3, vec![3, 4])));
+        assert_eq!(
+            v(&["--lcores=0@0,2@1", "--main-lcore=2"]).map(|c| c.main),
+            Some(2)
+        );
+        for bad in ["", "0@", "(0-1", "0@(1", "a@0", "0,,1", "0@0,", "0@0@1"] {
+            assert_eq!(lcores(bad), None, "{bad:?}");
+        }
+        // Both -l and --lcores: the EAL refuses that itself.
+        assert_eq!(v(&["-l", "0,1", "--lcores", "0@0,1@1"]), None);
         assert_eq!(v(&["--log-level", "lib.eal:notice"]), None);
     }
 

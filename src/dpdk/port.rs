@@ -25,6 +25,9 @@ pub struct PortInfo {
     pub max_mtu: u16,
     /// The port verifies IPv4 header checksums on receive and flags the mbuf.
     pub rx_ipv4_csum: bool,
+    /// The RSS hash types (`RTE_ETH_RSS_*`) the port spreads received packets over its
+    /// RX queues by; 0 when RSS is off (one RX queue, or a port that offers none).
+    pub rss_hf: u64,
 }
 
 /// The PMD's counters (`rte_eth_stats`).
@@ -142,13 +145,61 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
     let ipv4_cksum = unsafe { dpdk_sys::ferroute_rx_offload_ipv4_cksum() };
     let rx_ipv4_csum = dev_info.rx_offload_capa & ipv4_cksum != 0;
 
+    // net_tap opens one file descriptor per queue pair: RX queue i and TX queue i are the
+    // same descriptor, so it refuses different counts (with EPERM, which says nothing).
+    if driver == "net_tap" && s.rx_queues != s.tx_queues {
+        return Err(DpdkError {
+            what: format!(
+                "port {id} ({driver}): net_tap needs as many RX queues as TX queues, and \
+                 there is one TX queue per worker: {} RX queue(s) polled, {} worker(s); \
+                 give each worker one RX queue of this port",
+                s.rx_queues, s.tx_queues
+            ),
+            errno: libc_einval(),
+            reason: "Invalid argument".into(),
+        });
+    }
+
     let mut conf = dpdk_sys::rte_eth_conf::default();
     if rx_ipv4_csum {
         conf.rxmode.offloads |= ipv4_cksum;
     }
+    // With several RX queues, RSS spreads flows over them by a hash of the IP addresses
+    // and TCP/UDP ports: every packet of a flow lands in the same queue, so one worker
+    // handles the flow and keeps its order. Only the hash types the port offers (ethdev
+    // refuses others) and the PMD's default key (rss_key NULL). A port that offers none
+    // (memif, ring) is left to its driver or peer. net_tap offers IP/UDP/TCP but applies
+    // it only to rte_flow rules; its kernel side (tun) picks each packet's queue by a flow
+    // hash of its own, which keeps flows on one queue just the same.
+    // SAFETY: shim accessor for a constant.
+    let rss_wanted = unsafe { dpdk_sys::ferroute_rss_ip_udp_tcp() };
+    let rss_hf = if s.rx_queues > 1 {
+        rss_wanted & dev_info.flow_type_rss_offloads
+    } else {
+        0
+    };
+    if rss_hf != 0 {
+        conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = std::ptr::null_mut();
+        conf.rx_adv_conf.rss_conf.rss_key_len = 0;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    }
     // SAFETY: conf is valid for the call; the port is stopped (not yet started).
     let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, s.rx_queues, s.tx_queues, &conf) };
     check(|| format!("port {id}: rte_eth_dev_configure"), ret)?;
+    if rss_hf != 0 {
+        crate::log!(
+            "port {id} ({driver}): RSS over {} RX queues, hash types {rss_hf:#x}",
+            s.rx_queues
+        );
+    } else if s.rx_queues > 1 {
+        crate::log!(
+            "port {id} ({driver}): {} RX queues but no RSS for IP/UDP/TCP (the port offers \
+             hash types {:#x}): the driver or its peer chooses each packet's queue",
+            s.rx_queues,
+            dev_info.flow_type_rss_offloads
+        );
+    }
     let (mut nb_rx, mut nb_tx) = (s.rx_desc, s.tx_desc);
     // SAFETY: valid out pointers; adjusts descriptor counts to the port's limits.
     let ret = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rx, &mut nb_tx) };
@@ -203,6 +254,7 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
         min_mtu: dev_info.min_mtu,
         max_mtu: max_mtu(&dev_info),
         rx_ipv4_csum,
+        rss_hf,
     })
 }
 

@@ -17,6 +17,23 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferroute");
 
+/// Where the router's threads run: the EAL arguments that select lcores (TOML strings,
+/// comma separated) and the `[[worker]]` tables.
+pub struct Layout {
+    pub lcores: String,
+    pub workers: String,
+}
+
+impl Default for Layout {
+    /// The main lcore on CPU 0 and one worker on CPU 1 polling queue 0 of both ports.
+    fn default() -> Layout {
+        Layout {
+            lcores: r#""-l", "0,1""#.into(),
+            workers: "[[worker]]\nlcore = 1\nrx = [\"port0:0\", \"port1:0\"]\n".into(),
+        }
+    }
+}
+
 /// One host behind a router port.
 pub struct Host {
     pub ns: String,
@@ -126,6 +143,25 @@ impl Lab {
         extra: &str,
         metrics: Option<SocketAddr>,
     ) -> Lab {
+        Lab::launch_layout(name, ports, &Layout::default(), extra, metrics)
+    }
+
+    /// As `start`, with the lcores and workers of `layout`.
+    pub fn start_layout(name: &str, layout: &Layout, extra: &str) -> Lab {
+        let lab = Lab::launch_layout(name, ["", ""], layout, extra, Some(free_local_addr()));
+        lab.wait_ready();
+        lab.setup_hosts();
+        lab
+    }
+
+    /// `launch_ports` with the lcores and workers of `layout`.
+    pub fn launch_layout(
+        name: &str,
+        ports: [&str; 2],
+        layout: &Layout,
+        extra: &str,
+        metrics: Option<SocketAddr>,
+    ) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let id = format!("{}{}", name, std::process::id() % 10000);
         let dir = std::env::temp_dir();
@@ -148,7 +184,7 @@ impl Lab {
         let toml = format!(
             r#"
 [eal]
-args = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "fr-{id}", "--log-level", "lib.eal:notice"]
+args = [{lcores}, "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "fr-{id}", "--log-level", "lib.eal:notice"]
 [control]
 socket = "{socket}"
 [metrics]
@@ -165,11 +201,11 @@ name = "port1"
 devargs = "net_tap{n1},iface={t1}"
 address = "10.0.2.1/24"
 {p1}
-[[worker]]
-lcore = 1
-rx = ["port0:0", "port1:0"]
+{workers}
 {extra}
 "#,
+            lcores = layout.lcores,
+            workers = layout.workers,
             socket = socket.display(),
             n0 = 0,
             n1 = 1,
