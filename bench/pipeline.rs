@@ -255,13 +255,7 @@ fn bench(mode: Mode) -> Result<(), String> {
 
 fn run(mode: Mode) -> Result<(), String> {
     let bursts = mode.pick(512, 8);
-    let rounds = mode.pick(
-        std::env::var("PIPE_ROUNDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(15),
-        2,
-    );
+    let rounds = mode.pick(15, 2);
     let npkts = bursts * MAX_BURST;
     let pool =
         Mempool::create("pipeline", (2 * npkts + 2048) as u32, 256).map_err(|e| e.to_string())?;
