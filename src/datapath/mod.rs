@@ -36,8 +36,8 @@ use crate::dpdk::Mbuf;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
-/// Packets at most per RX burst (and per stage burst).
-pub const MAX_BURST: usize = 32;
+/// Packets at most per RX burst (what an `MbufBurst` holds).
+pub const MAX_BURST: usize = crate::dpdk::BURST_MAX;
 
 /// Length of the Ethernet header the pipeline writes and expects (no VLAN tags).
 pub const ETH_HLEN: usize = crate::wire::ethernet::HEADER_LEN;
