@@ -28,10 +28,19 @@ const PUNT_QUEUE: usize = 4096;
 /// a fragment storm can hold).
 const FRAG_QUEUE: usize = 1024;
 
-/// Logs a line to stderr, prefixed like a daemon's.
+/// Logs a line to stderr, prefixed like a daemon's. A stderr that is gone (a closed
+/// pipe, e.g. `ferroute run 2>&1 | head`) loses the line instead of panicking, as
+/// `eprintln!` would: the router goes on.
 #[macro_export]
 macro_rules! log {
-    ($($arg:tt)*) => { eprintln!("ferroute: {}", format_args!($($arg)*)) };
+    ($($arg:tt)*) => {
+        $crate::router::log_line(&mut std::io::stderr(), format_args!($($arg)*))
+    };
+}
+
+/// Writes one log line to `w`, ignoring write errors (see [`log!`]).
+pub fn log_line(w: &mut impl std::io::Write, args: std::fmt::Arguments) {
+    let _ = writeln!(w, "ferroute: {args}");
 }
 
 /// Connected, local and broadcast routes of one port address (as Linux adds for
@@ -533,4 +542,29 @@ fn run_ports(
     dpdk::wait_lcores();
     log!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::log_line;
+    use std::io::{self, Write};
+
+    /// A writer whose reader has gone, as stderr into a closed pipe.
+    struct BrokenPipe;
+    impl Write for BrokenPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+    }
+
+    #[test]
+    fn a_broken_stderr_loses_the_line_without_panicking() {
+        log_line(&mut BrokenPipe, format_args!("port {} started", 0));
+        let mut ok = Vec::new();
+        log_line(&mut ok, format_args!("ready: {} port(s) up", 2));
+        assert_eq!(ok, b"ferroute: ready: 2 port(s) up\n");
+    }
 }
