@@ -5,6 +5,8 @@
 //! the ICMP edges for what it originates.
 //!
 //! ```text
+//! receive ─ fastpath::accept ─ FIB (whole burst) ─ fast_forward ─> Egress::transmit
+//!           (declined at any step: the stages below, from where it was)
 //! receive ─ eth_input ─┬ Arp ─────────────────────────────────────────> slow path
 //!                      └ Ip4 ─ ip4_input ─ FIB (whole burst) ─ ip4_route
 //!   ip4_route ─┬ Local ── ip4_local ─┬ Reply ─> send_local ─> output
