@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! receive ─ fastpath::accept ─ FIB (whole burst) ─ fast_forward ─> Egress::transmit
-//!           (declined at any step: the stages below, from where it was)
+//!   (declined by accept: eth_input below; declined by fast_forward: ip4_route below)
 //! receive ─ eth_input ─┬ Arp ─────────────────────────────────────────> slow path
 //!                      └ Ip4 ─ ip4_input ─ FIB (whole burst) ─ ip4_route
 //!   ip4_route ─┬ Local ── ip4_local ─┬ Reply ─> send_local ─> output
