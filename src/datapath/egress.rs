@@ -1,8 +1,9 @@
 //! The sending mechanics shared by workers and the control thread: fragmentation, the
 //! ports' qdiscs, TX buffers, and the counters of what was sent or dropped (which stage
-//! leads here is decided in `pipeline`). Each worker owns its own `Egress` with its own TX queue on every port; the
-//! control thread's `Egress` injects into a worker instead (some PMDs, net_tap among
-//! them, need as many RX as TX queues, so it cannot own TX queues of its own).
+//! leads here is decided in `pipeline`). Each worker owns its own `Egress` with its own
+//! TX queue on every port; the control thread's `Egress` injects into a worker instead
+//! (some PMDs, net_tap among them, need as many RX as TX queues, so it cannot own TX
+//! queues of its own).
 use super::fragment::fragment;
 use super::icmp_error::TokenBucket;
 use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};

@@ -157,9 +157,10 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
     eg.tally.burst_packets += n as u64;
     eg.tally.port(port, PortStat::RxPackets, n as u64);
     // The ingress port, once per burst: unknown ports count as frames for another host.
-    let (mac, down) = match v.ports.get(port) {
-        Some(pc) => (Some(pc.mac), !pc.up),
-        None => (None, false),
+    let mac = match v.ports.get(port) {
+        Some(pc) if pc.up => pc.mac,
+        Some(_) => return drop_burst(eg, port, rx, Reason::PortDown),
+        None => return drop_burst(eg, port, rx, Reason::EthOtherHost),
     };
     // Per packet index i: its destination address, and bit i of each mask.
     let mut dst = [0u32; BURST_MAX];
@@ -184,11 +185,10 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
             continue;
         };
         rx_bytes += m.len() as u64;
-        let verdict = match mac {
-            None => Err(Reason::EthOtherHost),
-            Some(_) if down => Err(Reason::PortDown),
-            Some(_) if !m.is_contiguous() => Err(Reason::MultiSegment),
-            Some(mac) => match fastpath::accept(m.data(), mac, m.rx_ip_csum()) {
+        let verdict = if !m.is_contiguous() {
+            Err(Reason::MultiSegment)
+        } else {
+            match fastpath::accept(m.data(), mac, m.rx_ip_csum()) {
                 Some(a) => {
                     dst[i] = a;
                     fast |= 1 << i;
@@ -207,7 +207,7 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
                     }
                     EthNext::Drop(r) => Err(r),
                 },
-            },
+            }
         };
         match verdict {
             Ok(()) => ip4 |= 1 << i,
@@ -255,6 +255,21 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
         route(eg, slow, m, meta, dst[i], nh, v);
     }
     eg.tally.port(port, PortStat::Forwarded, forwarded);
+    rx.clear();
+}
+
+/// A burst from a port that is down or unknown: every packet dropped for `reason`.
+#[cold]
+#[inline(never)]
+fn drop_burst(eg: &mut Egress, port: u16, rx: &mut MbufBurst, reason: Reason) {
+    let mut bytes = 0;
+    for i in 0..rx.len() {
+        if let Some(m) = rx.take(i) {
+            bytes += m.len() as u64;
+            eg.drop_on(port, m, reason);
+        }
+    }
+    eg.tally.port(port, PortStat::RxBytes, bytes);
     rx.clear();
 }
 
