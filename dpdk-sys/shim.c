@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <time.h>
 #include <rte_config.h>
 #include <rte_errno.h>
@@ -15,6 +16,23 @@ uint64_t ferroute_thread_cpu_ns(void)
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int ferroute_rt_signals_ignore(void)
+{
+	int n = 0;
+	for (int sig = SIGRTMIN + 1; sig < SIGRTMAX; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) != 0)
+			return -1;
+		if (sa.sa_handler != SIG_DFL)
+			continue;
+		sa = (struct sigaction){ .sa_handler = SIG_IGN };
+		if (sigaction(sig, &sa, NULL) != 0)
+			return -1;
+		n++;
+	}
+	return n;
 }
 
 void ferroute_lpm_lookup_each(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t n,

@@ -15,6 +15,12 @@ uint64_t ferroute_rss_ip_udp_tcp(void);
  * error. For benchmarks on shared machines. */
 uint64_t ferroute_thread_cpu_ns(void);
 
+/* net_tap's RX trigger takes the first real-time signal from SIGRTMIN+1 whose handler is
+ * SIG_DFL, and has the kernel queue one per received packet; with none free, it polls.
+ * Sets every SIG_DFL one of SIGRTMIN+1 .. SIGRTMAX-1 to SIG_IGN; returns how many, -1 on
+ * error. */
+int ferroute_rt_signals_ignore(void);
+
 /* Loops over rte_lpm's static inline lookups, compiled here so that they are inlined as
  * in a C application (through bindgen's wrappers each lookup would be a call). Used by
  * the FIB benchmark to measure rte_lpm fairly. */

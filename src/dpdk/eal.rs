@@ -23,6 +23,21 @@ impl Eal {
         }
         let mut argv: Vec<*mut std::ffi::c_char> =
             owned.iter().map(|c| c.as_ptr() as *mut _).collect();
+        // net_tap's RX trigger: the kernel queues one real-time signal per packet a tap
+        // receives (F_SETSIG + O_ASYNC on every queue's fd), up to RLIMIT_SIGPENDING
+        // (~96k here), and they land on the control thread. Under a flood it did nothing
+        // but take signals, for seconds to minutes after the flood had stopped. The
+        // workers busy-poll anyway, so the taps are left no free real-time signal (ports
+        // are probed in rte_eal_init, their queues set up later) and poll instead: "No
+        // Rx trigger signal available" in the log. For the life of the process.
+        // SAFETY: changes only the dispositions of signals nothing in the process has
+        // taken (SIG_DFL ones), before any thread of ours or DPDK's exists.
+        if unsafe { dpdk_sys::ferroute_rt_signals_ignore() } < 0 {
+            return Err(DpdkError::new(
+                "sigaction(SIGRTMIN+1..SIGRTMAX-1, SIG_IGN)",
+                -22,
+            ));
+        }
         // SAFETY: argv points at NUL-terminated strings that outlive the call; DPDK may
         // permute argv but does not write into the strings or keep the array.
         let ret = unsafe { dpdk_sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
