@@ -248,6 +248,11 @@ impl<P> Entry<P> {
     fn mac(&self) -> Option<MacAddr> {
         self.hot.as_ref().map(|h| h.mac())
     }
+
+    /// A worker sent through it since the `used` flag was last polled.
+    fn in_use(&self) -> bool {
+        self.hot.as_ref().is_some_and(|h| h.is_used())
+    }
 }
 
 /// Everything but the entry map, so transitions can borrow an entry and this at once.
@@ -258,7 +263,13 @@ struct Core {
     dirty: bool,
     held: usize,
     permanent: usize,
+    /// `make_room` found no victim and none can appear before this (an entry turning
+    /// FAILED resets it).
+    no_victim_until_ms: u64,
 }
+
+/// Linux's `neigh_forced_gc` spares entries updated in the last 5 s.
+pub const GC_PROTECT_MS: u64 = 5_000;
 
 impl Core {
     /// `now + d`, at least 1 ms ahead so a tick never re-fires what it just scheduled.
@@ -298,6 +309,13 @@ impl Core {
             self.permanent += 1;
         }
         if !state.is_usable() && e.hot.take().is_some() {
+            self.dirty = true;
+        }
+        if state == Failed {
+            self.no_victim_until_ms = 0;
+        }
+        // The snapshot's awaited set (INCOMPLETE keys) changes too.
+        if (e.state == Incomplete) != (state == Incomplete) {
             self.dirty = true;
         }
         e.state = state;
@@ -430,6 +448,7 @@ impl<P> NeighTable<P> {
                 dirty: false,
                 held: 0,
                 permanent: 0,
+                no_victim_until_ms: 0,
             },
             hasher: KeyHashBuilder::default(),
             due: Vec::new(),
@@ -456,6 +475,8 @@ impl<P> NeighTable<P> {
             self.core.enqueue(&mut e, pkt, out);
             self.core.start_resolution(key, &mut e, out);
             self.entries.insert(key, e);
+            // A new INCOMPLETE key: the workers let its ARP reply through (awaited).
+            self.core.dirty = true;
             return;
         };
         let core = &mut self.core;
@@ -677,7 +698,7 @@ impl<P> NeighTable<P> {
         if e.state == NeighState::Permanent {
             core.permanent -= 1;
         }
-        if e.hot.is_some() {
+        if e.hot.is_some() || e.state == NeighState::Incomplete {
             core.dirty = true;
         }
         core.held -= e.queue.len();
@@ -688,26 +709,46 @@ impl<P> NeighTable<P> {
         true
     }
 
-    /// Make space for one more non-permanent entry: evict the oldest FAILED, else the
-    /// oldest STALE entry (Linux's forced GC); false if the table is full of live ones.
+    /// Make space for one more non-permanent entry: evict the oldest FAILED entry, else
+    /// the oldest STALE one not used or updated in the last [`GC_PROTECT_MS`] (Linux's
+    /// `neigh_forced_gc`); false if there is none, and the new neighbour is refused. A
+    /// scan that finds nothing is not repeated before the first STALE entry can become
+    /// a victim or an entry fails, so a flood of new senders into a full table costs
+    /// one comparison each.
     fn make_room(&mut self, out: &mut Vec<NeighAction<P>>) -> bool {
         let dynamic = self.entries.len() - self.core.permanent;
         if dynamic < self.core.params.max_entries {
             return true;
         }
+        let now = self.core.now_ms;
+        if now < self.core.no_victim_until_ms {
+            return false;
+        }
+        let recent = now.saturating_sub(GC_PROTECT_MS);
+        let mut next_victim = u64::MAX;
         let victim = self
             .entries
             .iter()
             .filter_map(|(k, e)| match e.state {
                 NeighState::Failed => Some(((0u8, e.updated_ms, *k), *k)),
-                NeighState::Stale => Some(((1u8, e.updated_ms, *k), *k)),
+                NeighState::Stale if e.updated_ms < recent && !e.in_use() => {
+                    Some(((1u8, e.updated_ms, *k), *k))
+                }
+                NeighState::Stale => {
+                    next_victim = next_victim.min(e.updated_ms.saturating_add(GC_PROTECT_MS));
+                    None
+                }
                 _ => None,
             })
             .min_by_key(|(rank, _)| *rank)
             .map(|(_, k)| k);
         match victim {
             Some(k) => self.remove(k, out),
-            None => false,
+            None => {
+                // Entries turning STALE later are updated then, so protected as long.
+                self.core.no_victim_until_ms = next_victim.min(now.saturating_add(GC_PROTECT_MS));
+                false
+            }
         }
     }
 
@@ -725,6 +766,8 @@ impl<P> NeighTable<P> {
         for (k, e) in &self.entries {
             if let Some(h) = &e.hot {
                 snap.insert(*k, Arc::clone(h));
+            } else if e.state == NeighState::Incomplete {
+                snap.await_reply(*k);
             }
         }
         snap

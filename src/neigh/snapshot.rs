@@ -1,7 +1,7 @@
 //! The worker-facing side: an immutable map of usable neighbours.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +53,6 @@ impl NeighHot {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn is_used(&self) -> bool {
         self.used.load(Ordering::Relaxed)
     }
@@ -64,13 +63,29 @@ impl NeighHot {
 #[derive(Clone, Default)]
 pub struct NeighSnapshot {
     map: HashMap<NeighKey, Arc<NeighHot>, KeyHashBuilder>,
+    /// INCOMPLETE neighbours: the router has asked for their MAC, so their ARP is the
+    /// slow path's priority traffic (see `datapath::punt`).
+    awaited: HashSet<NeighKey, KeyHashBuilder>,
 }
 
 impl NeighSnapshot {
     pub(super) fn with_capacity(n: usize, hasher: KeyHashBuilder) -> Self {
         NeighSnapshot {
             map: HashMap::with_capacity_and_hasher(n, hasher),
+            awaited: HashSet::with_hasher(hasher),
         }
+    }
+
+    pub(super) fn await_reply(&mut self, key: NeighKey) {
+        self.awaited.insert(key);
+    }
+
+    /// True when `ip` on `port` is a neighbour the router knows (usable) or is
+    /// resolving: its ARP frames are ones the router needs.
+    #[inline]
+    pub fn knows(&self, port: PortId, ip: Ipv4Addr) -> bool {
+        let key = NeighKey { port, ip };
+        self.map.contains_key(&key) || self.awaited.contains(&key)
     }
 
     pub(super) fn insert(&mut self, key: NeighKey, hot: Arc<NeighHot>) {
@@ -112,6 +127,12 @@ pub struct NeighCursor<'a> {
 impl<'a> NeighCursor<'a> {
     pub fn new(snap: &'a NeighSnapshot) -> NeighCursor<'a> {
         NeighCursor { snap, last: None }
+    }
+
+    /// See [`NeighSnapshot::knows`].
+    #[inline]
+    pub fn knows(&self, port: PortId, ip: Ipv4Addr) -> bool {
+        self.snap.knows(port, ip)
     }
 
     /// The MAC of the usable neighbour `ip` on `port`; marks the entry used (STALE ->

@@ -135,8 +135,12 @@ fn resolution_success_flushes_in_order() {
     assert_eq!(t.held_packets(), 3);
     assert_eq!(state(&t, A), Some(NeighState::Incomplete));
     assert_eq!(t.get(A).unwrap().mac, None);
-    assert!(!t.is_dirty());
-    assert!(t.snapshot().lookup(A.port, A.ip).is_none());
+    // Not usable, but awaited: the workers let A's ARP through as the router's own.
+    assert!(t.is_dirty());
+    let snap = t.snapshot();
+    assert!(snap.lookup(A.port, A.ip).is_none());
+    assert!(snap.knows(A.port, A.ip));
+    assert!(!snap.knows(B.port, B.ip));
 
     t.on_arp(50, A, M1, ArpKind::Reply, &mut out);
     assert_eq!(out, vec![tx(A, M1, 1), tx(A, M1, 2), tx(A, M1, 3)]);
@@ -210,8 +214,10 @@ fn failure_makes_held_packets_unreachable() {
     );
     assert_eq!(state(&t, A), Some(NeighState::Failed));
     assert_eq!(t.held_packets(), 0);
-    assert!(!t.is_dirty(), "never was usable");
-    assert!(t.snapshot().is_empty());
+    assert!(t.is_dirty(), "no longer awaited");
+    let snap = t.snapshot();
+    assert!(snap.is_empty());
+    assert!(!snap.knows(A.port, A.ip));
     out.clear();
     run_until(&mut t, 20_000, &mut out);
     assert!(out.is_empty(), "no more requests once FAILED");
@@ -604,10 +610,13 @@ fn dirty_flag_and_arc_reuse() {
     let s3 = t.snapshot();
     assert!(!Arc::ptr_eq(s2.hot_arc(A).unwrap(), s3.hot_arc(A).unwrap()));
     assert_eq!(s3.lookup(A.port, A.ip).unwrap().mac(), M2);
-    // INCOMPLETE entries never dirty it.
+    // A new INCOMPLETE entry dirties it (the awaited set); packets held for it do not.
     out.clear();
     t.resolve(30_300, B, 1, &mut out);
     assert_eq!(out, vec![bcast(B)]);
+    assert!(t.is_dirty());
+    assert!(t.snapshot().knows(B.port, B.ip));
+    t.resolve(30_310, B, 2, &mut out);
     assert!(!t.is_dirty());
 }
 
@@ -659,7 +668,7 @@ fn unused_stale_is_collected() {
 }
 
 #[test]
-fn table_limit_evicts_failed_then_stale_then_refuses() {
+fn table_limit_evicts_failed_then_old_stale_then_refuses() {
     let params = NeighParams {
         max_entries: 2,
         ..NeighParams::default()
@@ -669,19 +678,38 @@ fn table_limit_evicts_failed_then_stale_then_refuses() {
     t.add_static(key(2, 1), M1, &mut out); // permanent entries do not count
     t.on_arp(0, A, M1, ArpKind::Request, &mut out);
     t.on_arp(10, B, M2, ArpKind::Request, &mut out);
+    // Both STALE, but updated in the last 5 s: spared, the newcomer is refused
+    // (Linux neigh_forced_gc), as are the ones after it.
     t.resolve(20, C, 1, &mut out);
-    assert!(t.get(A).is_none(), "oldest STALE evicted");
-    t.resolve(30, key(1, 4), 2, &mut out);
-    assert!(t.get(B).is_none());
+    assert_eq!(out, vec![dropped(1, DropReason::TableFull)]);
+    t.on_arp(30, key(1, 6), M1, ArpKind::Request, &mut out);
+    assert!(t.get(key(1, 6)).is_none());
+    assert!(t.get(A).is_some() && t.get(B).is_some());
+    // A is older than 5 s now: the oldest STALE goes; B (updated at 10) is still spared.
     out.clear();
-    t.resolve(40, key(1, 5), 3, &mut out);
+    t.resolve(GC_PROTECT_MS + 5, C, 2, &mut out);
+    assert!(t.get(A).is_none(), "oldest STALE evicted");
+    assert_eq!(out, vec![bcast(C)]);
+    out.clear();
+    t.resolve(GC_PROTECT_MS + 6, key(1, 4), 3, &mut out);
     assert_eq!(out, vec![dropped(3, DropReason::TableFull)]);
-    t.on_arp(40, key(1, 6), M1, ArpKind::Request, &mut out);
+    // A STALE entry in use (a worker sent through it) is spared too.
+    t.snapshot().lookup(B.port, B.ip).unwrap().mark_used();
+    out.clear();
+    t.resolve(GC_PROTECT_MS + 20, key(1, 4), 4, &mut out);
+    assert_eq!(out, vec![dropped(4, DropReason::TableFull)]);
+    assert!(t.get(B).is_some());
     assert_eq!(t.len(), 3);
-    // C fails: it is now the first to go.
-    run_until(&mut t, 3_020, &mut out);
+    // C fails: it is now the first to go, whatever its age.
+    run_until(&mut t, GC_PROTECT_MS + 3_010, &mut out);
     assert_eq!(state(&t, C), Some(NeighState::Failed));
-    t.on_arp(3_500, key(1, 6), M1, ArpKind::Request, &mut out);
+    t.on_arp(
+        GC_PROTECT_MS + 3_020,
+        key(1, 6),
+        M1,
+        ArpKind::Request,
+        &mut out,
+    );
     assert!(t.get(C).is_none());
     assert_eq!(state(&t, key(1, 6)), Some(NeighState::Stale));
 }
