@@ -25,8 +25,9 @@ mod common;
 
 use common::{interleave, median, table, Mode, Report, Rng};
 use ferroute::datapath::egress::{Egress, Sink};
-use ferroute::datapath::icmp_error::TokenBucket;
-use ferroute::datapath::pipeline::{self, LocalFragment, Punt, SlowPath, View};
+use ferroute::datapath::pipeline::{self, View};
+use ferroute::datapath::punt::{self, PuntLimits, PuntRx, SlowPath};
+use ferroute::datapath::token_bucket::TokenBucket;
 use ferroute::datapath::{PortCtx, PortStat, Ports, Reason, MAX_BURST};
 use ferroute::dpdk::{
     self, rdtsc, Eal, Mbuf, MbufBurst, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue,
@@ -40,7 +41,6 @@ use ipnet::Ipv4Net;
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
-use std::sync::mpsc::Receiver;
 
 /// Bytes restored before each burst: Ethernet + IPv4 header (no options).
 const HDR: usize = 14 + 20;
@@ -139,7 +139,7 @@ struct Env {
     rxq: RxQueue,
     egress: Egress,
     slow: SlowPath,
-    _slow_rx: (Receiver<Punt>, Receiver<LocalFragment>),
+    _slow_rx: PuntRx,
 }
 
 impl Env {
@@ -160,7 +160,7 @@ impl Env {
             }
             let t0 = rdtsc();
             let mut v = View::new(fib, &self.neigh, &self.ports);
-            pipeline::receive(&mut self.egress, &self.slow, port, &mut burst, &mut v);
+            pipeline::receive(&mut self.egress, &mut self.slow, port, &mut burst, &mut v);
             self.egress.flush();
             let t1 = rdtsc();
             cycles += t1.wrapping_sub(t0).saturating_sub(overhead);
@@ -307,8 +307,7 @@ fn run(mode: Mode) -> Result<(), String> {
     let mut actions = Vec::new();
     neigh.add_static(NeighKey::new(port, GW), PEER_MAC, &mut actions);
     let hz = dpdk::tsc_hz();
-    let (punt, punt_rx) = std::sync::mpsc::sync_channel(64);
-    let (frags, frag_rx) = std::sync::mpsc::sync_channel(64);
+    let (slow, slow_rx) = punt::queues(PuntLimits::default(), hz);
     let mut env = Env {
         port,
         ports: Ports::new(vec![PortCtx {
@@ -332,8 +331,8 @@ fn run(mode: Mode) -> Result<(), String> {
             TokenBucket::new(1000, 50, hz, rdtsc()),
             pool,
         ),
-        slow: SlowPath { punt, frags },
-        _slow_rx: (punt_rx, frag_rx),
+        slow,
+        _slow_rx: slow_rx,
     };
     let overhead = rdtsc_overhead();
 

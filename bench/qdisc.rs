@@ -16,8 +16,8 @@ mod common;
 
 use common::{fmt_num, interleave, median, Mode, Report};
 use ferroute::datapath::egress::{Egress, Sink};
-use ferroute::datapath::icmp_error::TokenBucket;
 use ferroute::datapath::qdisc::{Limit, Qdiscs, TbfParams};
+use ferroute::datapath::token_bucket::TokenBucket;
 use ferroute::datapath::{PortStat, QdiscStat, MAX_BURST};
 use ferroute::dpdk::{self, Eal, Mbuf, Mempool, PortSetup, TxBuffer, TxQueue};
 use std::process::ExitCode;

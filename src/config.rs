@@ -17,6 +17,7 @@ use ipnet::Ipv4Net;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::datapath::punt::{self, PuntLimits};
 use crate::datapath::qdisc::{self, Limit, TbfParams};
 use crate::wire::MacAddr;
 
@@ -68,6 +69,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub datapath: DatapathConfig,
     pub icmp: IcmpConfig,
+    /// Policers of the hand-off to the control thread (`[punt]`).
+    pub punt: PuntLimits,
     pub arp: ArpConfig,
     pub reassembly: ReassemblyConfig,
     /// At least one.
@@ -145,19 +148,38 @@ impl Default for DatapathConfig {
     }
 }
 
+/// ICMP rate limits, as Linux's `net.ipv4.icmp_*` sysctls (per worker lcore here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcmpConfig {
-    /// ICMP errors per second per worker; 0 = unlimited.
-    pub ratelimit_pps: u32,
-    /// Token bucket depth; >= 1 unless `ratelimit_pps` is 0.
-    pub ratelimit_burst: u32,
+    /// Global bucket (`icmp_msgs_per_sec`): ICMP messages per second of the types in
+    /// `ratemask`; 0 = unlimited.
+    pub msgs_per_sec: u32,
+    /// Its depth (`icmp_msgs_burst`); >= 1 unless `msgs_per_sec` is 0.
+    pub msgs_burst: u32,
+    /// Per destination host (`icmp_ratelimit`): one message per this many ms, of the
+    /// types in `ratemask`; 0 = no per-host limit.
+    pub ratelimit_ms: u32,
+    /// The ICMP types limited, one bit per type (`icmp_ratemask`; Linux's default 6168
+    /// is destination unreachable, source quench, time exceeded, parameter problem).
+    /// Fragmentation needed is never limited (Linux does not limit PMTU discovery).
+    pub ratemask: u32,
+    /// Messages a host may get in a row before `ratelimit_ms` applies (Linux's
+    /// XRLIM_BURST_FACTOR, 6).
+    pub burst: u32,
+    /// Hosts tracked per worker; the least recently limited one is forgotten (counted)
+    /// when a new one comes.
+    pub peers: u32,
 }
 
 impl Default for IcmpConfig {
     fn default() -> Self {
         IcmpConfig {
-            ratelimit_pps: 1000,
-            ratelimit_burst: 50,
+            msgs_per_sec: 1000,
+            msgs_burst: 50,
+            ratelimit_ms: 1000,
+            ratemask: 6168,
+            burst: 6,
+            peers: 4096,
         }
     }
 }
@@ -393,6 +415,7 @@ struct RawConfig {
     metrics: Option<RawMetrics>,
     datapath: Option<RawDatapath>,
     icmp: Option<RawIcmp>,
+    punt: Option<RawPunt>,
     arp: Option<RawArp>,
     reassembly: Option<RawReassembly>,
     #[serde(default)]
@@ -442,8 +465,25 @@ struct RawDatapath {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIcmp {
-    ratelimit_pps: Option<Int>,
-    ratelimit_burst: Option<Int>,
+    msgs_per_sec: Option<Int>,
+    msgs_burst: Option<Int>,
+    ratelimit_ms: Option<Int>,
+    ratemask: Option<Int>,
+    burst: Option<Int>,
+    peers: Option<Int>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPunt {
+    arp_known_pps: Option<Int>,
+    arp_known_burst: Option<Int>,
+    arp_pps: Option<Int>,
+    arp_burst: Option<Int>,
+    resolve_pps: Option<Int>,
+    resolve_burst: Option<Int>,
+    frag_pps: Option<Int>,
+    frag_burst: Option<Int>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -941,6 +981,7 @@ impl Builder<'_> {
         let metrics = self.metrics(raw.metrics.unwrap_or_default())?;
         let datapath = self.datapath(raw.datapath.unwrap_or_default())?;
         let icmp = self.icmp(raw.icmp.unwrap_or_default())?;
+        let punt = self.punt(raw.punt.unwrap_or_default())?;
         let arp = self.arp(raw.arp.unwrap_or_default())?;
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
@@ -957,6 +998,7 @@ impl Builder<'_> {
             metrics,
             datapath,
             icmp,
+            punt,
             arp,
             reassembly,
             ports,
@@ -1057,32 +1099,74 @@ impl Builder<'_> {
         })
     }
 
-    fn icmp(&self, raw: RawIcmp) -> Result<IcmpConfig, ConfigError> {
-        let d = IcmpConfig::default();
+    /// A rate and its burst: the burst must be at least 1 unless the rate is 0
+    /// (unlimited).
+    fn rate_burst(
+        &self,
+        (rate_key, rate, rate_default): (&str, Option<Int>, u32),
+        (burst_key, burst, burst_default): (&str, Option<Int>, u32),
+    ) -> Result<(u32, u32), ConfigError> {
         let max = u32::MAX.into();
-        let ratelimit_pps = self.int(
-            "icmp.ratelimit_pps",
-            raw.ratelimit_pps,
-            d.ratelimit_pps,
-            0,
-            max,
-        )?;
-        let ratelimit_burst = self.int(
-            "icmp.ratelimit_burst",
-            raw.ratelimit_burst,
-            d.ratelimit_burst,
-            0,
-            max,
-        )?;
-        if ratelimit_pps > 0 && ratelimit_burst == 0 {
+        let rate = self.int(rate_key, rate, rate_default, 0, max)?;
+        let burst = self.int(burst_key, burst, burst_default, 0, max)?;
+        if rate > 0 && burst == 0 {
             return Err(self.err(
-                "icmp.ratelimit_burst",
-                "must be at least 1 when icmp.ratelimit_pps is not 0 (unlimited)",
+                burst_key,
+                format!("must be at least 1 when {rate_key} is not 0 (unlimited)"),
             ));
         }
+        Ok((rate, burst))
+    }
+
+    fn icmp(&self, raw: RawIcmp) -> Result<IcmpConfig, ConfigError> {
+        let d = IcmpConfig::default();
+        let (msgs_per_sec, msgs_burst) = self.rate_burst(
+            ("icmp.msgs_per_sec", raw.msgs_per_sec, d.msgs_per_sec),
+            ("icmp.msgs_burst", raw.msgs_burst, d.msgs_burst),
+        )?;
         Ok(IcmpConfig {
-            ratelimit_pps,
-            ratelimit_burst,
+            msgs_per_sec,
+            msgs_burst,
+            // Linux caps icmp_ratelimit at INT_MAX jiffies; an hour is plenty.
+            ratelimit_ms: self.int(
+                "icmp.ratelimit_ms",
+                raw.ratelimit_ms,
+                d.ratelimit_ms,
+                0,
+                3_600_000,
+            )?,
+            ratemask: self.int(
+                "icmp.ratemask",
+                raw.ratemask,
+                d.ratemask,
+                0,
+                u32::MAX.into(),
+            )?,
+            burst: self.int("icmp.burst", raw.burst, d.burst, 1, 10_000)?,
+            peers: self.int("icmp.peers", raw.peers, d.peers, 1, 1 << 20)?,
+        })
+    }
+
+    fn punt(&self, raw: RawPunt) -> Result<PuntLimits, ConfigError> {
+        let d = PuntLimits::default();
+        let limit =
+            |kind: &str, pps, burst, def: punt::Limit| -> Result<punt::Limit, ConfigError> {
+                let (pps, burst) = self.rate_burst(
+                    (&format!("punt.{kind}_pps"), pps, def.pps),
+                    (&format!("punt.{kind}_burst"), burst, def.burst),
+                )?;
+                Ok(punt::Limit { pps, burst })
+            };
+        Ok(PuntLimits {
+            arp_known: limit(
+                "arp_known",
+                raw.arp_known_pps,
+                raw.arp_known_burst,
+                d.arp_known,
+            )?,
+            arp: limit("arp", raw.arp_pps, raw.arp_burst, d.arp)?,
+            resolve: limit("resolve", raw.resolve_pps, raw.resolve_burst, d.resolve)?,
+            frag: limit("frag", raw.frag_pps, raw.frag_burst, d.frag)?,
         })
     }
 
@@ -1775,10 +1859,15 @@ rx = ["port0:0", "port1:0"]
         assert_eq!(
             c.icmp,
             IcmpConfig {
-                ratelimit_pps: 1000,
-                ratelimit_burst: 50
+                msgs_per_sec: 1000,
+                msgs_burst: 50,
+                ratelimit_ms: 1000,
+                ratemask: 6168,
+                burst: 6,
+                peers: 4096,
             }
         );
+        assert_eq!(c.punt, PuntLimits::default());
         assert_eq!(
             c.arp,
             ArpConfig {
@@ -1875,8 +1964,17 @@ mbuf_cache = 128
 rx_desc = 512
 tx_desc = 256
 [icmp]
-ratelimit_pps = 0
-ratelimit_burst = 0
+msgs_per_sec = 0
+msgs_burst = 0
+ratelimit_ms = 0
+ratemask = 1
+burst = 2
+peers = 16
+[punt]
+arp_known_pps = 0
+arp_known_burst = 0
+arp_pps = 5
+arp_burst = 1
 [arp]
 reachable_ms = 1
 retrans_ms = 10
@@ -1930,7 +2028,14 @@ port = "a"
                 tx_desc: 256
             }
         );
-        assert_eq!(c.icmp.ratelimit_pps, 0);
+        assert_eq!(
+            (c.icmp.msgs_per_sec, c.icmp.ratelimit_ms, c.icmp.ratemask),
+            (0, 0, 1)
+        );
+        assert_eq!((c.icmp.burst, c.icmp.peers), (2, 16));
+        assert_eq!(c.punt.arp_known, punt::Limit { pps: 0, burst: 0 });
+        assert_eq!(c.punt.arp, punt::Limit { pps: 5, burst: 1 });
+        assert_eq!(c.punt.resolve, PuntLimits::default().resolve);
         assert_eq!(
             c.arp,
             ArpConfig {
@@ -2142,16 +2247,52 @@ port = "a"
     fn icmp_ranges() {
         let icmp = |kv: &str| with(&format!("[icmp]\n{kv}\n"));
         fail(
-            &icmp("ratelimit_burst = 0"),
-            "icmp.ratelimit_burst",
-            "at least 1",
+            &icmp("msgs_burst = 0"),
+            "icmp.msgs_burst",
+            "must be at least 1 when icmp.msgs_per_sec is not 0",
         );
         fail(
-            &icmp("ratelimit_pps = -5"),
-            "icmp.ratelimit_pps",
+            &icmp("msgs_per_sec = -5"),
+            "icmp.msgs_per_sec",
             "out of range",
         );
-        ok(&icmp("ratelimit_pps = 0\nratelimit_burst = 0"));
+        ok(&icmp("msgs_per_sec = 0\nmsgs_burst = 0"));
+        fail(
+            &icmp("ratelimit_ms = 3600001"),
+            "icmp.ratelimit_ms",
+            "0..=3600000",
+        );
+        fail(&icmp("burst = 0"), "icmp.burst", "1..=10000");
+        fail(&icmp("peers = 0"), "icmp.peers", "1..=1048576");
+        fail(&icmp("ratemask = -1"), "icmp.ratemask", "out of range");
+        // The old names are gone: unknown keys are refused by name.
+        fail(
+            &icmp("ratelimit_pps = 1"),
+            "icmp.ratelimit_pps",
+            "unknown field",
+        );
+    }
+
+    #[test]
+    fn punt_ranges() {
+        let punt = |kv: &str| with(&format!("[punt]\n{kv}\n"));
+        fail(
+            &punt("arp_burst = 0"),
+            "punt.arp_burst",
+            "must be at least 1 when punt.arp_pps is not 0",
+        );
+        fail(
+            &punt("resolve_pps = -1"),
+            "punt.resolve_pps",
+            "out of range",
+        );
+        fail(
+            &punt("frag_burst = 4294967296"),
+            "punt.frag_burst",
+            "out of range",
+        );
+        ok(&punt("arp_known_pps = 0\narp_known_burst = 0"));
+        fail(&punt("arp_rate = 5"), "punt.arp_rate", "unknown field");
     }
 
     #[test]

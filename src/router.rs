@@ -6,10 +6,10 @@ use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv}
 use crate::control::server::{self, RouterEnv, Server};
 use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
-use crate::datapath::icmp_error::TokenBucket;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
-use crate::datapath::pipeline::{LocalFragment, Punt, SlowPath};
+use crate::datapath::punt;
 use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
+use crate::datapath::token_bucket::TokenBucket;
 use crate::datapath::worker::{LoopParams, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
@@ -22,11 +22,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Depth of the worker -> control queue (ARP frames and packets awaiting resolution).
-const PUNT_QUEUE: usize = 4096;
-/// Depth of the worker -> control queue of fragments for reassembly (bounds the mbufs
-/// a fragment storm can hold).
-const FRAG_QUEUE: usize = 1024;
+/// Depth of the control thread -> worker 0 queue of packets to send (ARP, released
+/// held packets).
+const INJECT_QUEUE: usize = 4096;
 
 /// Logs a line to stderr, prefixed like a daemon's. A stderr that is gone (a closed
 /// pipe, e.g. `ferroute run 2>&1 | head`) loses the line instead of panicking, as
@@ -373,8 +371,8 @@ fn run_ports(
 
     let bucket = || {
         TokenBucket::new(
-            cfg.icmp.ratelimit_pps,
-            cfg.icmp.ratelimit_burst,
+            cfg.icmp.msgs_per_sec,
+            cfg.icmp.msgs_burst,
             hz,
             dpdk::rdtsc(),
         )
@@ -391,10 +389,9 @@ fn run_ports(
         }
         v
     };
-    let (punt_tx, punt_rx) = std::sync::mpsc::sync_channel::<Punt>(PUNT_QUEUE);
-    let (frag_tx, frag_rx) = std::sync::mpsc::sync_channel::<LocalFragment>(FRAG_QUEUE);
+    let (slow, punt_rx) = punt::queues(cfg.punt, hz);
     // The control thread transmits through worker 0.
-    let (inject_tx, inject_rx) = std::sync::mpsc::sync_channel::<Injected>(PUNT_QUEUE);
+    let (inject_tx, inject_rx) = std::sync::mpsc::sync_channel::<Injected>(INJECT_QUEUE);
     let mut inject_rx = Some(inject_rx);
     let mut all_counters = Vec::new();
     let params = LoopParams {
@@ -417,10 +414,7 @@ fn run_ports(
             egress: Egress::new(Sink::Tx(tx_buffers(w as u16)), bucket(), pool),
             shared: Arc::clone(&shared),
             counters,
-            slow: SlowPath {
-                punt: punt_tx.clone(),
-                frags: frag_tx.clone(),
-            },
+            slow: slow.for_worker(),
             inject: inject_rx.take(),
             params: params.clone(),
         };
@@ -437,8 +431,7 @@ fn run_ports(
         })?;
         log!("worker {w} on lcore {} polls {}", wc.lcore, rx.join(", "));
     }
-    drop(punt_tx);
-    drop(frag_tx);
+    drop(slow);
     let counters = Arc::new(SharedCounters::default());
     all_counters.push((dpdk::lcore_id(), Arc::clone(&counters)));
     let neigh_summary = Arc::new(NeighSummary::default());
@@ -479,8 +472,7 @@ fn run_ports(
     let mut control = Control {
         shared: Arc::clone(&shared),
         pool,
-        punt_rx,
-        frag_rx,
+        punt: punt_rx,
         neigh,
         egress: Egress::new(Sink::Inject(inject_tx), bucket(), pool),
         counters,

@@ -386,12 +386,19 @@ fn each_drop_reason_moves_alone_in_metrics() {
     // fragment sequences and timeouts: tests/fragment.rs covers them; a port set down:
     // tests/api.rs; the egress qdisc's need a shaper configured: tests/qdisc.rs covers
     // qdisc_overlimit, and a burst below the largest frame, which qdisc_exceeds_burst
-    // needs, is refused (the unit tests of datapath::qdisc cover it).
+    // needs, is refused (the unit tests of datapath::qdisc cover it); the punt
+    // policers need floods: tests/flood.rs covers them.
     let unreachable_here = [
+        "punt_arp_known_policed",
+        "punt_arp_policed",
+        "punt_resolve_policed",
+        "punt_frag_policed",
         "port_down",
         "eth_truncated",
         "multi_segment",
-        "punt_queue_full",
+        "punt_arp_known_queue_full",
+        "punt_arp_queue_full",
+        "punt_resolve_queue_full",
         "reasm_queue_full",
         "neigh_failed",
         "neigh_queue_full",

@@ -45,10 +45,26 @@ pub fn render(base: &Config, rtnl: &Rtnl, neighbours: &[NeighInfo]) -> String {
          mbuf_cache = {}\nrx_desc = {}\ntx_desc = {}\n",
         d.burst, d.tx_drain_us, d.idle_sleep_us, d.mbufs, d.mbuf_cache, d.rx_desc, d.tx_desc
     );
+    let i = &base.icmp;
     let _ = writeln!(
         o,
-        "[icmp]\nratelimit_pps = {}\nratelimit_burst = {}\n",
-        base.icmp.ratelimit_pps, base.icmp.ratelimit_burst
+        "[icmp]\nmsgs_per_sec = {}\nmsgs_burst = {}\nratelimit_ms = {}\nratemask = {}\n\
+         burst = {}\npeers = {}\n",
+        i.msgs_per_sec, i.msgs_burst, i.ratelimit_ms, i.ratemask, i.burst, i.peers
+    );
+    let p = &base.punt;
+    let _ = writeln!(
+        o,
+        "[punt]\narp_known_pps = {}\narp_known_burst = {}\narp_pps = {}\narp_burst = {}\n\
+         resolve_pps = {}\nresolve_burst = {}\nfrag_pps = {}\nfrag_burst = {}\n",
+        p.arp_known.pps,
+        p.arp_known.burst,
+        p.arp.pps,
+        p.arp.burst,
+        p.resolve.pps,
+        p.resolve.burst,
+        p.frag.pps,
+        p.frag.burst
     );
     let a = &base.arp;
     let _ = writeln!(

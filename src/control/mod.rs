@@ -18,7 +18,8 @@ use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
 use crate::datapath::ip4_local::{ip4_local, LocalNext};
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
-use crate::datapath::pipeline::{self, LocalFragment, Meta, Punt, Unresolved, View};
+use crate::datapath::pipeline::{self, Meta, Unresolved, View};
+use crate::datapath::punt::PuntRx;
 use crate::datapath::worker::Shared;
 use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
@@ -29,9 +30,25 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Punted packets (and, separately, fragments) handled per loop round, so timers and the
-/// socket are not starved.
+/// Punted packets handled per queue and loop round, so timers, the other queues and the
+/// API are not starved.
 const PUNT_BUDGET: usize = 1024;
+
+/// Takes up to [`PUNT_BUDGET`] items from a punt queue, handing each to `handle`; how
+/// many.
+macro_rules! drain {
+    ($self:ident, $queue:ident, |$item:ident| $handle:expr) => {{
+        let mut n = 0;
+        while n < PUNT_BUDGET {
+            let Ok($item) = $self.punt.$queue.try_recv() else {
+                break;
+            };
+            $handle;
+            n += 1;
+        }
+        n
+    }};
+}
 
 /// How often the neighbour summary for the metrics thread is refreshed (it walks the
 /// table, so not every 1 ms loop round).
@@ -40,9 +57,8 @@ const SUMMARY_INTERVAL_MS: u64 = 100;
 pub struct Control {
     pub shared: Arc<Shared>,
     pub pool: Mempool,
-    pub punt_rx: Receiver<Punt>,
-    /// Fragments addressed to the router.
-    pub frag_rx: Receiver<LocalFragment>,
+    /// The queues from the workers (`datapath::punt`).
+    pub punt: PuntRx,
     pub neigh: NeighTable<Mbuf>,
     pub egress: Egress,
     pub counters: Arc<SharedCounters>,
@@ -71,30 +87,17 @@ impl Control {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Runs until a signal arrives, then tells the workers to stop.
+    /// Runs until a signal arrives, then tells the workers to stop. ARP the router
+    /// needs goes first, unsolicited ARP after resolution; the API is served between
+    /// the queues, so that a neighbour query never waits behind a backlog.
     pub fn run(&mut self) {
         while !self.signalled.load(Relaxed) {
-            let mut work = 0;
-            while work < PUNT_BUDGET {
-                match self.punt_rx.try_recv() {
-                    Ok(p) => {
-                        self.handle_punt(p);
-                        work += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            let mut frags = 0;
-            while frags < PUNT_BUDGET {
-                match self.frag_rx.try_recv() {
-                    Ok(f) => {
-                        self.fragment(f.pkt, f.l2_bcast);
-                        frags += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            work += frags;
+            let mut work = self.serve_api();
+            work += drain!(self, arp_known, |m| self.arp(m));
+            work += drain!(self, resolve, |u| self.resolve(u));
+            work += self.serve_api();
+            work += drain!(self, arp, |m| self.arp(m));
+            work += drain!(self, frags, |f| self.fragment(f.pkt, f.l2_bcast));
             let now = self.now_ms();
             self.expire_reassembly(now);
             self.neigh.tick(now, &mut self.actions);
@@ -103,7 +106,6 @@ impl Control {
             self.publish_summary(now);
             self.egress.flush();
             self.counters.flush(&mut self.egress.tally);
-            work += self.serve_api();
             if work == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -127,13 +129,6 @@ impl Control {
         self.summary_ms = Some(now);
         self.neigh_summary
             .publish(&self.neigh.count_by_state(), self.neigh.held_packets());
-    }
-
-    fn handle_punt(&mut self, p: Punt) {
-        match p {
-            Punt::Arp(m) => self.arp(m),
-            Punt::Resolve(u) => self.resolve(u),
-        }
     }
 
     /// A fragment for the router: into reassembly (its data is copied and the mbuf

@@ -22,20 +22,39 @@ pub enum ArpNext {
     Drop(Reason),
 }
 
+/// The checks the worker makes before punting an ARP frame (the first half of
+/// [`arp_input`]): well-formed Ethernet/IPv4 ARP from a unicast sender, for one of the
+/// port's addresses, with a request or reply op. Its sender's address, or why not.
+pub fn arp_for_us(frame: &[u8], port: &PortCtx) -> Result<Ipv4Addr, Reason> {
+    let Some(Ok(a)) = frame.get(ETH_HLEN..).map(ArpPacket::new_checked) else {
+        return Err(Reason::ArpMalformed);
+    };
+    if !a.is_ethernet_ipv4() {
+        return Err(Reason::ArpMalformed);
+    }
+    let sha = a.sender_mac();
+    if sha.is_multicast() || sha.is_zero() {
+        return Err(Reason::ArpMalformed);
+    }
+    if !port.owns(a.target_ip()) {
+        return Err(Reason::ArpOtherTarget);
+    }
+    let spa = a.sender_ip();
+    match a.operation() {
+        arp::OP_REQUEST => Ok(spa),
+        arp::OP_REPLY if !spa.is_unspecified() => Ok(spa),
+        _ => Err(Reason::ArpMalformed),
+    }
+}
+
 pub fn arp_input<P: Packet>(pkt: &mut P, port: &PortCtx) -> ArpNext {
+    if let Err(r) = arp_for_us(pkt.data(), port) {
+        return ArpNext::Drop(r);
+    }
     let Some(Ok(a)) = pkt.data().get(ETH_HLEN..).map(ArpPacket::new_checked) else {
         return ArpNext::Drop(Reason::ArpMalformed);
     };
-    if !a.is_ethernet_ipv4() {
-        return ArpNext::Drop(Reason::ArpMalformed);
-    }
     let (op, sha, spa, tpa) = (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip());
-    if sha.is_multicast() || sha.is_zero() {
-        return ArpNext::Drop(Reason::ArpMalformed);
-    }
-    if !port.owns(tpa) {
-        return ArpNext::Drop(Reason::ArpOtherTarget);
-    }
     match op {
         arp::OP_REQUEST => {
             let learn = (!spa.is_unspecified()).then_some((spa, sha));
@@ -54,8 +73,8 @@ pub fn arp_input<P: Packet>(pkt: &mut P, port: &PortCtx) -> ArpNext {
             eth.set_ethertype(ETHERTYPE_ARP);
             ArpNext::Reply { learn }
         }
-        arp::OP_REPLY if !spa.is_unspecified() => ArpNext::Learn { ip: spa, mac: sha },
-        _ => ArpNext::Drop(Reason::ArpMalformed),
+        // arp_for_us let only these through.
+        _ => ArpNext::Learn { ip: spa, mac: sha },
     }
 }
 

@@ -5,9 +5,9 @@
 //! (some PMDs, net_tap among them, need as many RX as TX queues, so it cannot own TX
 //! queues of its own).
 use super::fragment::fragment;
-use super::icmp_error::TokenBucket;
 use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};
 use super::qdisc::{QdiscSet, Qdiscs};
+use super::token_bucket::TokenBucket;
 use super::{HeapPacket, Packet, PortCtx, PortStat, QdiscStat, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
 use crate::wire::MacAddr;

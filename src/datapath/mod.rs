@@ -24,8 +24,10 @@ pub mod ip4_output;
 pub mod ip4_reassembly;
 pub mod ip4_route;
 pub mod pipeline;
+pub mod punt;
 pub mod qdisc;
 pub mod reason;
+pub mod token_bucket;
 pub mod worker;
 
 pub use crate::dpdk::RxCsum;

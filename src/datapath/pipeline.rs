@@ -33,13 +33,13 @@ use super::ip4_input::ip4_input;
 use super::ip4_local::{ip4_local, LocalNext};
 use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
 use super::ip4_route::{ip4_route, RouteNext};
+use super::punt::SlowPath;
 use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, ETH_HLEN};
 use crate::dpdk::{Mbuf, MbufBurst, BURST_MAX};
 use crate::fib::{Fib, NextHop};
 use crate::neigh::{NeighCursor, NeighSnapshot};
 use crate::wire::ipv4::Ipv4Packet;
 use std::net::Ipv4Addr;
-use std::sync::mpsc::{SyncSender, TrySendError};
 
 /// What travels with a packet from stage to stage besides its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +89,6 @@ pub struct Unresolved {
     pub nh: Ipv4Addr,
 }
 
-/// Work handed from a worker to the control thread.
-pub enum Punt {
-    /// An ARP frame received on `pkt.in_port()`.
-    Arp(Mbuf),
-    /// A packet waiting for the next hop `nh` on `port` to be resolved.
-    Resolve(Unresolved),
-}
-
 /// A fragment addressed to the router, handed to reassembly on the control thread (see
 /// `ip4_reassembly`). Fragments have a queue of their own, so that a fragment storm
 /// cannot crowd ARP and neighbour resolution out of theirs.
@@ -105,50 +97,12 @@ pub struct LocalFragment {
     pub l2_bcast: bool,
 }
 
-/// A worker's queues to the control thread. Full queues drop, counted; a worker never
-/// waits.
-pub struct SlowPath {
-    pub punt: SyncSender<Punt>,
-    pub frags: SyncSender<LocalFragment>,
-}
-
-impl SlowPath {
-    fn punt(&self, eg: &mut Egress, p: Punt) {
-        match self.punt.try_send(p) {
-            Ok(()) => eg.tally.punted += 1,
-            Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
-                let m = match p {
-                    Punt::Arp(m) => m,
-                    Punt::Resolve(u) => u.pkt,
-                };
-                eg.drop_pkt(m, Reason::PuntQueueFull);
-            }
-        }
-    }
-
-    fn fragment(&self, eg: &mut Egress, f: LocalFragment) {
-        match self.frags.try_send(f) {
-            Ok(()) => eg.tally.punted += 1,
-            Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
-                eg.drop_pkt(f.pkt, Reason::ReasmQueueFull);
-            }
-        }
-    }
-
-    #[inline]
-    fn resolve(&self, eg: &mut Egress, u: Option<Unresolved>) {
-        if let Some(u) = u {
-            self.punt(eg, Punt::Resolve(u));
-        }
-    }
-}
-
 /// Packets ahead of the current one whose headers are prefetched.
 const PREFETCH_AHEAD: usize = 4;
 
 /// Runs a burst received on DPDK port `port` through the pipeline, to TX buffers,
 /// qdiscs, the slow path or a counted drop. Every packet leaves the burst.
-pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, v: &mut View) {
+pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBurst, v: &mut View) {
     let n = rx.len().min(BURST_MAX);
     if n == 0 {
         return;
@@ -157,8 +111,9 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
     eg.tally.burst_packets += n as u64;
     eg.tally.port(port, PortStat::RxPackets, n as u64);
     // The ingress port, once per burst: unknown ports count as frames for another host.
-    let mac = match v.ports.get(port) {
-        Some(pc) if pc.up => pc.mac,
+    let ports: &Ports = v.ports;
+    let pc = match ports.get(port) {
+        Some(pc) if pc.up => pc,
         Some(_) => return drop_burst(eg, port, rx, Reason::PortDown),
         None => return drop_burst(eg, port, rx, Reason::EthOtherHost),
     };
@@ -188,20 +143,20 @@ pub fn receive(eg: &mut Egress, slow: &SlowPath, port: u16, rx: &mut MbufBurst, 
         let verdict = if !m.is_contiguous() {
             Err(Reason::MultiSegment)
         } else {
-            match fastpath::accept(m.data(), mac, m.rx_ip_csum()) {
+            match fastpath::accept(m.data(), pc.mac, m.rx_ip_csum()) {
                 Some(a) => {
                     dst[i] = a;
                     fast |= 1 << i;
                     Ok(())
                 }
-                None => match eth_input(m.data(), mac) {
+                None => match eth_input(m.data(), pc.mac) {
                     EthNext::Ip4 { l2_bcast: b } => ip4_input(m).map(|a| {
                         dst[i] = a.dst;
                         l2_bcast |= u32::from(b) << i;
                     }),
                     EthNext::Arp => {
                         if let Some(m) = rx.take(i) {
-                            slow.punt(eg, Punt::Arp(m));
+                            slow.arp(eg, m, pc, &v.neigh);
                         }
                         continue;
                     }
@@ -307,7 +262,7 @@ fn fast_forward(
 #[inline]
 fn route(
     eg: &mut Egress,
-    slow: &SlowPath,
+    slow: &mut SlowPath,
     mut m: Mbuf,
     meta: Meta,
     dst: u32,

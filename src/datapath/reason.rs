@@ -30,7 +30,13 @@ reasons! {
     MultiSegment => "multi_segment", "Chained (multi-segment) mbuf; the pipeline handles single segments only.";
     ArpMalformed => "arp_malformed", "ARP packet too short or not Ethernet/IPv4.";
     ArpOtherTarget => "arp_other_target", "ARP request or reply not addressed to one of our addresses.";
-    PuntQueueFull => "punt_queue_full", "The queue from the workers to the control thread was full.";
+    PuntArpKnownPoliced => "punt_arp_known_policed", "ARP from a neighbour the router knows or is resolving, over punt.arp_known_pps/arp_known_burst for its port.";
+    PuntArpPoliced => "punt_arp_policed", "Other ARP for the router, over punt.arp_pps/arp_burst for its port (an unsolicited ARP flood).";
+    PuntResolvePoliced => "punt_resolve_policed", "Packet for a neighbour without an ARP entry, over punt.resolve_pps/resolve_burst for the port it came in on.";
+    PuntFragPoliced => "punt_frag_policed", "Fragment for the router, over punt.frag_pps/frag_burst for the port it came in on.";
+    PuntArpKnownQueueFull => "punt_arp_known_queue_full", "The control thread's queue of ARP from known neighbours was full.";
+    PuntArpQueueFull => "punt_arp_queue_full", "The control thread's queue of other ARP was full.";
+    PuntResolveQueueFull => "punt_resolve_queue_full", "The control thread's queue of packets waiting for neighbour resolution was full.";
     ReasmQueueFull => "reasm_queue_full", "The queue of fragments from the workers to reassembly (on the control thread) was full: a fragment storm; ARP has a queue of its own.";
     Ip4HdrTruncated => "ip4_hdr_truncated", "Frame too short for an IPv4 header (Linux PKT_TOO_SMALL, InHdrErrors).";
     Ip4BadVersion => "ip4_bad_version", "IP version field not 4 in an IPv4 frame (InHdrErrors).";

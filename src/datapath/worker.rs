@@ -6,7 +6,8 @@
 //! without RX, and an idle worker never sleeps past the time a waiting packet may leave.
 //! Counters are folded into the shared copy every few drain ticks, not per round.
 use super::egress::{Egress, Injected};
-use super::pipeline::{self, SlowPath, View};
+use super::pipeline::{self, View};
+use super::punt::SlowPath;
 use super::qdisc::{QdiscStatus, Qdiscs, TbfParams};
 use super::{Ports, SharedCounters, MAX_BURST};
 use crate::dpdk::{rdtsc, MbufBurst, RxQueue};
@@ -115,7 +116,7 @@ impl Worker {
             for q in &mut self.rxqs {
                 if rx.rx(q, burst) > 0 {
                     received += rx.len();
-                    pipeline::receive(&mut self.egress, &self.slow, q.port, &mut rx, &mut v);
+                    pipeline::receive(&mut self.egress, &mut self.slow, q.port, &mut rx, &mut v);
                 }
             }
             let mut work = received + self.send_injected();
