@@ -24,10 +24,11 @@
 mod common;
 
 use common::{interleave, median, table, Mode, Report, Rng};
+use ferroute::config::IcmpConfig;
 use ferroute::datapath::egress::{Egress, Sink};
+use ferroute::datapath::icmp_ratelimit::IcmpLimiter;
 use ferroute::datapath::pipeline::{self, View};
 use ferroute::datapath::punt::{self, PuntLimits, PuntRx, SlowPath};
-use ferroute::datapath::token_bucket::TokenBucket;
 use ferroute::datapath::{PortCtx, PortStat, Ports, Reason, MAX_BURST};
 use ferroute::dpdk::{
     self, rdtsc, Eal, Mbuf, MbufBurst, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue,
@@ -328,7 +329,7 @@ fn run(mode: Mode) -> Result<(), String> {
                     .chain([Some(TxBuffer::new(TxQueue::new(port, 0)))])
                     .collect(),
             ),
-            TokenBucket::new(1000, 50, hz, rdtsc()),
+            IcmpLimiter::new(IcmpConfig::default().limits(), hz, rdtsc()),
             pool,
         ),
         slow,

@@ -15,9 +15,10 @@
 mod common;
 
 use common::{fmt_num, interleave, median, Mode, Report};
+use ferroute::config::IcmpConfig;
 use ferroute::datapath::egress::{Egress, Sink};
+use ferroute::datapath::icmp_ratelimit::IcmpLimiter;
 use ferroute::datapath::qdisc::{Limit, Qdiscs, TbfParams};
-use ferroute::datapath::token_bucket::TokenBucket;
 use ferroute::datapath::{PortStat, QdiscStat, MAX_BURST};
 use ferroute::dpdk::{self, Eal, Mbuf, Mempool, PortSetup, TxBuffer, TxQueue};
 use std::process::ExitCode;
@@ -37,7 +38,16 @@ impl Case {
     fn new(port: u16, hz: u64, pool: &Mempool, tbf: Option<TbfParams>) -> Result<Case, String> {
         let mut bufs: Vec<Option<TxBuffer>> = (0..=port).map(|_| None).collect();
         bufs[port as usize] = Some(TxBuffer::new(TxQueue::new(port, 0)));
-        let icmp = TokenBucket::new(0, 1, hz, dpdk::rdtsc());
+        let icmp = IcmpLimiter::new(
+            IcmpConfig {
+                msgs_per_sec: 0,
+                ratelimit_ms: 0,
+                ..IcmpConfig::default()
+            }
+            .limits(),
+            hz,
+            dpdk::rdtsc(),
+        );
         let mut egress = Egress::new(Sink::Tx(bufs), icmp, *pool);
         let qdiscs = Qdiscs::new(hz, 1, pool.size());
         qdiscs.set(port, tbf)?;

@@ -17,6 +17,7 @@ use ipnet::Ipv4Net;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::datapath::icmp_ratelimit::IcmpLimits;
 use crate::datapath::punt::{self, PuntLimits};
 use crate::datapath::qdisc::{self, Limit, TbfParams};
 use crate::wire::MacAddr;
@@ -169,6 +170,20 @@ pub struct IcmpConfig {
     /// Hosts tracked per worker; the least recently limited one is forgotten (counted)
     /// when a new one comes.
     pub peers: u32,
+}
+
+impl IcmpConfig {
+    /// The datapath's form of these settings.
+    pub fn limits(&self) -> IcmpLimits {
+        IcmpLimits {
+            msgs_per_sec: self.msgs_per_sec,
+            msgs_burst: self.msgs_burst,
+            ratelimit_ms: self.ratelimit_ms,
+            ratemask: self.ratemask,
+            burst: self.burst,
+            peers: self.peers,
+        }
+    }
 }
 
 impl Default for IcmpConfig {

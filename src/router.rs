@@ -6,10 +6,10 @@ use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv}
 use crate::control::server::{self, RouterEnv, Server};
 use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
+use crate::datapath::icmp_ratelimit::IcmpLimiter;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
 use crate::datapath::punt;
 use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
-use crate::datapath::token_bucket::TokenBucket;
 use crate::datapath::worker::{LoopParams, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
@@ -369,14 +369,7 @@ fn run_ports(
         None => None,
     };
 
-    let bucket = || {
-        TokenBucket::new(
-            cfg.icmp.msgs_per_sec,
-            cfg.icmp.msgs_burst,
-            hz,
-            dpdk::rdtsc(),
-        )
-    };
+    let bucket = || IcmpLimiter::new(cfg.icmp.limits(), hz, dpdk::rdtsc());
     let tx_buffers = |queue: u16| -> Vec<Option<TxBuffer>> {
         let n = port_ids
             .iter()

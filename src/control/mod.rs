@@ -17,6 +17,7 @@ pub mod server;
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
 use crate::datapath::ip4_local::{ip4_local, LocalNext};
+use crate::datapath::ip4_output::dst_of;
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
 use crate::datapath::pipeline::{self, Meta, Unresolved, View};
 use crate::datapath::punt::PuntRx;
@@ -157,6 +158,11 @@ impl Control {
         let mut unresolved = std::mem::take(&mut self.unresolved);
         match ip4_local(&mut p) {
             LocalNext::Reply => {
+                // ip4_local made the reply in place: its destination is the asker.
+                let to = dst_of(&p).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+                if !self.egress.icmp_allowed(IcmpOut::EchoReply, to) {
+                    return;
+                }
                 self.egress.tally.icmp(IcmpOut::EchoReply);
                 pipeline::send_local_heap(&mut self.egress, &p, &mut v, &mut unresolved);
             }

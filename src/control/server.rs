@@ -190,6 +190,8 @@ fn counters_text(e: &RouterEnv) -> String {
     let n = e.neigh_summary.read();
     for (k, v) in [
         ("icmp_ratelimited", t.icmp_ratelimited),
+        ("icmp_ratelimited_host", t.icmp_ratelimited_host),
+        ("icmp_peers_evicted", t.icmp_peers_evicted),
         ("icmp_suppressed", t.icmp_suppressed),
         ("punted", t.punted),
         ("arp_requests", t.arp_requests),

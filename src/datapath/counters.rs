@@ -97,8 +97,12 @@ pub struct Tally {
     /// Egress qdisc counters by egress port (sent: left the qdisc for the TX queue).
     pub qdisc: [[u64; QdiscStat::COUNT]; MAX_PORTS],
     pub icmp_out: [u64; IcmpOut::COUNT],
-    /// ICMP errors not sent because the rate limit's bucket was empty.
+    /// ICMP messages not sent because the global bucket (icmp.msgs_per_sec) was empty.
     pub icmp_ratelimited: u64,
+    /// ... because their destination host's bucket (icmp.ratelimit_ms) was empty.
+    pub icmp_ratelimited_host: u64,
+    /// Hosts the per-host ICMP limiter forgot to make room for new ones.
+    pub icmp_peers_evicted: u64,
     /// ICMP errors not sent because RFC 1812 §4.3.2.7 forbids them.
     pub icmp_suppressed: u64,
     /// Packets handed to the control thread (ARP, unresolved next hops, fragments).
@@ -127,6 +131,8 @@ impl Default for Tally {
             qdisc: [[0; QdiscStat::COUNT]; MAX_PORTS],
             icmp_out: [0; IcmpOut::COUNT],
             icmp_ratelimited: 0,
+            icmp_ratelimited_host: 0,
+            icmp_peers_evicted: 0,
             icmp_suppressed: 0,
             punted: 0,
             arp_requests: 0,
@@ -194,6 +200,8 @@ impl Tally {
             .chain(self.reasm_fail.iter())
             .chain([
                 &self.icmp_ratelimited,
+                &self.icmp_ratelimited_host,
+                &self.icmp_peers_evicted,
                 &self.icmp_suppressed,
                 &self.punted,
                 &self.arp_requests,
@@ -217,6 +225,8 @@ impl Tally {
             .chain(self.reasm_fail.iter_mut())
             .chain([
                 &mut self.icmp_ratelimited,
+                &mut self.icmp_ratelimited_host,
+                &mut self.icmp_peers_evicted,
                 &mut self.icmp_suppressed,
                 &mut self.punted,
                 &mut self.arp_requests,

@@ -5,12 +5,14 @@
 //! (some PMDs, net_tap among them, need as many RX as TX queues, so it cannot own TX
 //! queues of its own).
 use super::fragment::fragment;
+use super::icmp_ratelimit::{IcmpLimiter, Limited};
 use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};
 use super::qdisc::{QdiscSet, Qdiscs};
-use super::token_bucket::TokenBucket;
+use super::IcmpOut;
 use super::{HeapPacket, Packet, PortCtx, PortStat, QdiscStat, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
 use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
 /// Where an `Egress` sends finished packets.
@@ -35,7 +37,7 @@ const FRAGS_RESERVED: usize = 64;
 pub struct Egress {
     sink: Sink,
     pub tally: Tally,
-    icmp_bucket: TokenBucket,
+    icmp: IcmpLimiter,
     ident: u16,
     /// Where fragments come from.
     pool: Mempool,
@@ -49,11 +51,11 @@ pub struct Egress {
 }
 
 impl Egress {
-    pub fn new(sink: Sink, icmp_bucket: TokenBucket, pool: Mempool) -> Egress {
+    pub fn new(sink: Sink, icmp: IcmpLimiter, pool: Mempool) -> Egress {
         Egress {
             sink,
             tally: Tally::default(),
-            icmp_bucket,
+            icmp,
             ident: 0,
             pool,
             frags: Vec::with_capacity(FRAGS_RESERVED),
@@ -75,14 +77,29 @@ impl Egress {
         drop(m);
     }
 
-    /// A token of the ICMP error rate limit and the IP ID for the error, or None when
-    /// the bucket is empty.
-    pub fn icmp_token(&mut self) -> Option<u16> {
-        if !self.icmp_bucket.take(crate::dpdk::rdtsc()) {
-            return None;
+    /// May an ICMP message `kind` go to `dst` (the rate limits, see `icmp_ratelimit`)?
+    /// Counts the refusal by limit, and hosts the limiter forgot.
+    pub fn icmp_allowed(&mut self, kind: IcmpOut, dst: Ipv4Addr) -> bool {
+        let (t, c) = kind.type_code();
+        let verdict = self.icmp.allow(t, c, dst, crate::dpdk::rdtsc());
+        self.tally.icmp_peers_evicted += self.icmp.take_evicted();
+        match verdict {
+            Ok(()) => true,
+            Err(Limited::Host) => {
+                self.tally.icmp_ratelimited_host += 1;
+                false
+            }
+            Err(Limited::Global) => {
+                self.tally.icmp_ratelimited += 1;
+                false
+            }
         }
+    }
+
+    /// The IP identification of the next ICMP error.
+    pub fn icmp_ident(&mut self) -> u16 {
         self.ident = self.ident.wrapping_add(1);
-        Some(self.ident)
+        self.ident
     }
 
     /// An mbuf from the packet pool (for answers built from heap data).

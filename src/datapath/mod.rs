@@ -17,6 +17,7 @@ pub mod eth_input;
 pub mod fastpath;
 pub mod fragment;
 pub mod icmp_error;
+pub mod icmp_ratelimit;
 pub mod ip4_forward;
 pub mod ip4_input;
 pub mod ip4_local;

@@ -275,6 +275,12 @@ fn route(
             eg.tally.port(meta.in_port, PortStat::Delivered, 1);
             match ip4_local(&mut m) {
                 LocalNext::Reply => {
+                    // Limited only when icmp.ratemask says so (bit 0; not by default).
+                    // ip4_local made the reply in place: its destination is the asker.
+                    let to = dst_of(&m).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    if !eg.icmp_allowed(IcmpOut::EchoReply, to) {
+                        return;
+                    }
                     eg.tally.icmp(IcmpOut::EchoReply);
                     send_local(eg, m, v)
                 }
@@ -509,10 +515,19 @@ pub fn icmp_answer(
         eg.tally.icmp_suppressed += 1;
         return None;
     };
-    let Some(ident) = eg.icmp_token() else {
-        eg.tally.icmp_ratelimited += 1;
+    let Some(dst) = m
+        .data()
+        .get(ETH_HLEN..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+        .map(|ip| ip.src_addr())
+    else {
+        eg.tally.icmp_suppressed += 1;
         return None;
     };
+    if !eg.icmp_allowed(kind, dst) {
+        return None;
+    }
+    let ident = eg.icmp_ident();
     if !build_icmp_error(&mut m, kind, src, meta.mtu, ident) {
         eg.tally.icmp_suppressed += 1;
         return None;

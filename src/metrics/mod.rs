@@ -407,7 +407,19 @@ const ICMP_SENT: Spec = counter(
 const ICMP_RATELIMITED: Spec = counter(
     "ferroute_icmp_ratelimited_total",
     &[],
-    "ICMP errors not sent because the rate limit's token bucket was empty.",
+    "ICMP messages not sent because the global token bucket (icmp.msgs_per_sec, Linux \
+     icmp_msgs_per_sec) was empty.",
+);
+const ICMP_RATELIMITED_HOST: Spec = counter(
+    "ferroute_icmp_ratelimited_host_total",
+    &[],
+    "ICMP messages not sent because their destination host's token bucket \
+     (icmp.ratelimit_ms, Linux icmp_ratelimit) was empty.",
+);
+const ICMP_PEERS_EVICTED: Spec = counter(
+    "ferroute_icmp_peers_evicted_total",
+    &[],
+    "Hosts the per-host ICMP rate limiter forgot to make room for new ones (icmp.peers).",
 );
 const ICMP_SUPPRESSED: Spec = counter(
     "ferroute_icmp_suppressed_total",
@@ -549,6 +561,8 @@ fn all_specs() -> Vec<&'static Spec> {
         &DROP_REASON_INFO,
         &ICMP_SENT,
         &ICMP_RATELIMITED,
+        &ICMP_RATELIMITED_HOST,
+        &ICMP_PEERS_EVICTED,
         &ICMP_SUPPRESSED,
         &PUNTED,
         &ARP_REQUESTS,
@@ -638,6 +652,8 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
     };
     out.extend([
         one(&ICMP_RATELIMITED, s.totals.icmp_ratelimited),
+        one(&ICMP_RATELIMITED_HOST, s.totals.icmp_ratelimited_host),
+        one(&ICMP_PEERS_EVICTED, s.totals.icmp_peers_evicted),
         one(&ICMP_SUPPRESSED, s.totals.icmp_suppressed),
         one(&PUNTED, s.totals.punted),
         one(&ARP_REQUESTS, s.totals.arp_requests),

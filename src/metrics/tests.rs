@@ -179,6 +179,8 @@ fn every_family_has_help_type_prefix_and_unit_conventions() {
         "ferroute_drops_total",
         "ferroute_icmp_sent_total",
         "ferroute_icmp_ratelimited_total",
+        "ferroute_icmp_ratelimited_host_total",
+        "ferroute_icmp_peers_evicted_total",
         "ferroute_icmp_suppressed_total",
         "ferroute_fib_routes",
         "ferroute_fib_version",
