@@ -350,6 +350,13 @@ fn run_ports(
         signal_hook::flag::register(sig, Arc::clone(&signalled))
             .map_err(|e| format!("signal handler: {e}"))?;
     }
+    // SIGHUP (a closed terminal, or a habit of `kill -HUP` for reload) must not kill a
+    // router: it is taken and ignored. There is no reload; the API changes state live.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGHUP,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .map_err(|e| format!("signal handler: {e}"))?;
     let server = Server::bind(&cfg.control.socket).map_err(|e| {
         format!(
             "{}: control.socket: cannot bind {}: {e}",
