@@ -88,30 +88,35 @@ impl Control {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Runs until a signal arrives, then tells the workers to stop. ARP the router
-    /// needs goes first, unsolicited ARP after resolution; the API is served between
-    /// the queues, so that a neighbour query never waits behind a backlog.
+    /// Runs until a signal arrives, then tells the workers to stop.
     pub fn run(&mut self) {
         while !self.signalled.load(Relaxed) {
-            let mut work = self.serve_api();
-            work += drain!(self, arp_known, |m| self.arp(m));
-            work += drain!(self, resolve, |u| self.resolve(u));
-            work += self.serve_api();
-            work += drain!(self, arp, |m| self.arp(m));
-            work += drain!(self, frags, |f| self.fragment(f.pkt, f.l2_bcast));
-            let now = self.now_ms();
-            self.expire_reassembly(now);
-            self.neigh.tick(now, &mut self.actions);
-            self.run_actions();
-            self.publish_neigh();
-            self.publish_summary(now);
-            self.egress.flush();
-            self.counters.flush(&mut self.egress.tally);
-            if work == 0 {
+            if self.round() == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
         self.shared.stop.store(true, Relaxed);
+    }
+
+    /// One loop round: ARP the router needs first, unsolicited ARP after resolution,
+    /// the API between the queues (a neighbour query never waits behind a backlog),
+    /// then timers and publication. How many items it handled.
+    pub fn round(&mut self) -> usize {
+        let mut work = self.serve_api();
+        work += drain!(self, arp_known, |m| self.arp(m));
+        work += drain!(self, resolve, |u| self.resolve(u));
+        work += self.serve_api();
+        work += drain!(self, arp, |m| self.arp(m));
+        work += drain!(self, frags, |f| self.fragment(f.pkt, f.l2_bcast));
+        let now = self.now_ms();
+        self.expire_reassembly(now);
+        self.neigh.tick(now, &mut self.actions);
+        self.run_actions();
+        self.publish_neigh();
+        self.publish_summary(now);
+        self.egress.flush();
+        self.counters.flush(&mut self.egress.tally);
+        work
     }
 
     fn publish_neigh(&mut self) {
