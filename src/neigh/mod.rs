@@ -314,6 +314,9 @@ impl Core {
         if state == Failed {
             self.no_victim_until_ms = 0;
         }
+        if let Some(h) = &e.hot {
+            h.set_needed(matches!(state, Reachable | Delay | Probe | Permanent));
+        }
         // The snapshot's awaited set (INCOMPLETE keys) changes too.
         if (e.state == Incomplete) != (state == Incomplete) {
             self.dirty = true;

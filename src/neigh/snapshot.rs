@@ -17,6 +17,10 @@ use crate::wire::MacAddr;
 pub struct NeighHot {
     mac: MacAddr,
     used: AtomicBool,
+    /// The entry is in a state the router keeps up by itself (REACHABLE, DELAY, PROBE,
+    /// PERMANENT): its ARP is traffic the router needs. STALE entries made by
+    /// unsolicited requests are not, unless a worker uses them.
+    needed: AtomicBool,
 }
 
 impl NeighHot {
@@ -24,6 +28,7 @@ impl NeighHot {
         NeighHot {
             mac,
             used: AtomicBool::new(false),
+            needed: AtomicBool::new(false),
         }
     }
 
@@ -45,6 +50,12 @@ impl NeighHot {
     /// worker's concurrent `true` store.
     pub(super) fn take_used(&self) -> bool {
         self.used.load(Ordering::Relaxed) && self.used.swap(false, Ordering::Relaxed)
+    }
+
+    pub(super) fn set_needed(&self, needed: bool) {
+        if self.needed.load(Ordering::Relaxed) != needed {
+            self.needed.store(needed, Ordering::Relaxed);
+        }
     }
 
     pub(super) fn clear_used(&self) {
@@ -80,12 +91,15 @@ impl NeighSnapshot {
         self.awaited.insert(key);
     }
 
-    /// True when `ip` on `port` is a neighbour the router knows (usable) or is
-    /// resolving: its ARP frames are ones the router needs.
+    /// True when the router needs ARP from `ip` on `port`: it is resolving it, keeps
+    /// its entry up (see `NeighHot::needed`), or a worker sends through it.
     #[inline]
     pub fn knows(&self, port: PortId, ip: Ipv4Addr) -> bool {
         let key = NeighKey { port, ip };
-        self.map.contains_key(&key) || self.awaited.contains(&key)
+        match self.map.get(&key) {
+            Some(h) => h.needed.load(Ordering::Relaxed) || h.used.load(Ordering::Relaxed),
+            None => self.awaited.contains(&key),
+        }
     }
 
     pub(super) fn insert(&mut self, key: NeighKey, hot: Arc<NeighHot>) {

@@ -904,3 +904,25 @@ fn random_walk_conserves_packets() {
     assert!(t.is_empty());
     assert_eq!(t.next_deadline(), None);
 }
+
+#[test]
+fn arp_the_router_needs_is_known_to_the_workers() {
+    let mut t = table();
+    let mut out = Out::new();
+    t.resolve(0, A, 1, &mut out);
+    assert!(t.snapshot().knows(A.port, A.ip), "awaited while INCOMPLETE");
+    // Answered: REACHABLE, still needed. An entry an unsolicited request made (STALE)
+    // is not, until a worker sends through it.
+    t.on_arp(30, A, M1, ArpKind::Reply, &mut out);
+    t.on_arp(30, B, M2, ArpKind::Request, &mut out);
+    let snap = t.snapshot();
+    assert!(snap.knows(A.port, A.ip));
+    assert!(!snap.knows(B.port, B.ip));
+    snap.lookup(B.port, B.ip).unwrap().mark_used();
+    assert!(snap.knows(B.port, B.ip));
+    // A permanent entry is needed; an unknown address is not.
+    t.add_static(C, M1, &mut out);
+    let snap = t.snapshot();
+    assert!(snap.knows(C.port, C.ip));
+    assert!(!snap.knows(9, A.ip));
+}
