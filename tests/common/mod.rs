@@ -314,7 +314,7 @@ address = "10.0.2.1/24"
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
-            .arg("-s")
+            .arg("--socket")
             .arg(&self.socket)
             .output()
             .expect("run ferroute cli")
