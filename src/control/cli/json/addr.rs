@@ -30,8 +30,9 @@ pub fn broadcast(ip: Ipv4Addr, len: u8) -> Option<Ipv4Addr> {
 }
 
 impl AddrInfo {
-    /// The addresses of one port in order; each one in the subnet of an earlier one
-    /// is `secondary`, as Linux marks it.
+    /// The addresses of one port, primaries first and then secondaries, each in its
+    /// order: an address in the subnet of an earlier one is `secondary`, and listed
+    /// after the primaries, as Linux keeps them.
     pub fn of_port(addrs: &[&AddrMsg], label: &str) -> Vec<AddrInfo> {
         let mut seen: Vec<ipnet::Ipv4Net> = Vec::new();
         let mut out = Vec::new();
@@ -56,6 +57,7 @@ impl AddrInfo {
                 preferred_life_time: FOREVER,
             });
         }
+        out.sort_by_key(|a| a.secondary);
         out
     }
 }
@@ -81,6 +83,8 @@ mod tests {
             a([10, 0, 3, 1], 32),
         );
         let v = AddrInfo::of_port(&[&p, &s, &h], "port0");
+        assert_eq!(v[1].local, "10.0.3.1", "secondaries after the primaries");
+        let v = [v[0].clone(), v[2].clone(), v[1].clone()];
         assert_eq!(
             serde_json::to_string(&v[0]).unwrap(),
             r#"{"family":"inet","local":"10.0.1.1","prefixlen":24,"broadcast":"10.0.1.255","scope":"global","label":"port0","valid_life_time":4294967295,"preferred_life_time":4294967295}"#
