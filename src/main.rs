@@ -85,7 +85,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "-force" | "--force" => a.force = true,
             w if w == "-" || !w.starts_with('-') => a.words.push(w.into()),
             // iproute2's options by prefix, in its order of precedence.
-            w if opt_matches(w, "-statistics", 1) => a.stats = true,
+            w if opt_matches(w, "-stats", 1) || opt_matches(w, "-statistics", 1) => a.stats = true,
             w if opt_matches(w, "-json", 1) => a.json = true,
             w if opt_matches(w, "-batch", 1) => a.batch = Some(value(&arg)?),
             w if opt_matches(w, "-help", 1) => a.words = vec!["help".into()],

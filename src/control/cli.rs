@@ -1478,9 +1478,12 @@ pub fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), CliError> {
     }
     match s.split_once('/') {
         Some((a, l)) => {
-            let len: u8 = l
-                .parse()
-                .map_err(|_| usage(format!("invalid prefix length in \"{s}\"")))?;
+            // As ip: a length the address family cannot have is a usage error.
+            let len: u8 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+                usage(format!(
+                    "Error: any valid prefix is expected rather than \"{s}\"."
+                ))
+            })?;
             Ok((parse_ip(a)?, len))
         }
         None => Ok((parse_ip(s)?, 32)),
@@ -1561,6 +1564,7 @@ mod tests {
             (Ipv4Addr::new(10, 9, 1, 1), 32)
         );
         assert!(parse_prefix("10.9.0.0/x").is_err());
+        assert!(parse_prefix("10.9.0.0/33").is_err());
         assert_eq!(prefix_text(Ipv4Addr::new(10, 9, 1, 1), 32), "10.9.1.1");
         assert_eq!(prefix_text(Ipv4Addr::UNSPECIFIED, 0), "default");
     }
