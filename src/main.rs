@@ -70,7 +70,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "-c" | "--config" => a.config = Some(value(&arg)?.into()),
-            "--socket" | "-S" => a.socket = Some(value(&arg)?.into()),
+            "--socket" => a.socket = Some(value(&arg)?.into()),
             "--wait" => {
                 let v = value(&arg)?;
                 a.wait = Some(

@@ -253,3 +253,43 @@ fn exit_codes_abbreviations_flush_and_monitor() {
     ok(&["route"]);
     ok(&["counters"]);
 }
+
+#[test]
+fn man_page_and_completion_are_well_formed() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let man = format!("{root}/dist/man/ferroute.8");
+    let o = run(&["groff", "-man", "-ww", "-z", &man]);
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "groff: {}",
+        text(&o)
+    );
+    let page = std::fs::read_to_string(&man).unwrap();
+    for word in [
+        "route",
+        "flush",
+        "monitor",
+        "neigh",
+        "qdisc",
+        "\\-\\-log\\-level",
+        "78",
+        "69",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let comp = format!("{root}/dist/bash-completion/ferroute");
+    let o = run(&["bash", "-n", &comp]);
+    assert!(o.status.success(), "completion: {}", text(&o));
+    // The completion offers the top-level commands for `ferroute <TAB>`.
+    let o = run(&[
+        "bash",
+        "-c",
+        &format!(
+            "source {comp}; COMP_WORDS=(ferroute ''); COMP_CWORD=1; _ferroute; echo \"${{COMPREPLY[@]}}\""
+        ),
+    ]);
+    let offered = String::from_utf8_lossy(&o.stdout);
+    for w in ["run", "route", "monitor", "qdisc"] {
+        assert!(offered.split_whitespace().any(|x| x == w), "{offered}");
+    }
+}
