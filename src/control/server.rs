@@ -368,9 +368,29 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
                         b
                     }
                     Out::Ping => continue,
-                    // The monitor's subscription (a Sender in the rtnl thread) goes
-                    // when this thread's receiver does.
-                    Out::Close => return,
+                    // The reader is done: write the answers still owed (one token each),
+                    // then stop. A monitor's subscription (a Sender the rtnl thread
+                    // keeps) ends when this thread's receiver goes.
+                    Out::Close => {
+                        let mut owed = 0;
+                        while token_rx.try_recv().is_ok() {
+                            owed += 1;
+                        }
+                        while owed > 0 {
+                            match reply_rx.recv() {
+                                Ok(Out::Reply(b)) => {
+                                    owed -= 1;
+                                    if out.write_all(&b).is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = out.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
                 };
                 if out.write_all(&bytes).is_err() {
                     // Unblocks the reader too.
