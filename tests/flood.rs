@@ -112,7 +112,10 @@ fn a_garbage_flood_loses_no_pings_and_the_api_answers_at_once() {
     std::thread::sleep(Duration::from_secs(1));
     let (in_use, held) = (lab.counter("mempool_in_use"), lab.counter("neigh_held"));
     eprintln!("1 s after the flood: {in_use} mbufs in use ({idle} idle), {held} held");
-    assert!(in_use <= idle + held, "{in_use} in use, {idle} idle + {held} held");
+    assert!(
+        in_use <= idle + held,
+        "{in_use} in use, {idle} idle + {held} held"
+    );
     assert!(lab.counter("neigh_entries") <= 1024);
     assert!(held <= 1024);
     lab.assert_pool_back_to(idle);
