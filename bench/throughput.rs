@@ -768,7 +768,7 @@ impl Bench {
                         "198.18.1.2",
                         "dev",
                         "b",
-                        "-s",
+                        "--socket",
                         &n.dir.join("router.sock").to_string_lossy(),
                     ])
                     .map_err(|e| format!("route load: {e}\n{}", p.log_tail()))?;
@@ -960,7 +960,7 @@ impl Bench {
             let out = run(&[
                 ROUTER,
                 "counters",
-                "-s",
+                "--socket",
                 &self.names.dir.join("router.sock").to_string_lossy(),
             ])?;
             t.forwarded = Some(

@@ -3,10 +3,12 @@
 # headers, libclang for bindgen, iproute2, and the tools the tests drive (prometheus
 # brings promtool and the server the metrics tests scrape with). Benchmarks: dpdk-dev has
 # dpdk-testpmd (bench/throughput); libdpdk-dev depends on the net_tap, net_memif,
-# net_af_packet and net_ring PMDs they use; gzip reads the shared BGP table.
+# net_af_packet and net_ring PMDs they use; gzip reads the shared BGP table. groff-base
+# renders the man page (tests/cli.rs), systemd has systemd-run (tests/service.rs).
 set -euo pipefail
 pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config build-essential
-      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 prometheus gzip)
+      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 prometheus gzip
+      groff-base systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -35,6 +35,7 @@ for i in 1 2; do
 done
 echo "ferroute is forwarding between h1 (10.0.1.2) and h2 (10.0.2.2). Try:"
 echo "  ip netns exec h1 ping 10.0.2.2      ip netns exec h1 traceroute -n 10.0.2.2"
-echo "  $bin counters | grep -v ' 0\$'      $bin neigh      $bin route"
+echo "  $bin counters | grep -v ' 0\$'      $bin neigh      $bin route      $bin -s link"
+echo "  $bin monitor     (changes as they happen; ferroute alone prints the usage)"
 echo "Ctrl-C stops the router and removes the namespaces."
 wait "$pid"

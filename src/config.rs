@@ -68,6 +68,7 @@ pub struct Config {
     pub eal_args: Vec<String>,
     pub control: ControlConfig,
     pub metrics: MetricsConfig,
+    pub log: LogConfig,
     pub datapath: DatapathConfig,
     pub icmp: IcmpConfig,
     /// Policers of the hand-off to the control thread (`[punt]`).
@@ -95,6 +96,21 @@ impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig {
             socket: PathBuf::from("/run/ferroute/ferroute.sock"),
+        }
+    }
+}
+
+/// `[log]`: what the router writes to stderr (the journal under systemd).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Records above this level are not written; `--log-level` overrides it.
+    pub level: log::LevelFilter,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: log::LevelFilter::Info,
         }
     }
 }
@@ -428,6 +444,7 @@ struct RawConfig {
     eal: Option<RawEal>,
     control: Option<RawControl>,
     metrics: Option<RawMetrics>,
+    log: Option<RawLog>,
     datapath: Option<RawDatapath>,
     icmp: Option<RawIcmp>,
     punt: Option<RawPunt>,
@@ -457,6 +474,12 @@ struct RawEal {
 #[serde(deny_unknown_fields)]
 struct RawControl {
     socket: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -994,6 +1017,7 @@ impl Builder<'_> {
         }
         let control = self.control(raw.control.unwrap_or_default())?;
         let metrics = self.metrics(raw.metrics.unwrap_or_default())?;
+        let log = self.log(raw.log.unwrap_or_default())?;
         let datapath = self.datapath(raw.datapath.unwrap_or_default())?;
         let icmp = self.icmp(raw.icmp.unwrap_or_default())?;
         let punt = self.punt(raw.punt.unwrap_or_default())?;
@@ -1011,6 +1035,7 @@ impl Builder<'_> {
             eal_args,
             control,
             metrics,
+            log,
             datapath,
             icmp,
             punt,
@@ -1044,6 +1069,14 @@ impl Builder<'_> {
         Ok(ControlConfig {
             socket: PathBuf::from(socket),
         })
+    }
+
+    fn log(&self, raw: RawLog) -> Result<LogConfig, ConfigError> {
+        let Some(level) = raw.level else {
+            return Ok(LogConfig::default());
+        };
+        let level = crate::logging::parse_level(&level).map_err(|e| self.err("log.level", e))?;
+        Ok(LogConfig { level })
     }
 
     fn metrics(&self, raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
@@ -2375,6 +2408,17 @@ port = "a"
             "control.socket",
             "limited to 107",
         );
+    }
+
+    #[test]
+    fn log_level_key() {
+        assert_eq!(ok(&base()).log.level, log::LevelFilter::Info);
+        let l = |v: &str| with(&format!("[log]\nlevel = {v}\n"));
+        assert_eq!(ok(&l("\"debug\"")).log.level, log::LevelFilter::Debug);
+        assert_eq!(ok(&l("\"warning\"")).log.level, log::LevelFilter::Warn);
+        fail(&l("\"loud\""), "log.level", "not a log level");
+        fail(&l("3"), "log.level", "");
+        fail(&with("[log]\nfile = \"x\"\n"), "log.file", "");
     }
 
     #[test]

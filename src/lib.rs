@@ -11,9 +11,11 @@ pub mod datapath;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod fib;
+pub mod logging;
 pub mod metrics;
 pub mod neigh;
 pub mod router;
+pub mod service;
 pub mod stats;
 #[cfg(test)]
 mod testutil;

@@ -1,30 +1,44 @@
-//! `ferroute`: run the router, or talk to a running one.
+//! `ferroute`: run the router (`ferroute run`), or talk to a running one as `ip`/`tc`
+//! would (`ferroute route`, `ferroute -s link`, ...). A client command never starts a
+//! router: without a command it prints the usage.
+//!
+//! Exit codes (see `service`): 0 success; 1 usage error or router unreachable; 2 the
+//! router refused the request (`Error: ... (EEXIST)`); 78 bad configuration; 69 the
+//! router could not start.
 use ferroute::config::Config;
-use ferroute::control::cli;
-use ferroute::control::client::{self, Conn};
+use ferroute::control::cli::{self, CliError};
+use ferroute::control::client::{self, ClientError, Conn};
 use ferroute::control::message::FR_GETSTATUS;
+use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE_HEAD: &str = "\
-usage: ferroute [run] [-c FILE]          run the router (default: embedded conf/router.toml)
+usage: ferroute run [-c FILE] [--log-level L]   run the router (default: embedded conf/router.toml)
        ferroute check [-c FILE]          validate a configuration and exit
        ferroute status [--wait SECS]     ports of the running router; exit 0 once it is ready
        ferroute counters                 every counter of the running router
-       ferroute stats [--once]           per-port packet/byte rates and drops, every second";
+       ferroute stats [--once]           per-port packet/byte rates and drops, every second
+       ferroute monitor [all|route|neigh|link|addr|qdisc]   changes as they happen (ip monitor)";
 
 const USAGE_TAIL: &str = "\
 options: -c, --config FILE   configuration (also tells the client commands the socket)
-         -s, --socket PATH   control socket of a running router
-         -j, -json           JSON output for show commands
-         -stats              counters with the objects shown (qdisc: like tc -s)
-         -V, --version";
+         --socket PATH       control socket of a running router
+         -j, -json           JSON output for show commands (as ip -j / tc -j)
+         -s, -stats          statistics with the objects shown (as ip -s / tc -s)
+         --log-level L       run: off, error, warn, info, debug, trace ([log] level)
+         -V, --version
+Objects and verbs take iproute2's abbreviations (ro sh, ne, a, l, del ...).
+exit: 0 ok, 1 usage or router unreachable, 2 refused by the router,
+      78 bad configuration, 69 the router could not start";
 
 fn usage() -> String {
     format!("{USAGE_HEAD}\n{}\n{USAGE_TAIL}", cli::HELP)
 }
 
+#[derive(Default)]
 struct Args {
     /// The command and its arguments (`route add 10.9.0.0/16 via 10.0.2.2`).
     words: Vec<String>,
@@ -36,26 +50,27 @@ struct Args {
     stats: bool,
     batch: Option<String>,
     force: bool,
+    log_level: Option<log::LevelFilter>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        words: Vec::new(),
-        config: None,
-        socket: None,
-        wait: None,
-        once: false,
-        json: false,
-        stats: false,
-        batch: None,
-        force: false,
+/// True if `arg` is `-` + a prefix (at least `min` letters) of `long` (iproute2's
+/// `matches()`: `-s`, `-st`, `-stat` are all `-statistics`).
+fn opt_matches(arg: &str, long: &str, min: usize) -> bool {
+    let (Some(a), Some(l)) = (arg.strip_prefix('-'), long.strip_prefix('-')) else {
+        return false;
     };
-    let mut it = std::env::args().skip(1);
+    let a = a.strip_prefix('-').unwrap_or(a);
+    a.len() >= min && l.starts_with(a)
+}
+
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "-c" | "--config" => a.config = Some(value(&arg)?.into()),
-            "-s" | "--socket" => a.socket = Some(value(&arg)?.into()),
+            "--socket" => a.socket = Some(value(&arg)?.into()),
             "--wait" => {
                 let v = value(&arg)?;
                 a.wait = Some(
@@ -64,19 +79,25 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--once" => a.once = true,
-            "-j" | "-json" | "--json" => a.json = true,
-            // `-s` is the socket here; iproute2's long forms mean tc's `-s`.
-            "-stats" | "-statistics" | "--stats" => a.stats = true,
-            "-b" | "-batch" | "--batch" => a.batch = Some(value(&arg)?),
+            "--log-level" => {
+                a.log_level = Some(ferroute::logging::parse_level(&value(&arg)?)?);
+            }
             "-force" | "--force" => a.force = true,
-            "-h" | "--help" => a.words = vec!["help".into()],
-            "-V" | "--version" => a.words = vec!["version".into()],
             w if w == "-" || !w.starts_with('-') => a.words.push(w.into()),
-            other => return Err(format!("unexpected argument {other:?}")),
+            // iproute2's options by prefix, in its order of precedence.
+            w if opt_matches(w, "-stats", 1) || opt_matches(w, "-statistics", 1) => a.stats = true,
+            w if opt_matches(w, "-json", 1) => a.json = true,
+            w if opt_matches(w, "-batch", 1) => a.batch = Some(value(&arg)?),
+            w if opt_matches(w, "-help", 1) => a.words = vec!["help".into()],
+            w if opt_matches(w, "-Version", 1) || w == "--version" => {
+                a.words = vec!["version".into()]
+            }
+            other => {
+                return Err(format!(
+                    "Option \"{other}\" is unknown, try \"ferroute -help\"."
+                ))
+            }
         }
-    }
-    if a.words.is_empty() && a.batch.is_none() {
-        a.words.push("run".into());
     }
     Ok(a)
 }
@@ -91,6 +112,17 @@ fn socket_path(a: &Args) -> Result<PathBuf, String> {
         .socket)
 }
 
+/// Writes to stderr; a closed or failing stderr loses the text (never a panic).
+fn err_line(s: &str) {
+    let _ = writeln!(std::io::stderr(), "{s}");
+}
+
+/// Writes to stdout; false if stdout is gone (e.g. piped into head).
+fn out(s: &str) -> bool {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes()).and_then(|()| o.flush()).is_ok()
+}
+
 /// `ferroute status [--wait SECS]`: prints the ports; exit 0 once every link is up.
 fn status(a: &Args) -> Result<(), String> {
     let path = socket_path(a)?;
@@ -99,11 +131,11 @@ fn status(a: &Args) -> Result<(), String> {
         let reply = Conn::connect(&path).and_then(|mut c| c.text(FR_GETSTATUS));
         match reply {
             Ok(text) if text.contains("\nready yes") || text.starts_with("ready yes") => {
-                print!("{text}");
+                out(&text);
                 return Ok(());
             }
             Ok(text) if deadline.is_none() => {
-                print!("{text}");
+                out(&text);
                 return Err("router not ready".into());
             }
             Err(e) if deadline.is_none() => return Err(e.to_string()),
@@ -120,22 +152,44 @@ fn status(a: &Args) -> Result<(), String> {
     }
 }
 
+/// The exit code of a failed client command: 2 when the router refused it (it has an
+/// errno), 1 for bad arguments or a router that cannot be reached.
+fn cli_exit(e: &CliError) -> u8 {
+    match e {
+        CliError::Client(ClientError::Api(_)) => EXIT_REFUSED,
+        _ => EXIT_USAGE,
+    }
+}
+
 /// One iproute2-style command over a fresh connection.
-fn command(a: &Args) -> Result<(), String> {
-    let path = socket_path(a)?;
-    let conn = Conn::connect(&path).map_err(|e| e.to_string())?;
+fn command(a: &Args) -> Result<(), (String, u8)> {
+    let path = socket_path(a).map_err(|e| (format!("ferroute: {e}"), EXIT_USAGE))?;
+    let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
+    // Arguments are checked before connecting where that is possible.
+    cli::check_words(&words).map_err(|e| (format!("{e}"), cli_exit(&e)))?;
+    let conn = Conn::connect(&path).map_err(|e| (format!("ferroute: {e}"), EXIT_USAGE))?;
     let mut s = cli::Session::new(conn, a.json);
     s.stats = a.stats;
-    let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
-    let mut out = String::new();
-    let r = s.run(&words, &mut out);
-    print!("{out}");
-    r.map_err(|e| format!("Error: {e}"))
+    if cli::is_monitor(&words) {
+        return s
+            .monitor(&words[1..], &mut |t| out(t))
+            .map_err(|e| (format!("Error: {e}"), cli_exit(&e)));
+    }
+    let mut text = String::new();
+    let r = s.run(&words, &mut text);
+    out(&text);
+    r.map_err(|e| {
+        let code = cli_exit(&e);
+        match e {
+            CliError::Usage(u) => (u, code),
+            e => (format!("Error: {e}"), code),
+        }
+    })
 }
 
 /// `ferroute stats`: readings of `counters` a second apart; `--once` prints one view.
 fn stats(a: &Args) -> Result<(), String> {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let path = socket_path(a)?;
     let read = || {
         client::counters(&path)
@@ -149,31 +203,51 @@ fn stats(a: &Args) -> Result<(), String> {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         let cur = read()?;
         let view = ferroute::stats::render(&prev.1, &cur.1, cur.0 - prev.0);
-        let mut out = std::io::stdout().lock();
         let written = if a.once {
-            write!(out, "{view}")
+            out(&view)
         } else {
             let head = if clear { "\x1b[2J\x1b[H" } else { "\n" };
-            write!(
-                out,
+            out(&format!(
                 "{head}ferroute stats ({}): rates over the last second; Ctrl-C quits\n\n{view}",
                 path.display()
-            )
+            ))
         };
         // Stdout closed (e.g. piped into head): stop quietly.
-        if written.and_then(|()| out.flush()).is_err() || a.once {
+        if !written || a.once {
             return Ok(());
         }
         prev = cur;
     }
 }
 
+/// `ferroute run`: 78 for a bad configuration, 69 if the router could not start.
+fn run_router(a: &Args) -> u8 {
+    let cfg = match Config::load(a.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            err_line(&format!("ferroute: {e}"));
+            return EXIT_CONFIG;
+        }
+    };
+    ferroute::logging::init(a.log_level.unwrap_or(cfg.log.level));
+    let r = ferroute::router::run(cfg);
+    let code = match r {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            EXIT_START
+        }
+    };
+    log::logger().flush();
+    code
+}
+
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ferroute: {e}\n{}", usage());
-            return ExitCode::from(2);
+            err_line(&e);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Some(file) = &args.batch {
@@ -181,47 +255,63 @@ fn main() -> ExitCode {
         return match r {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("ferroute: {e}");
-                ExitCode::FAILURE
+                err_line(&format!("ferroute: {e}"));
+                ExitCode::from(EXIT_USAGE)
             }
         };
     }
-    let result = match args.words[0].as_str() {
+    let Some(cmd) = args.words.first() else {
+        // As `ip` alone (which exits 255): the usage, and no router is started.
+        err_line(&usage());
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let result = match cmd.as_str() {
         "help" => {
-            println!("{}", usage());
+            out(&format!("{}\n", usage()));
             Ok(())
         }
         "version" => {
-            println!(
-                "ferroute {} ({})",
+            out(&format!(
+                "ferroute {} ({})\n",
                 env!("CARGO_PKG_VERSION"),
                 env!("FERROUTE_GIT_REV")
-            );
+            ));
             Ok(())
         }
-        "run" => Config::load(args.config.as_deref())
-            .map_err(|e| e.to_string())
-            .and_then(ferroute::router::run),
-        "check" => Config::load(args.config.as_deref())
-            .map(|c| {
-                println!(
-                    "{}: OK ({} ports, {} workers, {} routes)",
+        "run" => {
+            if args.words.len() > 1 {
+                err_line(&format!(
+                    "ferroute: run takes no arguments, got {:?}",
+                    &args.words[1..]
+                ));
+                return ExitCode::from(EXIT_USAGE);
+            }
+            return ExitCode::from(run_router(&args));
+        }
+        "check" => match Config::load(args.config.as_deref()) {
+            Ok(c) => {
+                out(&format!(
+                    "{}: OK ({} ports, {} workers, {} routes)\n",
                     c.source,
                     c.ports.len(),
                     c.workers.len(),
                     c.routes.len()
-                );
-            })
-            .map_err(|e| e.to_string()),
+                ));
+                Ok(())
+            }
+            Err(e) => {
+                err_line(&format!("ferroute: {e}"));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
         "status" => status(&args),
         "stats" => stats(&args),
         _ => {
-            // iproute2-style errors go out as they are ("Error: ... (EEXIST)").
             return match command(&args) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::FAILURE
+                Err((e, code)) => {
+                    err_line(&e);
+                    ExitCode::from(code)
                 }
             };
         }
@@ -229,8 +319,47 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferroute: {e}");
-            ExitCode::FAILURE
+            err_line(&format!("ferroute: {e}"));
+            ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Args {
+        parse_args(s.split_whitespace().map(String::from)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn iproute2_options_by_prefix() {
+        let a = args("-s link");
+        assert!(a.stats && a.words == ["link"] && a.socket.is_none());
+        assert!(args("-stat qdisc").stats);
+        assert!(args("-statistics qdisc").stats);
+        assert!(args("-j ro sh").json);
+        assert!(args("-json route").json);
+        assert_eq!(args("-b FILE").batch.as_deref(), Some("FILE"));
+        assert_eq!(args("-batch FILE -force").batch.as_deref(), Some("FILE"));
+        assert_eq!(
+            args("--socket /x.sock route").socket,
+            Some(PathBuf::from("/x.sock"))
+        );
+        assert_eq!(args("-V").words, ["version"]);
+        assert!(parse_args(["-x".to_string()]).is_err());
+        assert!(parse_args(["--log-level".to_string(), "loud".into()]).is_err());
+        assert_eq!(
+            args("run --log-level debug").log_level,
+            Some(log::LevelFilter::Debug)
+        );
+    }
+
+    #[test]
+    fn no_command_is_no_router() {
+        // `ferroute` alone and `ferroute -s link` never mean `run`.
+        assert!(args("").words.is_empty());
+        assert_eq!(args("-s link").words, ["link"]);
     }
 }

@@ -26,21 +26,6 @@ use std::time::{Duration, Instant};
 /// held packets).
 const INJECT_QUEUE: usize = 4096;
 
-/// Logs a line to stderr, prefixed like a daemon's. A stderr that is gone (a closed
-/// pipe, e.g. `ferroute run 2>&1 | head`) loses the line instead of panicking, as
-/// `eprintln!` would: the router goes on.
-#[macro_export]
-macro_rules! log {
-    ($($arg:tt)*) => {
-        $crate::router::log_line(&mut std::io::stderr(), format_args!($($arg)*))
-    };
-}
-
-/// Writes one log line to `w`, ignoring write errors (see [`log!`]).
-pub fn log_line(w: &mut impl std::io::Write, args: std::fmt::Arguments) {
-    let _ = writeln!(w, "ferroute: {args}");
-}
-
 /// Connected, local and broadcast routes of one port address (as Linux adds for
 /// `ip addr add`).
 pub fn address_routes(addr: Ipv4Net, port: u16) -> Vec<Route> {
@@ -206,9 +191,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     for p in &cfg.ports {
         eal_args.push(format!("--vdev={}", p.devargs));
     }
-    log!("starting EAL: {}", eal_args.join(" "));
+    log::info!("starting EAL: {}", eal_args.join(" "));
+    crate::service::status("starting EAL and ports");
     let eal = Eal::init(&eal_args).map_err(|e| e.to_string())?;
-    log!("{}", dpdk::dpdk_version());
+    log::info!("{}", dpdk::dpdk_version());
     let result = run_with_eal(&cfg);
     drop(eal);
     result
@@ -256,7 +242,7 @@ fn run_with_eal(cfg: &Config) -> Result<(), String> {
         };
         let info = dpdk::setup_and_start(id, &setup, &pool)
             .map_err(|e| format!("{}: port[{i}] ({}): {e}", cfg.source, p.name))?;
-        log!(
+        log::info!(
             "port {} (DPDK port {id}, {}) started: mac {} addr {} mtu {}, {} RX queue(s), RX IPv4 checksum offload {}",
             p.name,
             info.driver,
@@ -334,13 +320,13 @@ fn run_ports(
     )?;
     shared.neigh.store(Arc::new(neigh.snapshot()));
     for (port, t) in rtnl.qdiscs() {
-        log!(
+        log::info!(
             "port {}: qdisc tbf {t} (a packet waits at most {})",
             rtnl.name_of(*port),
             fmt_time_us(t.max_delay_us())
         );
     }
-    log!(
+    log::info!(
         "FIB version {}: {} prefixes",
         shared.fib.load().version,
         shared.fib.load().prefixes()
@@ -429,7 +415,7 @@ fn run_ports(
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             format!("{}: worker[{w}].lcore: {e}", cfg.source)
         })?;
-        log!("worker {w} on lcore {} polls {}", wc.lcore, rx.join(", "));
+        log::info!("worker {w} on lcore {} polls {}", wc.lcore, rx.join(", "));
     }
     drop(slow);
     let counters = Arc::new(SharedCounters::default());
@@ -519,44 +505,22 @@ fn run_ports(
         }
         None => None,
     };
-    log!(
+    let ready = format!(
         "ready: {} port(s) up; control socket {}; metrics {metrics_url}",
         port_ids.len(),
         cfg.control.socket.display()
     );
+    log::info!("{ready}");
+    crate::service::ready(&ready);
     control.run();
+    crate::service::stopping();
     api.stop();
     // Before the ports close: the metrics thread reads their stats.
     if let Some(s) = serving {
         s.stop();
     }
-    log!("stopping: waiting for workers");
+    log::info!("stopping: waiting for workers");
     dpdk::wait_lcores();
-    log!("stopped");
+    log::info!("stopped");
     Ok(())
-}
-
-#[cfg(test)]
-mod log_tests {
-    use super::log_line;
-    use std::io::{self, Write};
-
-    /// A writer whose reader has gone, as stderr into a closed pipe.
-    struct BrokenPipe;
-    impl Write for BrokenPipe {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::Error::from(io::ErrorKind::BrokenPipe))
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::BrokenPipe))
-        }
-    }
-
-    #[test]
-    fn a_broken_stderr_loses_the_line_without_panicking() {
-        log_line(&mut BrokenPipe, format_args!("port {} started", 0));
-        let mut ok = Vec::new();
-        log_line(&mut ok, format_args!("ready: {} port(s) up", 2));
-        assert_eq!(ok, b"ferroute: ready: 2 port(s) up\n");
-    }
 }

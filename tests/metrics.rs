@@ -475,7 +475,7 @@ fn stats_shows_rates_and_nonzero_drops() {
 
     // Live mode prints a view every second until stopped.
     let mut live = Command::new(common::BIN)
-        .args(["stats", "-s"])
+        .args(["stats", "--socket"])
         .arg(&lab.socket)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -197,6 +197,8 @@ fn bad_config_is_refused_with_file_key_and_reason() {
         let o = run(&[common::BIN, cmd, "-c", p]);
         let msg = text(&o);
         assert!(!o.status.success(), "{cmd} accepted a bad config");
+        // EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop.
+        assert_eq!(o.status.code(), Some(78), "{cmd}: {}", text(&o));
         assert!(
             msg.contains(p) && msg.contains("port[1].address"),
             "{cmd}: {msg}"
@@ -221,6 +223,11 @@ fn sigterm_stops_cleanly() {
     let st = lab.stop().expect("router exited within 10 s of SIGTERM");
     assert!(st.success(), "exit status {st:?}\n{}", lab.log_text());
     assert!(lab.log_text().contains("ferroute: stopped"));
+    assert!(
+        !lab.log_text().contains("ferroute: error"),
+        "{}",
+        lab.log_text()
+    );
     assert!(!lab.socket.exists(), "control socket removed at exit");
 }
 

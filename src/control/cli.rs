@@ -2,13 +2,15 @@
 //! neigh`, `ferroute addr`, `ferroute link set port1 mtu 1280`, `ferroute qdisc ...`,
 //! `ferroute config dump`): parsed into control API messages, answers printed as
 //! `ip` prints them, or as JSON with `-j`. `-batch FILE` runs many over one connection.
+pub mod json;
+
 use super::client::{ClientError, Conn};
 use super::message::*;
 use crate::datapath::qdisc;
 use crate::wire::MacAddr;
-use serde_json::{json, Value};
+use json::route::{prefix_text, Table};
 use std::fmt::Write as _;
-use std::io::BufRead;
+use std::io::{BufRead, Write as _};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Instant;
@@ -46,9 +48,11 @@ fn usage(s: impl Into<String>) -> CliError {
 }
 
 pub const HELP: &str = "\
-       ferroute route [show [PREFIX]] | get ADDR
+       ferroute route [show] [table main|local|all] [SELECTOR] | get ADDR
        ferroute route add|del|replace|append|change|prepend [blackhole|unreachable|prohibit]
                       PREFIX [via GW] [dev PORT] [metric N]
+       ferroute route flush SELECTOR     SELECTOR: [PREFIX|root P|match P|exact P] [proto P]
+                                         [dev PORT] [via GW] [type T] [table T]
        ferroute route load FILE|- [via GW] [dev PORT] [metric N] [batch N]
        ferroute neigh [show [dev PORT]] | add|replace|change|del ADDR [lladdr MAC] [dev PORT]
        ferroute addr [show [dev PORT]] | add|replace|del ADDR/LEN dev PORT
@@ -58,6 +62,316 @@ pub const HELP: &str = "\
                       latency TIME|limit SIZE
        ferroute config dump
        ferroute -batch FILE [-force]      one command per line over one connection";
+
+/// iproute2's `matches()`: `word` is a nonempty prefix of `full`.
+fn matches(word: &str, full: &str) -> bool {
+    !word.is_empty() && full.starts_with(word)
+}
+
+/// The canonical name of the first entry `word` abbreviates, in the table's order
+/// (iproute2 tries its commands in a fixed order, so `a` is `add` and `s` is `show`);
+/// entries marked exact (`chg`, tc's `replace`) match only in full.
+fn pick(word: &str, table: &[(&str, &'static str, bool)]) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(pat, _, exact)| {
+            if *exact {
+                word == *pat
+            } else {
+                matches(word, pat)
+            }
+        })
+        .map(|(_, canon, _)| *canon)
+}
+
+/// `ip`'s objects in `ip`'s order (ip.c `cmds`), then tc's `qdisc` and ferroute's own
+/// (whole words only). Objects ferroute lacks resolve to their name, so that `ferroute
+/// m` is `maddress` (unsupported) as `ip m` is, not `monitor`.
+const OBJECTS: &[(&str, &str, bool)] = &[
+    ("config", "config", true),
+    ("counters", "counters", true),
+    ("status", "status", true),
+    ("address", "address", false),
+    ("addrlabel", "addrlabel", false),
+    ("maddress", "maddress", false),
+    ("route", "route", false),
+    ("rule", "rule", false),
+    ("neighbor", "neighbour", false),
+    ("neighbour", "neighbour", false),
+    ("ntable", "ntable", false),
+    ("ntbl", "ntable", false),
+    ("link", "link", false),
+    ("l2tp", "l2tp", false),
+    ("fou", "fou", false),
+    ("ila", "ila", false),
+    ("macsec", "macsec", false),
+    ("tunnel", "tunnel", false),
+    ("tuntap", "tuntap", false),
+    ("tap", "tuntap", false),
+    ("token", "token", false),
+    ("tcpmetrics", "tcpmetrics", false),
+    ("tcp_metrics", "tcpmetrics", false),
+    ("monitor", "monitor", false),
+    ("xfrm", "xfrm", false),
+    ("mroute", "mroute", false),
+    ("mrule", "mrule", false),
+    ("netns", "netns", false),
+    ("netconf", "netconf", false),
+    ("vrf", "vrf", false),
+    ("sr", "sr", false),
+    ("nexthop", "nexthop", false),
+    ("mptcp", "mptcp", false),
+    ("ioam", "ioam", false),
+    ("help", "help", false),
+    ("qdisc", "qdisc", false),
+];
+
+const SUPPORTED: &[&str] = &[
+    "address",
+    "route",
+    "neighbour",
+    "link",
+    "monitor",
+    "qdisc",
+    "config",
+    "counters",
+    "status",
+    "help",
+];
+
+/// The object a command names (`ro` -> `route`), or the usage error.
+pub fn object(word: &str) -> Result<&'static str, CliError> {
+    match pick(word, OBJECTS) {
+        Some(o) if SUPPORTED.contains(&o) => Ok(o),
+        Some(o) => Err(usage(format!(
+            "Object \"{o}\" is not supported by ferroute, try \"ferroute help\"."
+        ))),
+        None => Err(usage(format!(
+            "Object \"{word}\" is unknown, try \"ferroute help\"."
+        ))),
+    }
+}
+
+/// Checks the object of a command line before anything is sent.
+pub fn check_words(words: &[&str]) -> Result<(), CliError> {
+    let w = words.first().ok_or_else(|| usage("no command given"))?;
+    object(w).map(|_| ())
+}
+
+/// Whether the command is `monitor` (which streams instead of answering once).
+pub fn is_monitor(words: &[&str]) -> bool {
+    words
+        .first()
+        .is_some_and(|w| matches!(object(w), Ok("monitor")))
+}
+
+/// ip route's verbs in iproute2's order (iproute.c `do_iproute`), plus `load`.
+const ROUTE_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "change", false),
+    ("chg", "change", true),
+    ("replace", "replace", false),
+    ("prepend", "prepend", false),
+    ("append", "append", false),
+    ("test", "test", false),
+    ("delete", "delete", false),
+    ("list", "show", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("get", "get", false),
+    ("flush", "flush", false),
+    ("restore", "restore", false),
+    ("showdump", "showdump", false),
+    ("save", "save", false),
+    ("help", "help", false),
+    ("load", "load", true),
+];
+
+/// ip neigh's verbs (ipneigh.c `do_ipneigh`).
+const NEIGH_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "change", false),
+    ("chg", "change", true),
+    ("replace", "replace", false),
+    ("delete", "delete", false),
+    ("get", "get", false),
+    ("list", "show", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("flush", "flush", false),
+    ("help", "help", false),
+];
+
+/// ip addr's verbs (ipaddress.c `do_ipaddr`).
+const ADDR_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "change", false),
+    ("chg", "change", true),
+    ("replace", "replace", false),
+    ("delete", "delete", false),
+    ("list", "show", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("flush", "flush", false),
+    ("save", "save", false),
+    ("showdump", "showdump", false),
+    ("restore", "restore", false),
+    ("help", "help", false),
+];
+
+/// ip link's verbs (iplink.c `do_iplink`): `set` is `change`.
+const LINK_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "set", false),
+    ("set", "set", false),
+    ("replace", "replace", false),
+    ("delete", "delete", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("list", "show", false),
+    ("xstats", "xstats", false),
+    ("afstats", "afstats", false),
+    ("property", "property", false),
+    ("help", "help", false),
+];
+
+/// tc qdisc's verbs (tc_qdisc.c `do_qdisc`): `replace` and `link` whole words only.
+const QDISC_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "change", false),
+    ("replace", "replace", true),
+    ("link", "link", true),
+    ("delete", "delete", false),
+    ("list", "show", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("help", "help", false),
+];
+
+/// The verb of `args` (default `show`) and the rest; an unknown or unsupported verb is
+/// a usage error naming the object.
+fn verb<'a, 'b>(
+    args: &'b [&'a str],
+    table: &[(&str, &'static str, bool)],
+    obj: &str,
+    supported: &[&str],
+) -> Result<(&'static str, &'b [&'a str]), CliError> {
+    let Some((w, rest)) = args.split_first() else {
+        return Ok(("show", args));
+    };
+    match pick(w, table) {
+        Some(v) if supported.contains(&v) => Ok((v, rest)),
+        Some(v) => Err(usage(format!(
+            "\"ferroute {obj} {v}\" is not supported, try \"ferroute help\"."
+        ))),
+        None => Err(usage(format!(
+            "Command \"{w}\" is unknown, try \"ferroute {obj} help\"."
+        ))),
+    }
+}
+
+/// The groups of `ferroute monitor [all|OBJECT...]`.
+fn monitor_groups(args: &[&str]) -> Result<u32, CliError> {
+    if args.is_empty() {
+        return Ok(RTMGRP_ALL);
+    }
+    let mut g = 0;
+    for a in args {
+        g |= match *a {
+            "all" => RTMGRP_ALL,
+            w => match pick(w, OBJECTS) {
+                Some("route") => RTMGRP_IPV4_ROUTE,
+                Some("neighbour") => RTMGRP_NEIGH,
+                Some("link") => RTMGRP_LINK,
+                Some("address") => RTMGRP_IPV4_IFADDR,
+                Some("qdisc") => RTMGRP_TC,
+                _ => {
+                    return Err(usage(format!(
+                        "usage: ferroute monitor [all|route|neigh|link|addr|qdisc]..., not \"{w}\""
+                    )))
+                }
+            },
+        };
+    }
+    Ok(g)
+}
+
+/// Which routes a `route show` or `route flush` selects (ip-route(8) SELECTOR).
+#[derive(Debug, Clone, Default)]
+struct RouteFilter {
+    table: Option<Table>,
+    /// (kind, prefix): exact (`PREFIX`, `exact P`), root (subnets of P), match (P's
+    /// supernets).
+    prefix: Option<(&'static str, ipnet::Ipv4Net)>,
+    proto: Option<u8>,
+    oif: Option<u32>,
+    via: Option<Ipv4Addr>,
+    rtype: Option<u8>,
+    scope: Option<u8>,
+}
+
+impl RouteFilter {
+    fn is_empty(&self) -> bool {
+        self.prefix.is_none()
+            && self.proto.is_none()
+            && self.oif.is_none()
+            && self.via.is_none()
+            && self.rtype.is_none()
+            && self.scope.is_none()
+            && self.table.is_none()
+    }
+
+    fn table(&self) -> Table {
+        self.table.unwrap_or(Table::Main)
+    }
+
+    fn selects(&self, r: &RouteMsg) -> bool {
+        let net = ipnet::Ipv4Net::new(r.dst, r.dst_len).ok();
+        let prefix_ok = match (self.prefix, net) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(("root", p)), Some(n)) => p.contains(&n),
+            (Some(("match", p)), Some(n)) => n.contains(&p),
+            (Some((_, p)), Some(n)) => p == n,
+        };
+        prefix_ok
+            && self.table().shows(r)
+            && self.proto.map_or(true, |p| p == r.protocol)
+            && self.oif.map_or(true, |o| r.oif == Some(o))
+            && self.via.map_or(true, |g| r.gateway == Some(g))
+            && self.rtype.map_or(true, |t| t == r.rtype)
+            && self.scope.map_or(true, |s| s == r.scope)
+    }
+}
+
+fn proto_num(v: &str) -> Result<u8, CliError> {
+    match v {
+        "static" => Ok(RTPROT_STATIC),
+        "kernel" => Ok(RTPROT_KERNEL),
+        "boot" => Ok(3),
+        n => n
+            .parse()
+            .map_err(|_| usage(format!("invalid protocol \"{v}\""))),
+    }
+}
+
+fn rtype_num(v: &str) -> Option<u8> {
+    Some(match v {
+        "unicast" => RTN_UNICAST,
+        "local" => RTN_LOCAL,
+        "broadcast" => RTN_BROADCAST,
+        "blackhole" => RTN_BLACKHOLE,
+        "unreachable" => RTN_UNREACHABLE,
+        "prohibit" => RTN_PROHIBIT,
+        _ => return None,
+    })
+}
+
+/// uid of this process, as `ip route get` reports the asker's.
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+}
 
 /// A connection plus what commands need to look up (port names).
 pub struct Session {
@@ -115,12 +429,12 @@ impl Session {
         let (obj, rest) = words
             .split_first()
             .ok_or_else(|| usage("no command given"))?;
-        match *obj {
-            "route" | "r" | "ro" => self.route(rest, out),
-            "neigh" | "neighbor" | "neighbour" | "n" => self.neigh(rest, out),
-            "addr" | "address" | "a" => self.addr(rest, out),
-            "link" | "l" => self.link(rest, out),
-            "qdisc" | "q" => self.qdisc(rest, out),
+        match object(obj)? {
+            "route" => self.route(rest, out),
+            "neighbour" => self.neigh(rest, out),
+            "address" => self.addr(rest, out),
+            "link" => self.link(rest, out),
+            "qdisc" => self.qdisc(rest, out),
             "config" => match rest {
                 ["dump"] => {
                     out.push_str(&self.conn.text(FR_GETCONFIG)?);
@@ -136,35 +450,105 @@ impl Session {
                 out.push_str(&self.conn.text(FR_GETCOUNTERS)?);
                 Ok(())
             }
-            other => Err(usage(format!(
-                "Object \"{other}\" is unknown, try \"ferroute help\"."
-            ))),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                Ok(())
+            }
+            "monitor" => Err(usage("monitor runs on its own, not in a batch")),
+            other => Err(usage(format!("Object \"{other}\" is not supported"))),
+        }
+    }
+
+    // --- monitor ----------------------------------------------------------------------
+
+    /// `ferroute monitor [OBJECT...]`: subscribes and prints each change as `ip monitor`
+    /// does, until `emit` returns false (stdout gone) or the router goes away.
+    pub fn monitor(
+        &mut self,
+        args: &[&str],
+        emit: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), CliError> {
+        let groups = monitor_groups(args)?;
+        // Port names first: once subscribed, notifications (seq 0) would mix with a dump.
+        self.links()?;
+        self.conn.change(FR_MONITOR, 0, Body::Groups(groups))?;
+        loop {
+            let m = match self.conn.recv() {
+                Ok(m) => m,
+                Err(ClientError::Io(e)) if e.contains("timed out") || e.contains("temporarily") => {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let text = match (&m.body, m.kind) {
+                (Body::Error { errno, msg, .. }, _) if *errno != 0 => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ferroute monitor: {msg} ({})",
+                        errno::name(*errno)
+                    );
+                    continue;
+                }
+                (Body::Route(r), k) => {
+                    let line = self.route_line(r, Table::All);
+                    deleted(k == RTM_DELROUTE, line)
+                }
+                (Body::Neigh(n), k) => deleted(k == RTM_DELNEIGH, self.neigh_line(n)),
+                (Body::Addr(a), k) => {
+                    let Some(ip) = a.local else { continue };
+                    let dev = self.name(a.ifindex);
+                    let mut l = format!("{}: {dev}    inet {ip}/{}", a.ifindex, a.prefix_len);
+                    if let Some(b) = json::addr::broadcast(ip, a.prefix_len) {
+                        let _ = write!(l, " brd {b}");
+                    }
+                    let _ = write!(
+                        l,
+                        " scope global {dev}\n       valid_lft forever preferred_lft forever"
+                    );
+                    deleted(k == RTM_DELADDR, l)
+                }
+                (Body::Link(l), _) => self.link_text(l, None),
+                (Body::Qdisc(q), k) => {
+                    let line = self.qdisc_line(q);
+                    if k == RTM_DELQDISC {
+                        format!("deleted {line}")
+                    } else {
+                        line
+                    }
+                }
+                _ => continue,
+            };
+            if !emit(&format!("{text}\n")) {
+                return Ok(());
+            }
         }
     }
 
     // --- route ------------------------------------------------------------------------
 
     fn route(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args
-            .split_first()
-            .map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let supported = [
+            "add", "change", "replace", "prepend", "append", "delete", "show", "get", "flush",
+            "load", "help",
+        ];
+        let (verb, rest) = verb(args, ROUTE_VERBS, "route", &supported)?;
         let flags = match verb {
-            "show" | "list" | "ls" | "lst" => return self.route_show(rest, out),
+            "show" => return self.route_show(rest, out),
             "get" => return self.route_get(rest, out),
             "load" => return self.route_load(rest, out),
-            "add" | "a" => NLM_F_CREATE | NLM_F_EXCL,
+            "flush" => return self.route_flush(rest, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                return Ok(());
+            }
+            "add" => NLM_F_CREATE | NLM_F_EXCL,
             "replace" => NLM_F_CREATE | NLM_F_REPLACE,
             "append" => NLM_F_CREATE | NLM_F_APPEND,
             "prepend" => NLM_F_CREATE,
-            "change" | "chg" => NLM_F_REPLACE,
-            "del" | "delete" => {
+            "change" => NLM_F_REPLACE,
+            _ => {
                 let r = self.parse_route(rest, true)?;
                 return Ok(self.conn.change(RTM_DELROUTE, 0, Body::Route(r))?);
-            }
-            other => {
-                return Err(usage(format!(
-                    "Command \"{other}\" is unknown, try \"ferroute help\"."
-                )))
             }
         };
         let r = self.parse_route(rest, false)?;
@@ -224,37 +608,128 @@ impl Session {
         Ok(r)
     }
 
-    fn route_show(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let mut filter = RouteMsg::new(Ipv4Addr::UNSPECIFIED, 0);
-        let mut exact = None;
-        match args {
-            [] => {}
-            [p] | ["match" | "exact" | "to", p] => {
+    /// ip-route(8)'s SELECTOR words.
+    fn parse_filter(&mut self, args: &[&str]) -> Result<RouteFilter, CliError> {
+        let mut f = RouteFilter::default();
+        let mut it = args.iter().copied();
+        while let Some(w) = it.next() {
+            let mut val = || {
+                it.next()
+                    .ok_or_else(|| usage(format!("\"{w}\" needs a value")))
+            };
+            let mut prefix = |kind: &'static str, p: &str| -> Result<(), CliError> {
                 let (dst, len) = parse_prefix(p)?;
-                filter = RouteMsg::new(dst, len);
-                exact = Some((dst, len));
+                let net = ipnet::Ipv4Net::new(dst, len)
+                    .map_err(|_| usage(format!("invalid prefix \"{p}\"")))?;
+                f.prefix = Some((kind, net));
+                Ok(())
+            };
+            match w {
+                "table" | "tab" => {
+                    let v = val()?;
+                    f.table = Some(
+                        Table::parse(v)
+                            .ok_or_else(|| usage(format!("table \"{v}\": main, local or all")))?,
+                    );
+                }
+                "proto" | "protocol" => f.proto = Some(proto_num(val()?)?),
+                "dev" | "oif" => {
+                    let d = val()?;
+                    f.oif = Some(self.ifindex(d)?);
+                }
+                "via" => f.via = Some(parse_ip(val()?)?),
+                "type" => {
+                    let v = val()?;
+                    f.rtype =
+                        Some(rtype_num(v).ok_or_else(|| usage(format!("invalid type \"{v}\"")))?);
+                }
+                "scope" => {
+                    let v = val()?;
+                    f.scope = Some(match v {
+                        "global" | "universe" => RT_SCOPE_UNIVERSE,
+                        "link" => RT_SCOPE_LINK,
+                        "host" => RT_SCOPE_HOST,
+                        _ => return Err(usage(format!("invalid scope \"{v}\""))),
+                    });
+                }
+                "root" => prefix("root", val()?)?,
+                "match" => prefix("match", val()?)?,
+                "exact" | "to" => prefix("exact", val()?)?,
+                p => {
+                    if let Some(t) = rtype_num(p) {
+                        f.rtype = Some(t);
+                    } else {
+                        prefix("exact", p)?
+                    }
+                }
             }
-            _ => return Err(usage("usage: ferroute route show [PREFIX]")),
         }
-        let replies = self.conn.dump(RTM_GETROUTE, Body::Route(filter))?;
-        let mut routes: Vec<RouteMsg> = replies
+        Ok(f)
+    }
+
+    /// The routes `f` selects, in the router's order.
+    fn routes(&mut self, f: &RouteFilter) -> Result<Vec<RouteMsg>, CliError> {
+        // One prefix exactly: only its routes come over the socket.
+        let dump_filter = match f.prefix {
+            Some(("exact", p)) => RouteMsg::new(p.network(), p.prefix_len()),
+            _ => RouteMsg::new(Ipv4Addr::UNSPECIFIED, 0),
+        };
+        let mut routes: Vec<RouteMsg> = self
+            .conn
+            .dump(RTM_GETROUTE, Body::Route(dump_filter))?
             .into_iter()
             .filter_map(|m| match m.body {
                 Body::Route(r) => Some(r),
                 _ => None,
             })
             .collect();
-        if let Some((dst, len)) = exact {
-            routes.retain(|r| r.dst == dst && r.dst_len == len);
-        }
+        routes.retain(|r| f.selects(r));
+        Ok(routes)
+    }
+
+    fn route_show(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
+        let f = self.parse_filter(args)?;
+        let routes = self.routes(&f)?;
+        let table = f.table();
         if self.json {
-            let v: Vec<Value> = routes.iter().map(|r| self.route_json(r)).collect();
-            let _ = writeln!(out, "{}", Value::Array(v));
+            let v: Vec<json::route::Route> = routes
+                .iter()
+                .map(|r| {
+                    let dev = r.oif.map(|o| self.name(o));
+                    json::route::Route::listed(r, table, dev)
+                })
+                .collect();
+            let _ = writeln!(out, "{}", to_json(&v));
         } else {
             for r in &routes {
-                let line = self.route_line(r);
+                let line = self.route_line(r, table);
                 let _ = writeln!(out, "{line}");
             }
+        }
+        Ok(())
+    }
+
+    /// `route flush SELECTOR`: deletes what `route show SELECTOR` lists, in atomic
+    /// batches (one FIB version each). As ip, a selector is required.
+    fn route_flush(&mut self, args: &[&str], _out: &mut String) -> Result<(), CliError> {
+        let f = self.parse_filter(args)?;
+        if f.is_empty() {
+            return Err(usage("\"ip route flush\" requires arguments."));
+        }
+        let routes = self.routes(&f)?;
+        for chunk in routes.chunks(10_000) {
+            let mut buf = Vec::new();
+            self.conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
+            for r in chunk {
+                let mut d = r.clone();
+                d.prefsrc = None;
+                self.conn.queue(&mut buf, RTM_DELROUTE, 0, Body::Route(d));
+            }
+            let seq = self
+                .conn
+                .queue(&mut buf, FR_BATCH_END, NLM_F_ACK, Body::Empty);
+            self.conn.write_raw(&buf)?;
+            self.conn.wait_ack(seq)?;
         }
         Ok(())
     }
@@ -271,15 +746,19 @@ impl Session {
             return Err(usage("unexpected reply"));
         };
         if self.json {
-            let _ = writeln!(out, "{}", Value::Array(vec![self.route_json(&r)]));
+            let dev = r.oif.map(|o| self.name(o));
+            let j = json::route::Route::got(&r, dev, own_uid());
+            let _ = writeln!(out, "{}", to_json(&[j]));
         } else {
-            let line = self.route_line(&r);
+            let line = self.route_line(&r, Table::Main);
             let _ = writeln!(out, "{line}");
         }
         Ok(())
     }
 
-    fn route_line(&mut self, r: &RouteMsg) -> String {
+    /// A route as `ip route` prints it; `table local` when a listing of all tables
+    /// shows a local-table route.
+    fn route_line(&mut self, r: &RouteMsg, table: Table) -> String {
         let dst = prefix_text(r.dst, r.dst_len);
         let mut s = match r.rtype {
             RTN_LOCAL => format!("local {dst}"),
@@ -294,6 +773,9 @@ impl Session {
         }
         if let Some(o) = r.oif {
             let _ = write!(s, " dev {}", self.name(o));
+        }
+        if table == Table::All && Table::of(r) == Table::Local {
+            s.push_str(" table local");
         }
         match r.protocol {
             RTPROT_KERNEL => s.push_str(" proto kernel"),
@@ -312,36 +794,6 @@ impl Session {
             let _ = write!(s, " metric {m}");
         }
         s
-    }
-
-    fn route_json(&mut self, r: &RouteMsg) -> Value {
-        let mut v = json!({
-            "type": rtype_name(r.rtype),
-            "dst": prefix_text(r.dst, r.dst_len),
-        });
-        if let Some(g) = r.gateway {
-            v["gateway"] = json!(g.to_string());
-        }
-        if let Some(o) = r.oif {
-            v["dev"] = json!(self.name(o));
-        }
-        match r.protocol {
-            RTPROT_KERNEL => v["protocol"] = json!("kernel"),
-            RTPROT_STATIC => v["protocol"] = json!("static"),
-            _ => {}
-        }
-        v["scope"] = json!(match r.scope {
-            RT_SCOPE_LINK => "link",
-            RT_SCOPE_HOST => "host",
-            _ => "global",
-        });
-        if let Some(src) = r.prefsrc {
-            v["prefsrc"] = json!(src.to_string());
-        }
-        if let Some(m) = r.metric {
-            v["metric"] = json!(m);
-        }
-        v
     }
 
     /// Streams a table file (`PREFIX [NEXTHOP]` per line; blank lines and `#` comments
@@ -400,20 +852,18 @@ impl Session {
     // --- neigh ------------------------------------------------------------------------
 
     fn neigh(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args
-            .split_first()
-            .map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let supported = ["add", "change", "replace", "delete", "show", "help"];
+        let (verb, rest) = verb(args, NEIGH_VERBS, "neigh", &supported)?;
         let (kind, flags) = match verb {
-            "show" | "list" | "ls" => return self.neigh_show(rest, out),
-            "add" | "a" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL),
-            "replace" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE),
-            "change" | "chg" => (RTM_NEWNEIGH, NLM_F_REPLACE),
-            "del" | "delete" => (RTM_DELNEIGH, 0),
-            other => {
-                return Err(usage(format!(
-                    "Command \"{other}\" is unknown, try \"ferroute help\"."
-                )))
+            "show" => return self.neigh_show(rest, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                return Ok(());
             }
+            "add" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL),
+            "replace" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE),
+            "change" => (RTM_NEWNEIGH, NLM_F_REPLACE),
+            _ => (RTM_DELNEIGH, 0),
         };
         let mut it = rest.iter().copied();
         let ip = parse_ip(
@@ -456,6 +906,18 @@ impl Session {
         Ok(self.conn.change(kind, flags, Body::Neigh(n))?)
     }
 
+    /// A neighbour as `ip neigh` prints it.
+    fn neigh_line(&mut self, n: &NeighMsg) -> String {
+        let dev = self.name(n.ifindex);
+        let ip = n.dst.map_or_else(String::new, |d| d.to_string());
+        let mut s = format!("{ip} dev {dev}");
+        if let Some(mac) = n.lladdr {
+            let _ = write!(s, " lladdr {mac}");
+        }
+        let _ = write!(s, " {}", json::neigh::nud_names(n.state).join(" "));
+        s
+    }
+
     fn neigh_show(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
         let mut filter = NeighMsg::default();
         match args {
@@ -464,31 +926,19 @@ impl Session {
             _ => return Err(usage("usage: ferroute neigh show [dev PORT]")),
         }
         let msgs = self.conn.dump(RTM_GETNEIGH, Body::Neigh(filter))?;
-        let mut json_rows = Vec::new();
+        let mut rows = Vec::new();
         for m in msgs {
             let Body::Neigh(n) = m.body else { continue };
-            let dev = self.name(n.ifindex);
-            let ip = n.dst.map_or_else(String::new, |d| d.to_string());
-            let state = nud_name(n.state);
             if self.json {
-                let mut v = json!({"dst": ip, "dev": dev, "state": [state]});
-                if let Some(mac) = n.lladdr {
-                    v["lladdr"] = json!(mac.to_string());
-                }
-                if let Some(p) = n.probes {
-                    v["probes"] = json!(p);
-                }
-                json_rows.push(v);
+                let dev = self.name(n.ifindex);
+                rows.push(json::neigh::Neigh::new(&n, dev, self.stats));
             } else {
-                let _ = write!(out, "{ip} dev {dev}");
-                if let Some(mac) = n.lladdr {
-                    let _ = write!(out, " lladdr {mac}");
-                }
-                let _ = writeln!(out, " {state}");
+                let line = self.neigh_line(&n);
+                let _ = writeln!(out, "{line}");
             }
         }
         if self.json {
-            let _ = writeln!(out, "{}", Value::Array(json_rows));
+            let _ = writeln!(out, "{}", to_json(&rows));
         }
         Ok(())
     }
@@ -496,20 +946,18 @@ impl Session {
     // --- addr / link ------------------------------------------------------------------
 
     fn addr(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args
-            .split_first()
-            .map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let supported = ["add", "change", "replace", "delete", "show", "help"];
+        let (verb, rest) = verb(args, ADDR_VERBS, "address", &supported)?;
         let (kind, flags) = match verb {
-            "show" | "list" | "ls" => return self.link_show(rest, true, out),
-            "add" | "a" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL),
+            "show" => return self.link_show(rest, true, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                return Ok(());
+            }
+            "add" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL),
             "replace" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE),
             "change" => (RTM_NEWADDR, NLM_F_REPLACE),
-            "del" | "delete" => (RTM_DELADDR, 0),
-            other => {
-                return Err(usage(format!(
-                    "Command \"{other}\" is unknown, try \"ferroute help\"."
-                )))
-            }
+            _ => (RTM_DELADDR, 0),
         };
         let (a, dev) = match rest {
             [a, "dev", d] | ["dev", d, a] => (*a, *d),
@@ -534,12 +982,14 @@ impl Session {
     }
 
     fn link(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args
-            .split_first()
-            .map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let (verb, rest) = verb(args, LINK_VERBS, "link", &["set", "show", "help"])?;
         match verb {
-            "show" | "list" | "ls" => self.link_show(rest, false, out),
-            "set" => {
+            "show" => self.link_show(rest, false, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                Ok(())
+            }
+            _ => {
                 let rest = rest.strip_prefix(&["dev"]).unwrap_or(rest);
                 let (name, opts) = rest
                     .split_first()
@@ -576,10 +1026,32 @@ impl Session {
                 self.links = None;
                 Ok(())
             }
-            other => Err(usage(format!(
-                "Command \"{other}\" is unknown, try \"ferroute help\"."
-            ))),
         }
+    }
+
+    /// A link's lines as `ip link` prints them (today's text: index, name, flags, mtu,
+    /// state, link/ether), with `-s` the RX and TX counters.
+    fn link_text(&mut self, l: &LinkMsg, stats: Option<&json::link::Stats64>) -> String {
+        let j = json::link::Link::new(l, None, false);
+        let mut s = format!(
+            "{}: {}: <{}> mtu {} state {}\n    link/ether {} brd ff:ff:ff:ff:ff:ff",
+            j.ifindex,
+            j.ifname,
+            j.flags.join(","),
+            j.mtu,
+            j.operstate,
+            j.address
+        );
+        if let Some(st) = stats {
+            let (r, t) = (&st.rx, &st.tx);
+            let _ = write!(
+                s,
+                "\n    RX:  bytes packets errors dropped  missed   mcast\n {:>13} {:>7} {:>6} {:>7} {:>7} {:>7}\n    TX:  bytes packets errors dropped carrier collsns\n {:>13} {:>7} {:>6} {:>7} {:>7} {:>7}",
+                r.bytes, r.packets, r.errors, r.dropped, r.over_errors, r.multicast,
+                t.bytes, t.packets, t.errors, t.dropped, t.carrier_errors, t.collisions
+            );
+        }
+        s
     }
 
     fn link_show(&mut self, args: &[&str], addrs: bool, out: &mut String) -> Result<(), CliError> {
@@ -603,76 +1075,66 @@ impl Session {
         } else {
             Vec::new()
         };
+        // The root qdisc of each port (`qdisc noqueue` without one, as Linux shows).
+        let qdiscs: Vec<QdiscMsg> = if self.json {
+            self.conn
+                .dump(RTM_GETQDISC, Body::Qdisc(QdiscMsg::default()))?
+                .into_iter()
+                .filter_map(|m| match m.body {
+                    Body::Qdisc(q) => Some(q),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let counters = if self.stats {
+            self.conn.text(FR_GETCOUNTERS)?
+        } else {
+            String::new()
+        };
         let mut rows = Vec::new();
         for l in links
             .iter()
             .filter(|l| only.map_or(true, |i| i == l.ifindex))
         {
             let name = l.name.clone().unwrap_or_default();
-            let up = l.flags & IFF_UP != 0;
-            let running = l.flags & IFF_LOWER_UP != 0;
-            let mut fl = Vec::new();
-            if up && !running {
-                fl.push("NO-CARRIER");
-            }
-            fl.push("BROADCAST");
-            if up {
-                fl.push("UP");
-            }
-            if running {
-                fl.push("LOWER_UP");
-            }
-            let state = if up && running { "UP" } else { "DOWN" };
-            let mac = l.mac.map(|m| m.to_string()).unwrap_or_default();
-            let mtu = l.mtu.unwrap_or(0);
-            let mine: Vec<AddrMsg> = addr_msgs
+            let stats = self
+                .stats
+                .then(|| json::link::Stats64::from_counters(&counters, &name));
+            let mine: Vec<&AddrMsg> = addr_msgs
                 .iter()
                 .filter_map(|m| match &m.body {
-                    Body::Addr(a) if a.ifindex == l.ifindex => Some(a.clone()),
+                    Body::Addr(a) if a.ifindex == l.ifindex => Some(a),
                     _ => None,
                 })
                 .collect();
             if self.json {
-                let mut v = json!({
-                    "ifindex": l.ifindex, "ifname": name, "flags": fl, "mtu": mtu,
-                    "operstate": state, "link_type": "ether", "address": mac,
-                    "broadcast": "ff:ff:ff:ff:ff:ff",
-                });
+                let kind = qdiscs
+                    .iter()
+                    .find(|q| q.ifindex == l.ifindex)
+                    .and_then(|q| q.kind.as_deref());
+                let mut j = json::link::Link::new(l, kind, addrs);
+                j.stats64 = stats;
                 if addrs {
-                    let infos: Vec<Value> = mine
-                        .iter()
-                        .filter_map(|a| {
-                            let ip = a.local?;
-                            let mut i = json!({"family": "inet", "local": ip.to_string(),
-                                "prefixlen": a.prefix_len, "scope": "global", "label": name});
-                            if let Some(b) = broadcast(ip, a.prefix_len) {
-                                i["broadcast"] = json!(b.to_string());
-                            }
-                            Some(i)
-                        })
-                        .collect();
-                    v["addr_info"] = Value::Array(infos);
+                    j.addr_info = Some(json::addr::AddrInfo::of_port(&mine, &name));
                 }
-                rows.push(v);
+                rows.push(j);
             } else {
-                let _ = writeln!(
-                    out,
-                    "{}: {name}: <{}> mtu {mtu} state {state}\n    link/ether {mac} brd ff:ff:ff:ff:ff:ff",
-                    l.ifindex,
-                    fl.join(",")
-                );
-                for a in &mine {
-                    let Some(ip) = a.local else { continue };
-                    let _ = write!(out, "    inet {ip}/{}", a.prefix_len);
-                    if let Some(b) = broadcast(ip, a.prefix_len) {
+                let text = self.link_text(l, stats.as_ref());
+                let _ = writeln!(out, "{text}");
+                for i in json::addr::AddrInfo::of_port(&mine, &name) {
+                    let _ = write!(out, "    inet {}/{}", i.local, i.prefixlen);
+                    if let Some(b) = &i.broadcast {
                         let _ = write!(out, " brd {b}");
                     }
-                    let _ = writeln!(out, " scope global {name}");
+                    let sec = if i.secondary { " secondary" } else { "" };
+                    let _ = writeln!(out, " scope global{sec} {}", i.label);
                 }
             }
         }
         if self.json {
-            let _ = writeln!(out, "{}", Value::Array(rows));
+            let _ = writeln!(out, "{}", to_json(&rows));
         }
         Ok(())
     }
@@ -680,20 +1142,18 @@ impl Session {
     // --- qdisc ------------------------------------------------------------------------
 
     fn qdisc(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
-        let (verb, rest) = args
-            .split_first()
-            .map_or(("show", &[][..]), |(v, r)| (*v, r));
+        let supported = ["add", "change", "replace", "delete", "show", "help"];
+        let (verb, rest) = verb(args, QDISC_VERBS, "qdisc", &supported)?;
         let (kind, flags) = match verb {
-            "show" | "list" | "ls" => return self.qdisc_show(rest, out),
+            "show" => return self.qdisc_show(rest, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                return Ok(());
+            }
             "add" => (RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
             "replace" => (RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE),
             "change" => (RTM_NEWQDISC, NLM_F_REPLACE),
-            "del" | "delete" => (RTM_DELQDISC, 0),
-            other => {
-                return Err(usage(format!(
-                    "Command \"{other}\" is unknown, try \"ferroute help\"."
-                )))
-            }
+            _ => (RTM_DELQDISC, 0),
         };
         let mut q = QdiscMsg {
             parent: TC_H_ROOT,
@@ -750,6 +1210,26 @@ impl Session {
         Ok(self.conn.change(kind, flags, Body::Qdisc(q))?)
     }
 
+    /// A tbf qdisc as `tc qdisc` prints it (today's text).
+    fn qdisc_line(&mut self, q: &QdiscMsg) -> String {
+        let dev = self.name(q.ifindex);
+        let kind = q.kind.clone().unwrap_or_default();
+        let Some(t) = q.tbf else {
+            return format!("qdisc {kind} {:x}: dev {dev} root", q.handle >> 16);
+        };
+        let mut s = format!(
+            "qdisc {kind} {:x}: dev {dev} root rate {} burst {} limit {}",
+            q.handle >> 16,
+            rate_text(t.rate),
+            size_text(t.burst),
+            size_text(t.limit)
+        );
+        if t.latency_us != 0 {
+            let _ = write!(s, " lat {}", time_text(t.latency_us));
+        }
+        s
+    }
+
     fn qdisc_show(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
         let mut filter = QdiscMsg::default();
         match args {
@@ -757,7 +1237,15 @@ impl Session {
             ["dev", d] => filter.ifindex = self.ifindex(d)?,
             _ => return Err(usage("usage: ferroute qdisc show [dev PORT]")),
         }
-        let msgs = self.conn.dump(RTM_GETQDISC, Body::Qdisc(filter))?;
+        let one_dev = filter.ifindex != 0;
+        let msgs = self.conn.dump(RTM_GETQDISC, Body::Qdisc(filter.clone()))?;
+        let qdiscs: Vec<QdiscMsg> = msgs
+            .into_iter()
+            .filter_map(|m| match m.body {
+                Body::Qdisc(q) => Some(q),
+                _ => None,
+            })
+            .collect();
         // `-stats`: the qdisc lines of the counters text ("qdisc port1 sent_bytes 5").
         let stats = if self.stats {
             self.conn.text(FR_GETCOUNTERS)?
@@ -775,61 +1263,73 @@ impl Session {
                 })
                 .unwrap_or(0)
         };
-        let mut rows = Vec::new();
-        for m in msgs {
-            let Body::Qdisc(q) = m.body else { continue };
-            let dev = self.name(q.ifindex);
-            let kind = q.kind.clone().unwrap_or_default();
-            let Some(t) = q.tbf else { continue };
-            let keys = [
-                "sent_bytes",
-                "sent_packets",
-                "dropped",
-                "backlog_bytes",
-                "backlog_packets",
-                "tokens_bytes",
-            ];
-            let [sent, pkts, dropped, backlog, qlen, tokens] = keys.map(|k| stat(&dev, k));
-            if self.json {
-                let mut row = json!({"kind": kind, "handle": format!("{:x}:", q.handle >> 16),
-                    "dev": dev, "root": true, "options": {"rate": t.rate, "burst": t.burst,
-                    "limit": t.limit, "lat": t.latency_us}});
-                if self.stats {
-                    row["bytes"] = json!(sent);
-                    row["packets"] = json!(pkts);
-                    row["drops"] = json!(dropped);
-                    row["backlog"] = json!(backlog);
-                    row["qlen"] = json!(qlen);
-                    row["tokens"] = json!(tokens);
-                }
-                rows.push(row);
-            } else {
-                let _ = write!(
-                    out,
-                    "qdisc {kind} {:x}: dev {dev} root rate {} burst {} limit {}",
-                    q.handle >> 16,
-                    rate_text(t.rate),
-                    size_text(t.burst),
-                    size_text(t.limit)
-                );
-                if t.latency_us != 0 {
-                    let _ = write!(out, " lat {}", time_text(t.latency_us));
-                }
-                out.push('\n');
-                if self.stats {
-                    // tc -s qdisc's lines, plus the bucket's tokens.
-                    let _ = writeln!(
-                        out,
-                        " Sent {sent} bytes {pkts} pkt (dropped {dropped})\n backlog {backlog}b {qlen}p tokens {tokens}b"
-                    );
-                }
-            }
-        }
         if self.json {
-            let _ = writeln!(out, "{}", Value::Array(rows));
+            // Every port, as tc lists every device: its tbf, or noqueue.
+            let links: Vec<LinkMsg> = self.links()?.to_vec();
+            let mut rows = Vec::new();
+            for l in links
+                .iter()
+                .filter(|l| !one_dev || l.ifindex == filter.ifindex)
+            {
+                let dev = l.name.clone().unwrap_or_default();
+                let q = qdiscs.iter().find(|q| q.ifindex == l.ifindex);
+                let mut j = json::qdisc::Qdisc::new(q, (!one_dev).then(|| dev.clone()));
+                if self.stats {
+                    j.stats = Some(json::qdisc::QdiscStats {
+                        bytes: stat(&dev, "sent_bytes"),
+                        packets: stat(&dev, "sent_packets"),
+                        drops: stat(&dev, "dropped"),
+                        overlimits: 0,
+                        requeues: 0,
+                        backlog: stat(&dev, "backlog_bytes"),
+                        qlen: stat(&dev, "backlog_packets"),
+                    });
+                }
+                rows.push(j);
+            }
+            let _ = writeln!(out, "{}", to_json(&rows));
+            return Ok(());
+        }
+        for q in &qdiscs {
+            if q.tbf.is_none() {
+                continue;
+            }
+            let dev = self.name(q.ifindex);
+            let line = self.qdisc_line(q);
+            let _ = writeln!(out, "{line}");
+            if self.stats {
+                let keys = [
+                    "sent_bytes",
+                    "sent_packets",
+                    "dropped",
+                    "backlog_bytes",
+                    "backlog_packets",
+                    "tokens_bytes",
+                ];
+                let [sent, pkts, dropped, backlog, qlen, tokens] = keys.map(|k| stat(&dev, k));
+                // tc -s qdisc's lines, plus the bucket's tokens.
+                let _ = writeln!(
+                    out,
+                    " Sent {sent} bytes {pkts} pkt (dropped {dropped})\n backlog {backlog}b {qlen}p tokens {tokens}b"
+                );
+            }
         }
         Ok(())
     }
+}
+
+/// `Deleted ` before what `ip monitor` reports removed.
+fn deleted(del: bool, line: String) -> String {
+    if del {
+        format!("Deleted {line}")
+    } else {
+        line
+    }
+}
+
+/// A list of objects as one line of JSON (serializing these structs cannot fail).
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
 /// Sends routes from `reader` in atomic batches of `batch`, keeping a few batches in
@@ -943,10 +1443,13 @@ pub fn batch(path: &Path, file: &str, force: bool, json: bool) -> Result<(), Str
         }
         let mut out = String::new();
         let r = s.run(&words, &mut out);
-        print!("{out}");
+        let _ = std::io::stdout().write_all(out.as_bytes());
         if let Err(e) = r {
-            eprintln!("Error: {e}");
-            eprintln!("Command failed {file}:{}", n + 1);
+            let _ = writeln!(
+                std::io::stderr(),
+                "Error: {e}\nCommand failed {file}:{}",
+                n + 1
+            );
             failed += 1;
             if matches!(e, CliError::Client(ClientError::Io(_))) || !force {
                 return Err(format!("{failed} command(s) failed"));
@@ -975,50 +1478,15 @@ pub fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), CliError> {
     }
     match s.split_once('/') {
         Some((a, l)) => {
-            let len: u8 = l
-                .parse()
-                .map_err(|_| usage(format!("invalid prefix length in \"{s}\"")))?;
+            // As ip: a length the address family cannot have is a usage error.
+            let len: u8 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+                usage(format!(
+                    "Error: any valid prefix is expected rather than \"{s}\"."
+                ))
+            })?;
             Ok((parse_ip(a)?, len))
         }
         None => Ok((parse_ip(s)?, 32)),
-    }
-}
-
-fn prefix_text(a: Ipv4Addr, len: u8) -> String {
-    match len {
-        0 if a.is_unspecified() => "default".into(),
-        32 => a.to_string(),
-        _ => format!("{a}/{len}"),
-    }
-}
-
-fn broadcast(ip: Ipv4Addr, len: u8) -> Option<Ipv4Addr> {
-    let net = ipnet::Ipv4Net::new(ip, len).ok()?;
-    (len <= 30).then(|| net.broadcast())
-}
-
-fn rtype_name(t: u8) -> &'static str {
-    match t {
-        RTN_LOCAL => "local",
-        RTN_BROADCAST => "broadcast",
-        RTN_BLACKHOLE => "blackhole",
-        RTN_UNREACHABLE => "unreachable",
-        RTN_PROHIBIT => "prohibit",
-        _ => "unicast",
-    }
-}
-
-fn nud_name(s: u16) -> &'static str {
-    match s {
-        NUD_INCOMPLETE => "INCOMPLETE",
-        NUD_REACHABLE => "REACHABLE",
-        NUD_STALE => "STALE",
-        NUD_DELAY => "DELAY",
-        NUD_PROBE => "PROBE",
-        NUD_FAILED => "FAILED",
-        NUD_NOARP => "NOARP",
-        NUD_PERMANENT => "PERMANENT",
-        _ => "NONE",
     }
 }
 
@@ -1096,6 +1564,7 @@ mod tests {
             (Ipv4Addr::new(10, 9, 1, 1), 32)
         );
         assert!(parse_prefix("10.9.0.0/x").is_err());
+        assert!(parse_prefix("10.9.0.0/33").is_err());
         assert_eq!(prefix_text(Ipv4Addr::new(10, 9, 1, 1), 32), "10.9.1.1");
         assert_eq!(prefix_text(Ipv4Addr::UNSPECIFIED, 0), "default");
     }

@@ -64,8 +64,23 @@ pub const FR_GETCOUNTERS: u16 = 0x103;
 pub const FR_GETCONFIG: u16 = 0x104;
 /// The reply to the FR_GET* requests.
 pub const FR_TEXT: u16 = 0x105;
+/// Subscribes the connection to change notifications (`ferroute monitor`, as binding a
+/// netlink socket to multicast groups): the body is a u32 mask of `RTMGRP_*`. Acked;
+/// from then on the connection receives RTM_NEW*/RTM_DEL* messages with seq 0 for every
+/// change in those groups, whoever made it. A subscriber that does not read loses
+/// notifications and gets one NLMSG_ERROR ENOBUFS (seq 0), as a netlink overrun.
+pub const FR_MONITOR: u16 = 0x106;
 
 // Header flags (Linux values; DUMP overlaps REPLACE|EXCL, told apart by the type).
+/// Notification groups (linux/rtnetlink.h `RTMGRP_*`), for [`FR_MONITOR`].
+pub const RTMGRP_LINK: u32 = 0x1;
+pub const RTMGRP_NEIGH: u32 = 0x4;
+pub const RTMGRP_TC: u32 = 0x8;
+pub const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+pub const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+pub const RTMGRP_ALL: u32 =
+    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_TC | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
@@ -144,6 +159,7 @@ pub const NLMSGERR_ATTR_MSG: u16 = 1;
 /// Errnos the API returns (Linux's numbers).
 pub mod errno {
     pub const ENOENT: i32 = 2;
+    pub const ENOBUFS: i32 = 105;
     pub const ESRCH: i32 = 3;
     pub const EIO: i32 = 5;
     pub const EBUSY: i32 = 16;
@@ -178,6 +194,7 @@ pub mod errno {
             ENETDOWN => "ENETDOWN",
             ENETUNREACH => "ENETUNREACH",
             ECANCELED => "ECANCELED",
+            ENOBUFS => "ENOBUFS",
             _ => return format!("errno {e}"),
         };
         n.to_string()
@@ -354,6 +371,8 @@ pub enum Body {
     Link(LinkMsg),
     Qdisc(QdiscMsg),
     Text(String),
+    /// FR_MONITOR: the `RTMGRP_*` groups subscribed to.
+    Groups(u32),
 }
 
 /// One message: header fields and the typed body.
@@ -825,6 +844,7 @@ impl Message {
             Body::Link(l) => l.emit(out),
             Body::Qdisc(q) => q.emit(out),
             Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
+            Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
         }
         let len = (out.len() - start) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -914,6 +934,13 @@ impl Message {
                     }
                 }
                 Body::Text(text)
+            }
+            FR_MONITOR => {
+                let g: [u8; 4] = fixed(b, "monitor groups")?;
+                if b.len() != 4 {
+                    return Err(ApiError::inval("monitor groups: expected 4 bytes"));
+                }
+                Body::Groups(u32::from_le_bytes(g))
             }
             RTM_NEWROUTE | RTM_DELROUTE | RTM_GETROUTE => Body::Route(RouteMsg::parse(b, h)?),
             RTM_NEWNEIGH | RTM_DELNEIGH | RTM_GETNEIGH => Body::Neigh(NeighMsg::parse(b, h)?),
@@ -1095,6 +1122,12 @@ mod tests {
             Message::new(FR_TEXT, 0, 11, Body::Text("ready yes\n".into())),
             Message::new(FR_BATCH_BEGIN, NLM_F_REQUEST, 12, Body::Empty),
             Message::new(FR_BATCH_END, NLM_F_REQUEST | NLM_F_ACK, 13, Body::Empty),
+            Message::new(
+                FR_MONITOR,
+                NLM_F_REQUEST | NLM_F_ACK,
+                15,
+                Body::Groups(RTMGRP_IPV4_ROUTE | RTMGRP_NEIGH),
+            ),
             Message::done(14),
             Message::error(&req, None),
             Message::error(

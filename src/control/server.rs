@@ -13,6 +13,8 @@
 //! (longer while a large FIB makes each build expensive: publications are spaced by at
 //! least the last build time) into one FIB version, and acks them once it is published,
 //! so an ack means the workers use the change.
+mod monitor;
+
 use super::message::*;
 use super::rtnl::{Env, NeighReq, NeighResp, Rtnl};
 use crate::datapath::ip4_reassembly::ReasmGauges;
@@ -20,6 +22,7 @@ use crate::datapath::worker::Shared;
 use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
 use crate::dpdk::{self, Mempool};
 use crate::metrics::NeighSummary;
+pub use monitor::Monitor;
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -67,7 +70,19 @@ type OpenBatch = Option<(Header, Vec<Item>)>;
 
 pub struct Job {
     pub units: Vec<Unit>,
-    pub reply: Sender<Vec<u8>>,
+    pub reply: Sender<Out>,
+}
+
+/// What a connection's writer thread sends back.
+pub enum Out {
+    /// The answers to one job (one token of the connection's jobs in flight).
+    Reply(Vec<u8>),
+    /// Notifications for a monitor; the count of the subscriber's queued ones.
+    Event(Vec<u8>, Arc<AtomicUsize>),
+    /// Nothing to send: lets the rtnl thread find connections that have closed.
+    Ping,
+    /// The reader is done: stop writing.
+    Close,
 }
 
 /// The production [`Env`]: the control thread's neighbour table through a channel,
@@ -335,15 +350,48 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
-    let (reply_tx, reply_rx) = mpsc::channel::<Vec<u8>>();
+    let (reply_tx, reply_rx) = mpsc::channel::<Out>();
     // One token per job in flight: a client that sends without reading its answers is
     // held here, not queued without bound.
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(MAX_JOBS_IN_FLIGHT);
     let writer = std::thread::Builder::new()
         .name("ferroute-conn-w".into())
         .spawn(move || {
-            while let Ok(bytes) = reply_rx.recv() {
-                let _ = token_rx.recv();
+            while let Ok(o) = reply_rx.recv() {
+                let bytes = match o {
+                    Out::Reply(b) => {
+                        let _ = token_rx.recv();
+                        b
+                    }
+                    Out::Event(b, pending) => {
+                        pending.fetch_sub(1, Relaxed);
+                        b
+                    }
+                    Out::Ping => continue,
+                    // The reader is done: write the answers still owed (one token each),
+                    // then stop. A monitor's subscription (a Sender the rtnl thread
+                    // keeps) ends when this thread's receiver goes.
+                    Out::Close => {
+                        let mut owed = 0;
+                        while token_rx.try_recv().is_ok() {
+                            owed += 1;
+                        }
+                        while owed > 0 {
+                            match reply_rx.recv() {
+                                Ok(Out::Reply(b)) => {
+                                    owed -= 1;
+                                    if out.write_all(&b).is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = out.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                };
                 if out.write_all(&bytes).is_err() {
                     // Unblocks the reader too.
                     let _ = out.shutdown(std::net::Shutdown::Both);
@@ -355,6 +403,7 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
         return;
     };
     read_loop(stream, jobs, &reply_tx, &token_tx);
+    let _ = reply_tx.send(Out::Close);
     drop(reply_tx);
     let _ = writer.join();
 }
@@ -362,16 +411,26 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
 fn read_loop(
     mut stream: UnixStream,
     jobs: &Sender<Job>,
-    reply_tx: &Sender<Vec<u8>>,
+    reply_tx: &Sender<Out>,
     tokens: &SyncSender<()>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     let mut batch: OpenBatch = None;
+    // A monitor waits for notifications and may send nothing for hours: its read
+    // timeout only drops it in the middle of a message.
+    let mut monitoring = false;
     loop {
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e)
+                if monitoring
+                    && buf.is_empty()
+                    && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                continue
+            }
             Err(_) => return,
         };
         let eof = n == 0;
@@ -390,6 +449,7 @@ fn read_loop(
                 }
             };
             at += used;
+            monitoring |= matches!(&item, Ok(m) if m.kind == FR_MONITOR);
             group(item, &mut batch, &mut units);
         }
         buf.drain(..at);
@@ -468,15 +528,39 @@ fn apply(
     rtnl: &mut Rtnl,
     env: &mut dyn Env,
     job: Job,
-    pending: &mut Vec<(Sender<Vec<u8>>, Vec<u8>)>,
+    pending: &mut Vec<(Sender<Out>, Vec<u8>)>,
+    mon: &mut Monitor,
 ) {
     let mut out = Vec::new();
     for u in job.units {
         match u {
-            Unit::One(m) => rtnl.handle(&m, env, &mut out),
+            Unit::One(m) if m.kind == FR_MONITOR => {
+                let h = m.header();
+                match m.body {
+                    Body::Groups(g) if g != 0 && g & !RTMGRP_ALL == 0 => {
+                        mon.subscribe(g, job.reply.clone());
+                        if m.flags & NLM_F_ACK != 0 {
+                            out.push(Message::error(&h, None));
+                        }
+                    }
+                    _ => out.push(Message::error(
+                        &h,
+                        Some(&ApiError::inval(format!(
+                            "monitor groups must be a nonzero subset of {RTMGRP_ALL:#x}"
+                        ))),
+                    )),
+                }
+            }
+            Unit::One(m) => {
+                let before = mon.before(rtnl, env, std::iter::once(&m));
+                rtnl.handle(&m, env, &mut out);
+                mon.after(rtnl, env, before);
+            }
             Unit::Bad(h, e) => out.push(Message::error(&h, Some(&e))),
             Unit::Batch { begin, msgs, end } => {
-                rtnl.handle_batch(&begin, &msgs, &end, env, &mut out)
+                let before = mon.before(rtnl, env, msgs.iter().filter_map(|m| m.as_ref().ok()));
+                rtnl.handle_batch(&begin, &msgs, &end, env, &mut out);
+                mon.after(rtnl, env, before);
             }
         }
     }
@@ -491,13 +575,18 @@ fn apply(
 pub fn rtnl_loop(rtnl: &mut Rtnl, env: &mut dyn Env, jobs: &Receiver<Job>, stop: &AtomicBool) {
     let mut last_publish = Instant::now();
     let mut pending = Vec::new();
+    let mut mon = Monitor::default();
     while !stop.load(Relaxed) {
-        let job = match jobs.recv_timeout(Duration::from_millis(100)) {
+        mon.poll_neigh(rtnl, env, false);
+        let job = match jobs.recv_timeout(monitor::NEIGH_POLL) {
             Ok(j) => j,
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                mon.prune();
+                continue;
+            }
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        apply(rtnl, env, job, &mut pending);
+        apply(rtnl, env, job, &mut pending, &mut mon);
         if rtnl.dirty() {
             // Gather what else arrives within the window; while a large FIB makes builds
             // expensive, wait at least as long as the last build took.
@@ -508,7 +597,7 @@ pub fn rtnl_loop(rtnl: &mut Rtnl, env: &mut dyn Env, jobs: &Receiver<Job>, stop:
                     break;
                 }
                 match jobs.recv_timeout(left) {
-                    Ok(j) => apply(rtnl, env, j, &mut pending),
+                    Ok(j) => apply(rtnl, env, j, &mut pending, &mut mon),
                     Err(_) => break,
                 }
             }
@@ -516,7 +605,7 @@ pub fn rtnl_loop(rtnl: &mut Rtnl, env: &mut dyn Env, jobs: &Receiver<Job>, stop:
             last_publish = Instant::now();
         }
         for (reply, bytes) in pending.drain(..) {
-            let _ = reply.send(bytes);
+            let _ = reply.send(Out::Reply(bytes));
         }
     }
 }
@@ -617,9 +706,12 @@ mod tests {
                 rtnl_loop(rtnl, &mut env, &rx, stop);
             });
             for _ in 0..51 {
-                let bytes = reply_rx
+                let Out::Reply(bytes) = reply_rx
                     .recv_timeout(Duration::from_secs(5))
-                    .expect("reply");
+                    .expect("reply")
+                else {
+                    panic!("not a reply");
+                };
                 match Message::decode(&bytes) {
                     Decoded::Msg(m, _) => {
                         assert!(matches!(m.body, Body::Error { errno: 0, .. }), "{m:?}");
@@ -634,5 +726,143 @@ mod tests {
         });
         assert_eq!(shared.fib.load().version, 1, "51 requests, one FIB version");
         assert_eq!(shared.fib.load().prefixes(), 53);
+    }
+
+    /// The notifications queued for a subscriber, decoded.
+    fn events(rx: &Receiver<Out>) -> Vec<Message> {
+        let mut v = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Out::Event(bytes, pending) = o {
+                pending.fetch_sub(1, Relaxed);
+                let mut at = 0;
+                while let Decoded::Msg(m, n) = Message::decode(&bytes[at..]) {
+                    at += n;
+                    v.push(m);
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn subscribers_get_what_changed_in_their_groups() {
+        let shared = Arc::new(Shared {
+            fib: ArcSwap::from_pointee(Fib::default()),
+            neigh: ArcSwap::from_pointee(NeighSnapshot::default()),
+            ports: ArcSwap::from_pointee(Ports::default()),
+            qdisc: crate::datapath::qdisc::Qdiscs::new(1_000_000_000, 1, 8192),
+            stop: AtomicBool::new(false),
+        });
+        let port = PortState {
+            id: 0,
+            name: "port0".into(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            addrs: Vec::new(),
+            mtu: 1500,
+            up: true,
+        };
+        let mut rtnl = Rtnl::new(Arc::clone(&shared), vec![port]);
+        let mut table: NeighTable<u32> = NeighTable::new(NeighParams::default());
+        let mut actions = Vec::new();
+        let mut env = TableEnv {
+            table: &mut table,
+            actions: &mut actions,
+        };
+        let mut mon = Monitor::default();
+        let mut pending = Vec::new();
+        let (client, _answers) = mpsc::channel();
+        let mut run = |units: Vec<Unit>, reply: &Sender<Out>, mon: &mut Monitor| {
+            let job = Job {
+                units,
+                reply: reply.clone(),
+            };
+            apply(&mut rtnl, &mut env, job, &mut pending, mon);
+        };
+        let (routes_tx, routes) = mpsc::channel();
+        let (addrs_tx, addrs) = mpsc::channel();
+        let sub = |g| Unit::One(msg(FR_MONITOR, NLM_F_ACK, 1, Body::Groups(g)));
+        run(vec![sub(RTMGRP_IPV4_ROUTE)], &routes_tx, &mut mon);
+        run(vec![sub(RTMGRP_IPV4_IFADDR)], &addrs_tx, &mut mon);
+        let create = NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+        let addr = Body::Addr(AddrMsg {
+            ifindex: 1,
+            prefix_len: 24,
+            local: Some(Ipv4Addr::new(10, 0, 1, 1)),
+            label: None,
+        });
+        run(
+            vec![Unit::One(msg(RTM_NEWADDR, create, 2, addr))],
+            &client,
+            &mut mon,
+        );
+        // The address, and its connected, local and broadcast routes.
+        let a = events(&addrs);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].kind, RTM_NEWADDR);
+        assert_eq!(a[0].seq, 0);
+        let r = events(&routes);
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!(r.iter().all(|m| m.kind == RTM_NEWROUTE));
+        // A route, then its replacement: announced as the new route only; a failed
+        // add (EEXIST) announces nothing.
+        run(
+            vec![Unit::One(msg(RTM_NEWROUTE, create, 3, route(1)))],
+            &client,
+            &mut mon,
+        );
+        run(
+            vec![Unit::One(msg(RTM_NEWROUTE, create, 4, route(1)))],
+            &client,
+            &mut mon,
+        );
+        let mut other = RouteMsg::new(Ipv4Addr::from(0x6440_0100), 24);
+        other.oif = Some(1);
+        let replace = NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+        run(
+            vec![Unit::One(msg(RTM_NEWROUTE, replace, 5, Body::Route(other)))],
+            &client,
+            &mut mon,
+        );
+        run(
+            vec![Unit::One(msg(RTM_DELROUTE, NLM_F_ACK, 6, route(1)))],
+            &client,
+            &mut mon,
+        );
+        let r = events(&routes);
+        let kinds: Vec<u16> = r.iter().map(|m| m.kind).collect();
+        assert_eq!(kinds, [RTM_NEWROUTE, RTM_NEWROUTE], "{r:?}");
+        assert!(matches!(&r[1].body, Body::Route(x) if x.gateway.is_none() && x.oif == Some(1)));
+        assert!(
+            events(&addrs).is_empty(),
+            "routes only for the route monitor"
+        );
+        // A subscriber that does not read: capped, then one ENOBUFS when it catches up.
+        let (slow_tx, slow) = mpsc::channel();
+        run(vec![sub(RTMGRP_IPV4_ROUTE)], &slow_tx, &mut mon);
+        for i in 0..(monitor::MAX_PENDING as u32 + 10) {
+            let r = route(10_000 + i);
+            run(
+                vec![Unit::One(msg(RTM_NEWROUTE, create, 7, r))],
+                &client,
+                &mut mon,
+            );
+        }
+        let got = events(&slow);
+        assert_eq!(got.len(), monitor::MAX_PENDING);
+        run(
+            vec![Unit::One(msg(RTM_NEWROUTE, create, 8, route(2)))],
+            &client,
+            &mut mon,
+        );
+        let got = events(&slow);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(matches!(
+            got[0].body,
+            Body::Error {
+                errno: errno::ENOBUFS,
+                ..
+            }
+        ));
+        assert_eq!(got[1].kind, RTM_NEWROUTE);
     }
 }

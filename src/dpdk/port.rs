@@ -188,12 +188,12 @@ pub fn setup_and_start(id: u16, s: &PortSetup, pool: &Mempool) -> Result<PortInf
     let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, s.rx_queues, s.tx_queues, &conf) };
     check(|| format!("port {id}: rte_eth_dev_configure"), ret)?;
     if rss_hf != 0 {
-        crate::log!(
+        log::info!(
             "port {id} ({driver}): RSS over {} RX queues, hash types {rss_hf:#x}",
             s.rx_queues
         );
     } else if s.rx_queues > 1 {
-        crate::log!(
+        log::warn!(
             "port {id} ({driver}): {} RX queues but no RSS for IP/UDP/TCP (the port offers \
              hash types {:#x}): the driver or its peer chooses each packet's queue",
             s.rx_queues,

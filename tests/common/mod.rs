@@ -162,6 +162,20 @@ impl Lab {
         extra: &str,
         metrics: Option<SocketAddr>,
     ) -> Lab {
+        Lab::launch_env(name, ports, layout, extra, metrics, &[])
+    }
+
+    /// `launch_layout` with environment variables for the router; a value `{log}` is
+    /// replaced by the `DEVICE:INODE` of the router's stderr (the log file), as systemd
+    /// sets `JOURNAL_STREAM`.
+    pub fn launch_env(
+        name: &str,
+        ports: [&str; 2],
+        layout: &Layout,
+        extra: &str,
+        metrics: Option<SocketAddr>,
+        env: &[(&str, &str)],
+    ) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let id = format!("{}{}", name, std::process::id() % 10000);
         let dir = std::env::temp_dir();
@@ -216,7 +230,18 @@ address = "10.0.2.1/24"
         );
         std::fs::write(&config, toml).expect("write config");
         let logf = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        for (k, v) in env {
+            let v = if *v == "{log}" {
+                use std::os::unix::fs::MetadataExt;
+                let m = logf.metadata().expect("log file metadata");
+                format!("{}:{}", m.dev(), m.ino())
+            } else {
+                v.to_string()
+            };
+            cmd.env(k, v);
+        }
+        let child = cmd
             .args(["run", "-c"])
             .arg(&config)
             .stdout(logf.try_clone().expect("dup log"))
@@ -314,7 +339,7 @@ address = "10.0.2.1/24"
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
-            .arg("-s")
+            .arg("--socket")
             .arg(&self.socket)
             .output()
             .expect("run ferroute cli")

@@ -1,0 +1,88 @@
+//! A neighbour as `ip -j neigh` prints it (iproute2 `print_neigh`).
+use crate::control::message::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Neigh {
+    pub dst: String,
+    pub dev: String,
+    /// Absent while unresolved (INCOMPLETE, FAILED).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lladdr: Option<String>,
+    /// `-s` only (`ip -s neigh`); ferroute keeps no used/confirmed/updated times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<u32>,
+    /// The NUD state bits by name, as a list.
+    pub state: Vec<&'static str>,
+}
+
+pub fn nud_name(s: u16) -> &'static str {
+    match s {
+        NUD_INCOMPLETE => "INCOMPLETE",
+        NUD_REACHABLE => "REACHABLE",
+        NUD_STALE => "STALE",
+        NUD_DELAY => "DELAY",
+        NUD_PROBE => "PROBE",
+        NUD_FAILED => "FAILED",
+        NUD_NOARP => "NOARP",
+        NUD_PERMANENT => "PERMANENT",
+        _ => "NONE",
+    }
+}
+
+/// The state's bits by name, in bit order (ip prints every bit set).
+pub fn nud_names(s: u16) -> Vec<&'static str> {
+    let v: Vec<&'static str> = (0..8)
+        .map(|b| 1u16 << b)
+        .filter(|bit| s & bit != 0)
+        .map(nud_name)
+        .collect();
+    if v.is_empty() {
+        vec!["NONE"]
+    } else {
+        v
+    }
+}
+
+impl Neigh {
+    pub fn new(n: &NeighMsg, dev: String, stats: bool) -> Neigh {
+        Neigh {
+            dst: n.dst.map_or_else(String::new, |d| d.to_string()),
+            dev,
+            lladdr: n.lladdr.map(|m| m.to_string()),
+            probes: if stats { n.probes.or(Some(0)) } else { None },
+            state: nud_names(n.state),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::MacAddr;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn as_ip_prints_them() {
+        let n = NeighMsg {
+            ifindex: 2,
+            state: NUD_PERMANENT,
+            dst: Some(Ipv4Addr::new(10, 0, 2, 7)),
+            lladdr: Some(MacAddr([2, 0, 0, 0, 2, 7])),
+            probes: Some(0),
+        };
+        assert_eq!(
+            serde_json::to_string(&Neigh::new(&n, "port1".into(), false)).unwrap(),
+            r#"{"dst":"10.0.2.7","dev":"port1","lladdr":"02:00:00:00:02:07","state":["PERMANENT"]}"#
+        );
+        let inc = NeighMsg {
+            state: NUD_INCOMPLETE,
+            lladdr: None,
+            ..n
+        };
+        assert_eq!(
+            serde_json::to_string(&Neigh::new(&inc, "port1".into(), true)).unwrap(),
+            r#"{"dst":"10.0.2.7","dev":"port1","probes":0,"state":["INCOMPLETE"]}"#
+        );
+    }
+}

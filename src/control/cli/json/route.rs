@@ -1,0 +1,179 @@
+//! A route as `ip -j route` prints it (iproute2 `print_route`).
+use crate::control::message::*;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// Which table a listing shows (`ip route show table main|local|all`). ferroute keeps
+/// one RIB; as in Linux, local and broadcast routes are the local table's, all others
+/// the main table's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Main,
+    Local,
+    All,
+}
+
+impl Table {
+    pub fn parse(s: &str) -> Option<Table> {
+        match s {
+            "main" | "254" => Some(Table::Main),
+            "local" | "255" => Some(Table::Local),
+            "all" | "0" => Some(Table::All),
+            _ => None,
+        }
+    }
+
+    /// The table a route is in.
+    pub fn of(r: &RouteMsg) -> Table {
+        match r.rtype {
+            RTN_LOCAL | RTN_BROADCAST => Table::Local,
+            _ => Table::Main,
+        }
+    }
+
+    /// Whether a listing of this table shows `r`.
+    pub fn shows(self, r: &RouteMsg) -> bool {
+        self == Table::All || self == Table::of(r)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// Omitted for unicast.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub rtype: Option<&'static str>,
+    pub dst: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    /// Only in `table all` listings, and never `main`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<&'static str>,
+    /// Omitted for `boot` and unspecified (as ip omits `proto boot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    /// Omitted for global (universe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefsrc: Option<String>,
+    /// Omitted when 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    /// RTNH_F_* names (`onlink`, `linkdown`, ...): none apply to ferroute's routes.
+    pub flags: Vec<&'static str>,
+    /// `route get` only: the uid asking, as `ip route get` reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// `route get` only: the route cache flags (`local` for a local destination).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Vec<&'static str>>,
+}
+
+pub fn rtype_name(t: u8) -> &'static str {
+    match t {
+        RTN_LOCAL => "local",
+        RTN_BROADCAST => "broadcast",
+        RTN_BLACKHOLE => "blackhole",
+        RTN_UNREACHABLE => "unreachable",
+        RTN_PROHIBIT => "prohibit",
+        _ => "unicast",
+    }
+}
+
+pub fn proto_name(p: u8) -> Option<&'static str> {
+    match p {
+        RTPROT_KERNEL => Some("kernel"),
+        RTPROT_STATIC => Some("static"),
+        _ => None,
+    }
+}
+
+pub fn scope_name(s: u8) -> Option<&'static str> {
+    match s {
+        RT_SCOPE_LINK => Some("link"),
+        RT_SCOPE_HOST => Some("host"),
+        RT_SCOPE_UNIVERSE => None,
+        _ => Some("site"),
+    }
+}
+
+/// `default`, `a.b.c.d` for a /32, else `a.b.c.d/len` (ip's format).
+pub fn prefix_text(a: Ipv4Addr, len: u8) -> String {
+    match len {
+        0 if a.is_unspecified() => "default".into(),
+        32 => a.to_string(),
+        _ => format!("{a}/{len}"),
+    }
+}
+
+impl Route {
+    /// A route of a listing of `table`; `dev` names the oif.
+    pub fn listed(r: &RouteMsg, table: Table, dev: Option<String>) -> Route {
+        Route {
+            rtype: (r.rtype != RTN_UNICAST).then(|| rtype_name(r.rtype)),
+            dst: prefix_text(r.dst, r.dst_len),
+            gateway: r.gateway.map(|g| g.to_string()),
+            dev,
+            table: (table == Table::All && Table::of(r) == Table::Local).then_some("local"),
+            protocol: proto_name(r.protocol),
+            scope: scope_name(r.scope),
+            prefsrc: r.prefsrc.map(|s| s.to_string()),
+            metric: r.metric.filter(|m| *m != 0),
+            flags: Vec::new(),
+            uid: None,
+            cache: None,
+        }
+    }
+
+    /// The answer of `route get` (ip prints no protocol, scope or table for it).
+    pub fn got(r: &RouteMsg, dev: Option<String>, uid: u32) -> Route {
+        Route {
+            rtype: (r.rtype != RTN_UNICAST).then(|| rtype_name(r.rtype)),
+            dst: prefix_text(r.dst, r.dst_len),
+            gateway: r.gateway.map(|g| g.to_string()),
+            dev,
+            table: None,
+            protocol: None,
+            scope: None,
+            prefsrc: r.prefsrc.map(|s| s.to_string()),
+            metric: None,
+            flags: Vec::new(),
+            uid: Some(uid),
+            cache: Some(match r.rtype {
+                RTN_LOCAL => vec!["local"],
+                RTN_BROADCAST => vec!["brd"],
+                _ => Vec::new(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_ip_prints_them() {
+        let mut r = RouteMsg::new(Ipv4Addr::new(10, 9, 0, 0), 16);
+        r.gateway = Some(Ipv4Addr::new(10, 0, 2, 2));
+        r.metric = Some(0);
+        let j = serde_json::to_string(&Route::listed(&r, Table::Main, Some("port1".into())));
+        assert_eq!(
+            j.unwrap(),
+            r#"{"dst":"10.9.0.0/16","gateway":"10.0.2.2","dev":"port1","protocol":"static","flags":[]}"#
+        );
+        let mut l = RouteMsg::new(Ipv4Addr::new(10, 0, 1, 1), 32);
+        l.rtype = RTN_LOCAL;
+        l.protocol = RTPROT_KERNEL;
+        l.scope = RT_SCOPE_HOST;
+        l.metric = Some(7);
+        assert!(Table::Local.shows(&l) && !Table::Main.shows(&l) && Table::All.shows(&l));
+        let j = serde_json::to_string(&Route::listed(&l, Table::All, None)).unwrap();
+        assert_eq!(
+            j,
+            r#"{"type":"local","dst":"10.0.1.1","table":"local","protocol":"kernel","scope":"host","metric":7,"flags":[]}"#
+        );
+    }
+}
