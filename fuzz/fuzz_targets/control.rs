@@ -5,12 +5,14 @@
 //! - what decodes encodes back to the same bytes' meaning (decode, encode, decode gives
 //!   the same message), and every reply decodes to itself;
 //! - every reply carries its request's sequence number, an error is the only reply to
-//!   its request and says why;
-//! - the FIB published incrementally after the requests answers like one built from
-//!   scratch from the same RIB.
+//!   its request and says why.
 //!
-//! Input: one flags octet (bit 0: publish after every unit, as the server does after
-//! each read; otherwise once at the end), then the stream.
+//! No FIB is published here (a first publication costs milliseconds, which would
+//! hold this target to a few dozen executions a second): `route get`, which publishes
+//! pending changes before it looks up, is left to `fib_publish`.
+//!
+//! Input: one flags octet (unused here; `fib_publish` reads the same inputs), then the
+//! stream.
 #![no_main]
 use arc_swap::ArcSwap;
 use ferroute::control::message::*;
@@ -22,7 +24,6 @@ use ferroute::fib::Fib;
 use ferroute::neigh::{NeighAction, NeighParams, NeighSnapshot, NeighTable};
 use ferroute::wire::MacAddr;
 use libfuzzer_sys::fuzz_target;
-use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
@@ -63,7 +64,10 @@ fn group(item: Item, batch: &mut Option<(Header, Vec<Item>)>, units: &mut Vec<Un
         (item, Some((_, msgs))) => {
             if msgs.len() >= MAX_BATCH {
                 if let Some((begin, _)) = batch.take() {
-                    units.push(Unit::Bad(begin, ApiError::new(errno::EMSGSIZE, "long batch")));
+                    units.push(Unit::Bad(
+                        begin,
+                        ApiError::new(errno::EMSGSIZE, "long batch"),
+                    ));
                 }
             } else {
                 msgs.push(item);
@@ -104,10 +108,9 @@ fn check_replies(h: &Header, replies: &[Message]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, mut buf)) = data.split_first() else {
+    let Some((_, mut buf)) = data.split_first() else {
         return;
     };
-    let publish_each = flags & 1 != 0;
     let shared = Arc::new(Shared {
         fib: ArcSwap::new(empty_fib()),
         neigh: ArcSwap::from_pointee(NeighSnapshot::default()),
@@ -135,7 +138,11 @@ fuzz_target!(|data: &[u8]| {
                 break;
             }
         };
-        assert!(used >= HDR_LEN && used <= buf.len(), "decode used {used} of {}", buf.len());
+        assert!(
+            used >= HDR_LEN && used <= buf.len(),
+            "decode used {used} of {}",
+            buf.len()
+        );
         buf = &buf[used..];
         group(item, &mut batch, &mut units);
     }
@@ -150,6 +157,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut out = Vec::new();
         match u {
+            Unit::One(m) if m.kind == RTM_GETROUTE && !m.header().is_dump() => continue,
             Unit::One(m) => {
                 rtnl.handle(&m, &mut env, &mut out);
                 check_replies(&m.header(), &out);
@@ -162,27 +170,5 @@ fuzz_target!(|data: &[u8]| {
         for r in &out {
             roundtrip(r);
         }
-        if publish_each && rtnl.dirty() {
-            rtnl.publish_fib();
-        }
-    }
-    rtnl.publish_fib();
-
-    // The published FIB (built once, then updated in place) against a fresh build.
-    let fib = shared.fib.load();
-    let fresh = rtnl.rib().build_fib(0);
-    let mut probes: Vec<u32> = vec![0, u32::MAX];
-    for r in rtnl.rib().iter() {
-        let a = u32::from(r.prefix.network());
-        let b = u32::from(r.prefix.broadcast());
-        probes.extend([a, b, a.wrapping_sub(1), b.wrapping_add(1)]);
-    }
-    for a in probes {
-        assert_eq!(
-            fib.lookup(a),
-            fresh.lookup(a),
-            "published FIB and a fresh build disagree on {}",
-            Ipv4Addr::from(a)
-        );
     }
 });

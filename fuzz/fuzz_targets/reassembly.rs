@@ -86,7 +86,10 @@ fuzz_target!(|data: &[u8]| {
             // A raw frame, as it came.
             0 => {
                 let f = input.chunk().to_vec();
-                if let Some(ip) = f.get(ETH_HLEN..).and_then(|b| Ipv4Packet::new_checked(b).ok()) {
+                if let Some(ip) = f
+                    .get(ETH_HLEN..)
+                    .and_then(|b| Ipv4Packet::new_checked(b).ok())
+                {
                     raw_keys.insert((ip.src_u32(), ip.dst_u32(), ip.ident(), ip.protocol()));
                 }
                 taken += 1;
@@ -118,7 +121,12 @@ fuzz_target!(|data: &[u8]| {
                 Some((r.insert(&f, port, fl & 8 != 0, now, &mut t), Some(key)))
             }
         };
-        assert!(r.bytes() <= params.max_bytes, "{} > {}", r.bytes(), params.max_bytes);
+        assert!(
+            r.bytes() <= params.max_bytes,
+            "{} > {}",
+            r.bytes(),
+            params.max_bytes
+        );
         assert!(r.datagrams() <= params.max_datagrams);
         if let Some((Verdict::Complete { pkt, .. }, key)) = verdict {
             let b = pkt.data();

@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         p.target_mac(),
         p.target_ip(),
     );
-    let _ = (p.hardware_type(), p.protocol_type(), p.hardware_len(), p.protocol_len());
+    let _ = (
+        p.hardware_type(),
+        p.protocol_type(),
+        p.hardware_len(),
+        p.protocol_len(),
+    );
     let eth_ip = p.is_ethernet_ipv4();
     // Emit the reply with the addresses swapped into a copy: only the first 28 bytes
     // change, and they read back as written.

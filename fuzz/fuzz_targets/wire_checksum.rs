@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(fold(fold(sum(a)) as u32 + fold(sum(b)) as u32), reference);
     assert_eq!(checksum(data), !reference);
     // With the checksum stored in the first word, the buffer sums to 0xffff.
-    if data.len() >= 4 && data.len() % 2 == 0 {
+    if data.len() >= 4 && data.len().is_multiple_of(2) {
         let mut buf = data.to_vec();
         buf[0] = 0;
         buf[1] = 0;

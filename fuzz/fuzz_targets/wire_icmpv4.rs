@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     q.set_rest_of_header(!rest);
     q.fill_checksum();
     assert!(q.verify_checksum());
-    assert_eq!((q.msg_type(), q.code(), q.rest_of_header()), (code, ty, !rest));
+    assert_eq!(
+        (q.msg_type(), q.code(), q.rest_of_header()),
+        (code, ty, !rest)
+    );
     q.set_echo_ident(1);
     q.set_echo_seq(2);
     assert_eq!((q.echo_ident(), q.echo_seq(), q.next_hop_mtu()), (1, 2, 2));

@@ -60,7 +60,12 @@ fn rib() -> Rib {
             proto,
         })
     };
-    for (port, sub) in [(0u16, "10.0.1"), (1, "10.0.2"), (1, "10.0.3"), (2, "10.0.4")] {
+    for (port, sub) in [
+        (0u16, "10.0.1"),
+        (1, "10.0.2"),
+        (1, "10.0.3"),
+        (2, "10.0.4"),
+    ] {
         let k = Proto::Kernel;
         add(&format!("{sub}.1/32"), RouteTarget::Local { port }, k);
         add(&format!("{sub}.255/32"), RouteTarget::Broadcast { port }, k);
@@ -224,7 +229,9 @@ impl<'a> Pipeline<'a> {
             let verdict = match accepted {
                 Some(dst) => Ok((dst, false, true)),
                 None => match eth_input(m.data(), mac) {
-                    EthNext::Ip4 { l2_bcast } => ip4_input(&mut m).map(|a| (a.dst, l2_bcast, false)),
+                    EthNext::Ip4 { l2_bcast } => {
+                        ip4_input(&mut m).map(|a| (a.dst, l2_bcast, false))
+                    }
                     EthNext::Arp => {
                         self.arp(m);
                         continue;
@@ -455,9 +462,13 @@ impl<'a> Pipeline<'a> {
     /// `pipeline::send_local_heap`, `pipeline::icmp_answer_heap`).
     fn reassemble(&mut self, m: Pkt, l2_bcast: bool) {
         self.now_ms += 1;
-        let v = self
-            .reasm
-            .insert(m.data(), m.in_port(), l2_bcast, self.now_ms, &mut self.tally);
+        let v = self.reasm.insert(
+            m.data(),
+            m.in_port(),
+            l2_bcast,
+            self.now_ms,
+            &mut self.tally,
+        );
         let Verdict::Complete { mut pkt, l2_bcast } = v else {
             return;
         };
