@@ -5,10 +5,10 @@
 //! `Egress` (TX buffers, mempool). The stages it wires are plain functions over any
 //! `Packet`, so [`Pipeline`] calls the same stages in the same order as `pipeline.rs`
 //! (`receive`, `route`, `forward`, `output_on`, `send_local`, `icmp_answer`,
-//! `Egress::fragment_to`, and the control thread's ARP and reassembly hand-offs) on
+//! `Egress::fragment_to`, `SlowPath::arp`, and the control thread's ARP and reassembly) on
 //! [`Pkt`]s sized like an mbuf, and records where every packet went instead of sending
 //! it. Keep it in step with `pipeline.rs`.
-use ferroute::datapath::arp_input::{arp_input, ArpNext};
+use ferroute::datapath::arp_input::{arp_for_us, arp_input, ArpNext};
 use ferroute::datapath::eth_input::{eth_input, EthNext};
 use ferroute::datapath::fastpath;
 use ferroute::datapath::fragment::fragment;
@@ -25,6 +25,7 @@ use ferroute::datapath::{
 };
 use ferroute::fib::{Fib, NextHop, Proto, Rib, Route, RouteTarget};
 use ferroute::neigh::{NeighCursor, NeighKey, NeighParams, NeighSnapshot, NeighTable};
+use ferroute::wire::ipv4::Ipv4Packet;
 use ferroute::wire::MacAddr;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -233,7 +234,13 @@ impl<'a> Pipeline<'a> {
                         ip4_input(&mut m).map(|a| (a.dst, l2_bcast, false))
                     }
                     EthNext::Arp => {
-                        self.arp(m);
+                        // `SlowPath::arp` on the worker (the policers let everything
+                        // through here), then the control thread.
+                        match self.ports.get(port).map(|pc| arp_for_us(m.data(), pc)) {
+                            Some(Ok(_)) => self.arp(m),
+                            Some(Err(r)) => self.drop_on(port, r),
+                            None => self.drop_on(port, Reason::EthOtherHost),
+                        }
                         continue;
                     }
                     EthNext::Drop(r) => Err(r),
@@ -435,6 +442,11 @@ impl<'a> Pipeline<'a> {
             self.out.suppressed += 1;
             return None;
         };
+        // The rate limits (`Egress::icmp_allowed`) are not modelled: every error goes.
+        let Some(Ok(_)) = m.data().get(ETH_HLEN..).map(Ipv4Packet::new_checked) else {
+            self.out.suppressed += 1;
+            return None;
+        };
         self.ident = self.ident.wrapping_add(1);
         if !build_icmp_error(&mut m, kind, src, meta.mtu, self.ident) {
             self.out.suppressed += 1;
@@ -454,7 +466,7 @@ impl<'a> Pipeline<'a> {
         match arp_input(&mut m, pc) {
             ArpNext::Reply { .. } => self.transmit(m, port),
             ArpNext::Learn { .. } => {}
-            ArpNext::Drop(r) => self.drop_on(port, r),
+            ArpNext::Drop(r) => panic!("the worker punted an ARP frame arp_input drops ({r:?})"),
         }
     }
 
@@ -520,7 +532,7 @@ impl<'a> Pipeline<'a> {
         let hlen = p
             .buf
             .get(ETH_HLEN..)
-            .and_then(|b| ferroute::wire::ipv4::Ipv4Packet::new_checked(b).ok())
+            .and_then(|b| Ipv4Packet::new_checked(b).ok())
             .map(|ip| ip.header_len())?;
         let quote = ferroute::datapath::icmp_error::QUOTE_DATA;
         let len = (ETH_HLEN + hlen + quote).min(p.buf.len());
