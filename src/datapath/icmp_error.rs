@@ -92,6 +92,11 @@ pub fn build_icmp_error<P: Packet>(
         if kind == IcmpOut::FragNeeded {
             icmp.set_next_hop_mtu(mtu);
         }
+        // RFC 792 parameter problem: the pointer to the octet at fault, first octet of
+        // the rest of the header (carried in `mtu`'s place, see `Meta::mtu`).
+        if kind == IcmpOut::ParamProblem {
+            icmp.set_rest_of_header(u32::from(mtu as u8) << 24);
+        }
         icmp.fill_checksum();
     }
     if new_len < old_len {
