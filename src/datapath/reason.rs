@@ -38,7 +38,7 @@ reasons! {
     Ip4BadChecksum => "ip4_bad_checksum", "IPv4 header checksum wrong (Linux IP_CSUM, InCsumErrors).";
     Ip4BadTotalLength => "ip4_bad_total_length", "IPv4 total length smaller than its header (InHdrErrors).";
     Ip4Truncated => "ip4_truncated", "IPv4 total length beyond the received frame (InTruncatedPkts).";
-    Ip4MartianSource => "ip4_martian_source", "Source address 0/8, 127/8, multicast or limited broadcast (Linux IP_INVALID_SOURCE).";
+    Ip4MartianSource => "ip4_martian_source", "Source address 0/8, 127/8 or multicast (Linux IP_INVALID_SOURCE; the broadcasts have ip4_broadcast_source).";
     Ip4MartianDestination => "ip4_martian_destination", "Destination address 0/8 or 127/8 (Linux IP_INVALID_DEST).";
     Ip4Multicast => "ip4_multicast", "Multicast destination; ferroute does not route multicast.";
     Ip4Broadcast => "ip4_broadcast", "Broadcast destination; not forwarded, broadcast echo ignored (RFC 1812 §5.3.5, Linux icmp_echo_ignore_broadcasts).";
