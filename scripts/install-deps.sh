@@ -6,7 +6,8 @@
 # net_af_packet and net_ring PMDs they use; gzip reads the shared BGP table.
 set -euo pipefail
 pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config build-essential
-      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 prometheus gzip)
+      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 python3-scapy
+      prometheus gzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

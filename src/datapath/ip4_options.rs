@@ -9,11 +9,12 @@
 //! - Loose and strict source routes are refused unless `ip.accept_source_route`.
 //! - Router alert (RFC 2113) and unknown options pass untouched.
 //!
-//! Linux records the address it received a packet on (`spec_dst`) at input and
-//! overwrites that very slot with the outgoing interface's address in
-//! `ip_forward_options`; here the address is known before the options are compiled, so
-//! each slot is written once: the egress address for a forwarded packet, the
-//! destination (our address) for one delivered locally.
+//! Linux records, at input, its own address towards the sender (`spec_dst`), and for a
+//! forwarded packet overwrites the RR slot with the outgoing interface's address in
+//! `ip_forward_options` (RFC 791: "its own internet address as known in the
+//! environment into which this datagram is being forwarded"); a TS address stays the
+//! one towards the sender, as observed on Linux 6.x by the conformance suite. Here the
+//! addresses are known before the options are compiled, so each slot is written once.
 use std::net::Ipv4Addr;
 
 pub const OPT_END: u8 = 0;
@@ -61,13 +62,14 @@ pub fn timestamp_now() -> u32 {
 }
 
 /// Compiles the options of `hdr` (the IP header, options included: `hdr.len()` is
-/// IHL × 4) and fills RR/TS with `addr` and `now`. `is_local(a)` says whether a
+/// IHL × 4) and fills RR with `rr_addr`, TS with `ts_addr` and `now`. `is_local(a)` says whether a
 /// prespecified TS address is one of the router's (Linux: `inet_addr_type` is not
 /// unicast). After EOL the rest is set to EOL, as Linux does. The caller refreshes the
 /// header checksum when it keeps the packet.
 pub fn compile(
     hdr: &mut [u8],
-    addr: Ipv4Addr,
+    rr_addr: Ipv4Addr,
+    ts_addr: Ipv4Addr,
     now: u32,
     is_local: impl Fn(Ipv4Addr) -> bool,
 ) -> Result<Compiled, OptError> {
@@ -128,7 +130,7 @@ pub fn compile(
                     if ptr + 3 > len {
                         return err(i + 2);
                     }
-                    opt[ptr - 1..ptr + 3].copy_from_slice(&addr.octets());
+                    opt[ptr - 1..ptr + 3].copy_from_slice(&rr_addr.octets());
                     opt[2] += 4;
                 }
                 c.rr = Some(i);
@@ -160,7 +162,7 @@ pub fn compile(
                             if ptr + 7 > len {
                                 return err(i + 2);
                             }
-                            opt[ptr - 1..ptr + 3].copy_from_slice(&addr.octets());
+                            opt[ptr - 1..ptr + 3].copy_from_slice(&ts_addr.octets());
                             time_at = Some(ptr + 3);
                             c.ts_needtime = true;
                             opt[2] += 8;
@@ -384,12 +386,12 @@ mod tests {
     fn record_route_takes_our_address_when_there_is_room() {
         // RR with room for 2, one slot used: NOP, RR len 11 ptr 8.
         let mut h = hdr(&[1, 7, 11, 8, 10, 0, 1, 2, 0, 0, 0, 0]);
-        let c = compile(&mut h, ME, NOW, none).unwrap();
+        let c = compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(c.rr, Some(21));
         assert_eq!(&h[21..32], &[7, 11, 12, 10, 0, 1, 2, 10, 0, 2, 1]);
         // Full now: unchanged, and no error (RFC 791: the datagram is forwarded).
         let before = h.clone();
-        compile(&mut h, ME, NOW, none).unwrap();
+        compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(h, before);
     }
 
@@ -429,7 +431,7 @@ mod tests {
         ] {
             let mut h = hdr(&opts);
             assert_eq!(
-                compile(&mut h, ME, NOW, none),
+                compile(&mut h, ME, ME, NOW, none),
                 Err(OptError::Problem(ptr)),
                 "{what}"
             );
@@ -440,39 +442,39 @@ mod tests {
     fn timestamps_by_flag() {
         // Timestamps only, room for 2.
         let mut h = hdr(&[68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let c = compile(&mut h, ME, NOW, none).unwrap();
+        let c = compile(&mut h, ME, ME, NOW, none).unwrap();
         assert!(c.ts_needtime);
         assert_eq!(&h[20..32], &[68, 12, 9, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
         // Address and timestamp.
         let mut h = hdr(&[68, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-        compile(&mut h, ME, NOW, none).unwrap();
+        compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(&h[20..32], &[68, 12, 13, 1, 10, 0, 2, 1, 1, 2, 3, 4]);
         // Prespecified: only our own address takes a timestamp.
         let mut h = hdr(&[68, 12, 5, 3, 10, 0, 2, 1, 0, 0, 0, 0]);
-        compile(&mut h, ME, NOW, |a| a == ME).unwrap();
+        compile(&mut h, ME, ME, NOW, |a| a == ME).unwrap();
         assert_eq!(&h[20..32], &[68, 12, 13, 3, 10, 0, 2, 1, 1, 2, 3, 4]);
         let mut h = hdr(&[68, 12, 5, 3, 10, 9, 9, 9, 0, 0, 0, 0]);
         let before = h.clone();
-        let c = compile(&mut h, ME, NOW, |a| a == ME).unwrap();
+        let c = compile(&mut h, ME, ME, NOW, |a| a == ME).unwrap();
         assert!(!c.ts_needtime);
         assert_eq!(h, before);
         // Full: overflow counts up.
         let mut h = hdr(&[68, 8, 9, 0x20, 0, 0, 0, 0]);
-        compile(&mut h, ME, NOW, none).unwrap();
+        compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(h[23], 0x30);
     }
 
     #[test]
     fn source_route_router_alert_and_eol_padding() {
         let mut h = hdr(&[131, 7, 4, 10, 0, 2, 2, 0]);
-        let c = compile(&mut h, ME, NOW, none).unwrap();
+        let c = compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(c.srr, Some(20));
         let mut h = hdr(&[148, 4, 0, 0]);
-        let c = compile(&mut h, ME, NOW, none).unwrap();
+        let c = compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(c.router_alert, Some(20));
         // After EOL, junk becomes EOL.
         let mut h = hdr(&[1, 0, 7, 9]);
-        compile(&mut h, ME, NOW, none).unwrap();
+        compile(&mut h, ME, ME, NOW, none).unwrap();
         assert_eq!(&h[20..], &[1, 0, 0, 0]);
     }
 
@@ -481,7 +483,7 @@ mod tests {
         // The request's RR after compile on a local delivery: our address in slot 1.
         let mut h = hdr(&[7, 15, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         let me = Ipv4Addr::new(10, 0, 1, 1);
-        let c = compile(&mut h, me, NOW, none).unwrap();
+        let c = compile(&mut h, me, me, NOW, none).unwrap();
         let old_rr = pointer_at(&h, c.rr);
         let (opts, n) = echo_options(&h, &c).unwrap();
         assert_eq!(n, 16);

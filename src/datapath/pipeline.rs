@@ -672,11 +672,20 @@ fn options(
 ) -> Option<(Mbuf, Option<ReplyOptions>)> {
     let ports = v.ports;
     let decision = ip4_route(dst, nh, meta.l2_bcast);
-    let (addr, local) = match decision {
-        RouteNext::Local => (Ipv4Addr::from(dst), true),
-        RouteNext::Forward { port, nh } => match ports.get(port) {
-            Some(pc) => (pc.source_for(nh), false),
-            None => return Some((m, None)),
+    // RR records the egress address (Linux ip_forward_options), TS our address towards
+    // the sender (Linux spec_dst); delivered locally, both are the destination.
+    let (rr_addr, ts_addr, local) = match decision {
+        RouteNext::Local => (Ipv4Addr::from(dst), Ipv4Addr::from(dst), true),
+        RouteNext::Forward { port, nh } => match (ports.get(port), ports.get(meta.in_port)) {
+            (Some(out), Some(inp)) => {
+                let src = m
+                    .data()
+                    .get(ETH_HLEN + 12..ETH_HLEN + 16)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(Ipv4Addr::UNSPECIFIED, Ipv4Addr::from);
+                (out.source_for(nh), inp.source_for(src), false)
+            }
+            _ => return Some((m, None)),
         },
         _ => return Some((m, None)),
     };
@@ -688,7 +697,7 @@ fn options(
         ip4_source::is_own_address(ports, a) || ip4_source::is_subnet_broadcast(ports, a)
     };
     let compiled = match m.data_mut().get_mut(ETH_HLEN..ETH_HLEN + hlen) {
-        Some(hdr) => ip4_options::compile(hdr, addr, now, ours),
+        Some(hdr) => ip4_options::compile(hdr, rr_addr, ts_addr, now, ours),
         None => Err(OptError::Problem(0)),
     };
     let c = match compiled {
