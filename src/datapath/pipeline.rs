@@ -27,7 +27,7 @@
 use super::egress::Egress;
 use super::eth_input::{eth_input, EthNext};
 use super::fastpath;
-use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_DATA};
+use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_MAX};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
 use super::ip4_local::{ip4_local, LocalNext};
@@ -522,8 +522,8 @@ pub fn icmp_error(
 }
 
 /// Answers a datagram held in heap memory (reassembled, or the quote of one that
-/// timed out) with ICMP `kind`: as `icmp_answer` on a copy of its headers and first
-/// 8 data octets, all an ICMP error quotes. The caller counts the drop.
+/// timed out) with ICMP `kind`: as `icmp_answer` on a copy of as much of it as an
+/// ICMP error quotes (`QUOTE_MAX`). The caller counts the drop.
 pub fn icmp_answer_heap(
     eg: &mut Egress,
     p: &HeapPacket,
@@ -531,12 +531,10 @@ pub fn icmp_answer_heap(
     l2_bcast: bool,
     v: &mut View,
 ) -> Option<Unresolved> {
-    let hlen = p
-        .buf
+    p.buf
         .get(ETH_HLEN..)
-        .and_then(|b| Ipv4Packet::new_checked(b).ok())
-        .map(|ip| ip.header_len())?;
-    let len = (ETH_HLEN + hlen + QUOTE_DATA).min(p.buf.len());
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())?;
+    let len = (ETH_HLEN + QUOTE_MAX).min(p.buf.len());
     // Without an mbuf there is no answer; the datagram itself is already counted.
     let mut m = eg.alloc()?;
     if !m.set_len(len) {
