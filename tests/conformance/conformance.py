@@ -38,6 +38,8 @@ from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw  # noqa: E402
 
 H1, H2, R1, R2 = "10.0.1.2", "10.0.2.2", "10.0.1.1", "10.0.2.1"
 ETH_P_ALL = 0x0003
+# Extra seconds to wait for an answer that has not come (see Lab.exchange).
+LATE = 1.0
 PACKET_OUTGOING = 4
 CLONE_NEWNET = 0x40000000
 LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -233,15 +235,29 @@ class Lab:
         self.h1.send(bytes(self.eth1(dst)) + bytes(ipb))
 
     def exchange(self, ipb, wait=0.6, dst=None, raw_frame=None):
-        """Sends from h1; returns (frames at h1, frames at h2) that arrived meanwhile."""
+        """Sends from h1; returns (frames at h1, frames at h2) that arrived meanwhile.
+        When nothing came from the router or with the datagram's IP id, waits up to
+        LATE seconds more: on a loaded machine a router process may be descheduled for
+        a while, and "nothing" must mean nothing, not "not yet"."""
         self.h1.drain()
         self.h2.drain()
         if raw_frame is not None:
             self.h1.send(raw_frame)
+            ident = None
         else:
             self.send1(ipb, dst)
+            ident = struct.unpack("!H", bytes(ipb)[4:6])[0] if len(bytes(ipb)) >= 6 else None
         time.sleep(wait)
-        return self.h1.recv(0.05), self.h2.recv(0.05)
+        f1, f2 = self.h1.recv(0.05), self.h2.recv(0.05)
+
+        def seen():
+            return any(IP in f and f[IP].src in (R1, R2) for f in f1) or any(
+                IP in f and f[IP].id == ident for f in f2)
+        end = time.time() + LATE
+        while not seen() and time.time() < end:
+            f1 += self.h1.recv(0.1)
+            f2 += self.h2.recv(0.0)
+        return f1, f2
 
 
 # ---------------------------------------------------------------------------------------
