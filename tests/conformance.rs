@@ -19,10 +19,26 @@ const SUITE: &str = concat!(
 
 #[test]
 fn conformance_against_linux_and_ferroute() {
+    suite("conf", "default", "");
+}
+
+/// The cases of `rp_filter = 1` and `bc_forwarding` (Linux: the same sysctls).
+#[test]
+fn conformance_policy_switches() {
+    suite(
+        "confp",
+        "policy",
+        "[ip]\nrp_filter = 1\nbc_forwarding = true\n",
+    );
+}
+
+/// Runs the suite's cases of `variant` against Linux and a lab started with `ip` added
+/// to its config.
+fn suite(name: &str, variant: &str, ip: &str) {
     let lab = Lab::start_ports(
-        "conf",
+        name,
         ["", "mtu = 1280"],
-        "[reassembly]\ntimeout_ms = 1000\n",
+        &format!("[reassembly]\ntimeout_ms = 1000\n{ip}"),
     );
     let json = std::env::temp_dir().join(format!("ferroute-conf-{}.json", std::process::id()));
     let (h1, h2) = (&lab.hosts[0], &lab.hosts[1]);
@@ -37,6 +53,8 @@ fn conformance_against_linux_and_ferroute() {
         lab.metrics.to_string(),
         "--json".into(),
         json.display().to_string(),
+        "--variant".into(),
+        variant.into(),
     ];
     if let Ok(only) = std::env::var("CONFORMANCE_ONLY") {
         args.extend(["--only".into(), only]);

@@ -346,11 +346,12 @@ def set16(ipb, off, value, fix=True):
 CASES = []
 
 
-def case(section, linux, reason=None, deviation=None):
-    """`deviation`: (observation, "RFC ... why") when ferroute deliberately differs."""
+def case(section, linux, reason=None, deviation=None, variant="default"):
+    """`deviation`: (observation, "RFC ... why") when ferroute deliberately differs.
+    `variant`: the router settings the case needs (see VARIANTS)."""
     def reg(fn):
         CASES.append(dict(name=fn.__name__.replace("_", "-"), section=section, fn=fn,
-                          linux=linux, reason=reason, deviation=deviation))
+                          linux=linux, reason=reason, deviation=deviation, variant=variant))
         return fn
     return reg
 
@@ -1021,6 +1022,53 @@ def gratuitous_arp_creates_no_entry(lab):
     return "; ".join(sorted(set(seen))) or "nothing"
 
 
+# --- policy switches: rp_filter = 1 and bc_forwarding on (variant "policy") ------------
+
+@case("rp_filter", "nothing", "ip4_rp_filter", variant="policy")
+def strict_rp_filter_no_route_back(lab):
+    return plain(lab, lambda b: b, src="10.7.7.7")
+
+
+@case("rp_filter", "nothing", "ip4_rp_filter", variant="policy")
+def strict_rp_filter_wrong_interface(lab):
+    return plain(lab, lambda b: b, src="10.0.2.50")
+
+
+@case("rp_filter", "fwd ttl=63", variant="policy")
+def strict_rp_filter_passes_the_right_interface(lab):
+    return plain(lab, lambda b: b)
+
+
+@case("rp_filter", "nothing", "ip4_local_source", variant="policy")
+def strict_rp_filter_own_address_source(lab):
+    return plain(lab, lambda b: b, src=R2)
+
+
+@case("bc_forwarding", "fwd ttl=63 to ff:ff:ff:ff:ff:ff", variant="policy")
+def directed_broadcast_forwarded(lab):
+    i = lab.next_id()
+    _, f2 = lab.exchange(udp_to("10.0.2.255", i))
+    fwd = [f for f in f2 if IP in f and f[IP].id == i]
+    return f"fwd ttl={fwd[0][IP].ttl} to {fwd[0][Ether].dst}" if fwd else "nothing"
+
+
+@case("bc_forwarding", "icmp 11/0 quote=40 exact", "ip4_ttl_exceeded", variant="policy",
+      deviation=("nothing", "RFC 1812 §4.3.2.7: no ICMP error about a datagram destined "
+                 "to a broadcast address; Linux answers a forwarded directed broadcast"))
+def directed_broadcast_ttl_1_no_error(lab):
+    i = lab.next_id()
+    return outcome(lab, udp_to("10.0.2.255", i, ttl=1), i)
+
+
+# Router settings of each variant: Linux sysctls in the router namespace; the ferroute
+# side is configured by the caller ([ip] section, see tests/conformance.rs).
+VARIANTS = {
+    "default": [],
+    "policy": ["net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.default.rp_filter=1",
+               "net.ipv4.conf.all.bc_forwarding=1", "net.ipv4.conf.default.bc_forwarding=1"],
+}
+
+
 # ---------------------------------------------------------------------------------------
 # Running
 
@@ -1049,7 +1097,7 @@ def run_cases(lab, cases, deviation_side):
 class LinuxRouter:
     """Three namespaces: h1 -- r -- h2 over veth pairs, r with ip_forward=1."""
 
-    def __init__(self):
+    def __init__(self, variant="default"):
         p = f"fc{os.getpid() % 100000}"
         self.r, self.h1, self.h2 = f"{p}-r", f"{p}-h1", f"{p}-h2"
         self.if1, self.if2 = f"{p}a0", f"{p}b0"
@@ -1074,6 +1122,12 @@ class LinuxRouter:
             sh("ip", "-n", self.r, "addr", "add", f"{addr}/24", "dev", dev)
             sh("ip", "-n", self.r, "link", "set", dev, "up")
             sh(*x, f"net.ipv4.conf.{dev}.rp_filter=0")
+            sh(*x, f"net.ipv4.conf.{dev}.send_redirects=0")
+        for kv in VARIANTS[variant]:
+            sh(*x, kv)
+            if ".default." in kv:
+                for dev in (f"{p}a1", f"{p}b1"):
+                    sh(*x, kv.replace(".default.", f".{dev}."))
         # The same egress MTU towards h2 as the ferroute lab's port1.
         sh("ip", "-n", self.r, "link", "set", f"{p}b1", "mtu", "1280")
 
@@ -1110,9 +1164,11 @@ def main():
     ap.add_argument("--metrics", help="HOST:PORT of the attached router's /metrics")
     ap.add_argument("--name", default="ferroute")
     ap.add_argument("--only", default="")
+    ap.add_argument("--variant", default="default", choices=sorted(VARIANTS),
+                    help="router settings: the cases of this variant only")
     ap.add_argument("--json")
     a = ap.parse_args()
-    cases = [c for c in CASES if a.only in c["name"]]
+    cases = [c for c in CASES if a.only in c["name"] and c["variant"] == a.variant]
     if a.mode == "list":
         for c in cases:
             print(f"{c['section']:13} {c['name']}" + ("  (deviation)" if c["deviation"] else ""))
@@ -1120,7 +1176,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     columns = []
     if a.mode in ("linux", "both"):
-        lr = LinuxRouter()
+        lr = LinuxRouter(a.variant)
         try:
             lab = Lab("linux", lr.h1, lr.if1, lr.h2, lr.if2)
             columns.append(("linux", run_cases(lab, cases, False)))
