@@ -7,8 +7,8 @@
 # renders the man page (tests/cli.rs), systemd has systemd-run (tests/service.rs).
 set -euo pipefail
 pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config build-essential
-      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 prometheus gzip
-      groff-base systemd)
+      iproute2 iputils-ping iputils-tracepath traceroute iperf3 tcpdump python3 python3-scapy
+      prometheus gzip groff-base systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -75,6 +75,7 @@ pub struct Config {
     pub punt: PuntLimits,
     pub arp: ArpConfig,
     pub reassembly: ReassemblyConfig,
+    pub ip: IpConfig,
     /// At least one.
     pub ports: Vec<PortConfig>,
     /// At least one.
@@ -260,6 +261,37 @@ impl Default for ReassemblyConfig {
             timeout_ms: 30_000,
             max_bytes: 4 << 20,
             max_datagrams: 1024,
+        }
+    }
+}
+
+/// `[ip]`: IPv4 input policy, as Linux's `net.ipv4.conf.*` switches of the same names
+/// (global here: the same for every port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IpConfig {
+    /// Accept packets with LSRR/SSRR options (Linux `accept_source_route`); default
+    /// false: dropped, counted as `ip4_source_route`.
+    pub accept_source_route: bool,
+    /// Reverse-path filter, 0 (off, the default), 1 (strict) or 2 (loose), as Linux's
+    /// `rp_filter` (RFC 3704).
+    pub rp_filter: u8,
+    /// Forward directed broadcasts to connected subnets (Linux `bc_forwarding`);
+    /// default false (RFC 2644).
+    pub bc_forwarding: bool,
+}
+
+impl IpConfig {
+    /// The datapath's view of these switches.
+    pub fn policy(&self) -> crate::datapath::ip4_source::IpPolicy {
+        use crate::datapath::ip4_source::{IpPolicy, RpFilter};
+        IpPolicy {
+            accept_source_route: self.accept_source_route,
+            rp_filter: match self.rp_filter {
+                1 => RpFilter::Strict,
+                2 => RpFilter::Loose,
+                _ => RpFilter::Off,
+            },
+            bc_forwarding: self.bc_forwarding,
         }
     }
 }
@@ -450,6 +482,7 @@ struct RawConfig {
     punt: Option<RawPunt>,
     arp: Option<RawArp>,
     reassembly: Option<RawReassembly>,
+    ip: Option<RawIp>,
     #[serde(default)]
     port: Vec<RawPort>,
     #[serde(default)]
@@ -541,6 +574,14 @@ struct RawReassembly {
     timeout_ms: Option<Int>,
     max_bytes: Option<Int>,
     max_datagrams: Option<Int>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIp {
+    accept_source_route: Option<bool>,
+    rp_filter: Option<Int>,
+    bc_forwarding: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1023,6 +1064,7 @@ impl Builder<'_> {
         let punt = self.punt(raw.punt.unwrap_or_default())?;
         let arp = self.arp(raw.arp.unwrap_or_default())?;
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
+        let ip = self.ip(raw.ip.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
         self.check_rx_rings(&datapath, &workers)?;
@@ -1041,6 +1083,7 @@ impl Builder<'_> {
             punt,
             arp,
             reassembly,
+            ip,
             ports,
             workers,
             addresses,
@@ -1279,6 +1322,15 @@ impl Builder<'_> {
                 1,
                 1_000_000,
             )?,
+        })
+    }
+
+    fn ip(&self, raw: RawIp) -> Result<IpConfig, ConfigError> {
+        let d = IpConfig::default();
+        Ok(IpConfig {
+            accept_source_route: raw.accept_source_route.unwrap_or(d.accept_source_route),
+            rp_filter: self.int("ip.rp_filter", raw.rp_filter, d.rp_filter, 0, 2)?,
+            bc_forwarding: raw.bc_forwarding.unwrap_or(d.bc_forwarding),
         })
     }
 
@@ -1892,6 +1944,7 @@ rx = ["port0:0", "port1:0"]
             c.metrics.listen,
             Some(SocketAddr::from(([127, 0, 0, 1], 9417)))
         );
+        assert_eq!(c.ip, IpConfig::default());
         assert_eq!(
             c.datapath,
             DatapathConfig {
@@ -2341,6 +2394,44 @@ port = "a"
         );
         ok(&punt("arp_known_pps = 0\narp_known_burst = 0"));
         fail(&punt("arp_rate = 5"), "punt.arp_rate", "unknown field");
+    }
+
+    #[test]
+    fn ip_section() {
+        let c = ok(&base());
+        assert_eq!(c.ip, IpConfig::default());
+        assert!(!c.ip.accept_source_route && !c.ip.bc_forwarding);
+        assert_eq!(c.ip.rp_filter, 0);
+        let ip = |kv: &str| with(&format!("[ip]\n{kv}\n"));
+        let c = ok(&ip(
+            "accept_source_route = true\nrp_filter = 2\nbc_forwarding = true",
+        ));
+        assert_eq!(
+            c.ip,
+            IpConfig {
+                accept_source_route: true,
+                rp_filter: 2,
+                bc_forwarding: true
+            }
+        );
+        use crate::datapath::ip4_source::RpFilter;
+        assert_eq!(c.ip.policy().rp_filter, RpFilter::Loose);
+        assert_eq!(
+            ok(&ip("rp_filter = 1")).ip.policy().rp_filter,
+            RpFilter::Strict
+        );
+        assert_eq!(
+            ok(&ip("rp_filter = 0")).ip.policy().rp_filter,
+            RpFilter::Off
+        );
+        fail(
+            &ip("rp_filter = 3"),
+            "ip.rp_filter",
+            "3 is out of range; must be 0..=2",
+        );
+        fail(&ip("rp_filter = -1"), "ip.rp_filter", "out of range");
+        assert!(Config::parse(&ip("bc_forwarding = 1"), "test.toml").is_err());
+        assert!(Config::parse(&ip("forwarding = true"), "test.toml").is_err());
     }
 
     #[test]

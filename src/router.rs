@@ -303,7 +303,7 @@ fn run_ports(
     let shared = Arc::new(Shared {
         fib: ArcSwap::from_pointee(Fib::default()),
         neigh: ArcSwap::from_pointee(neigh.snapshot()),
-        ports: ArcSwap::from_pointee(Ports::new(ctxs)),
+        ports: ArcSwap::from_pointee(Ports::new(ctxs).with_policy(cfg.ip.policy())),
         qdisc: Qdiscs::new(hz, cfg.workers.len() as u32, pool.size()),
         stop: AtomicBool::new(false),
     });

@@ -239,7 +239,11 @@ impl Rtnl {
         if self.ports_dirty {
             self.ports_dirty = false;
             let ctxs = self.ports.iter().map(port_ctx).collect();
-            self.shared.ports.store(Arc::new(Ports::new(ctxs)));
+            // The `[ip]` policy is set once at startup; carry it over.
+            let policy = *self.shared.ports.load().policy();
+            self.shared
+                .ports
+                .store(Arc::new(Ports::new(ctxs).with_policy(policy)));
         }
         if !self.fib_dirty {
             return;

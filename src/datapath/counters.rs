@@ -49,6 +49,7 @@ kinds!(IcmpOut {
     AdminProhibited => "admin_prohibited",
     TtlExceeded => "ttl_exceeded",
     ReasmTimeout => "reasm_timeout",
+    ParamProblem => "param_problem",
 });
 
 kinds!(ReasmFail {
@@ -85,6 +86,7 @@ impl IcmpOut {
             IcmpOut::AdminProhibited => (3, 13),
             IcmpOut::TtlExceeded => (11, 0),
             IcmpOut::ReasmTimeout => (11, 1),
+            IcmpOut::ParamProblem => (12, 0),
         }
     }
 }

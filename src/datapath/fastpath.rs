@@ -9,6 +9,7 @@
 //! else (and a packet accepted here that fails later, e.g. no neighbour) goes through
 //! the stages one by one in `pipeline`, which check it from the start. Tests compare
 //! the two on random and mutated headers, so the fast path cannot decide differently.
+use super::ip4_source::SrcFilter;
 use super::ETH_HLEN;
 use crate::dpdk::RxCsum;
 use crate::wire::checksum;
@@ -19,9 +20,11 @@ pub const HDR_LEN: usize = ETH_HLEN + 20;
 
 /// The checks of `eth_input` and `ip4_input`, and the TTL and destination-class checks
 /// of `ip4_forward` and `ip4_route`, for a frame received on a port with MAC `mac`:
-/// the destination address if the packet may take the fast path.
+/// the destination address if the packet may take the fast path. A source that may be
+/// in `srcs` (the router's own addresses and subnet broadcasts, see `ip4_source`) is
+/// declined, for the stages' exact source checks.
 #[inline(always)]
-pub fn accept(frame: &[u8], mac: MacAddr, csum: RxCsum) -> Option<u32> {
+pub fn accept(frame: &[u8], mac: MacAddr, csum: RxCsum, srcs: &SrcFilter) -> Option<u32> {
     let h: &[u8; HDR_LEN] = frame.get(..HDR_LEN)?.try_into().ok()?;
     // Octets 0..8 (little-endian): destination MAC in the low 48 bits. Octets 8..16:
     // EtherType at 12..14 and version/IHL at 14, i.e. bits 32..56.
@@ -53,7 +56,8 @@ pub fn accept(frame: &[u8], mac: MacAddr, csum: RxCsum) -> Option<u32> {
         & (total + ETH_HLEN == frame.len())
         & (ttl > 1)
         & !bad(src)
-        & !bad(dst);
+        & !bad(dst)
+        & !srcs.may_contain(src);
     let dst = u32::from_be_bytes(dst);
     ok.then_some(dst)
 }
@@ -174,10 +178,28 @@ mod tests {
         }
     }
 
+    fn none() -> SrcFilter {
+        SrcFilter::default()
+    }
+
+    #[test]
+    fn declines_sources_in_the_filter() {
+        let f = good();
+        let mut flt = SrcFilter::default();
+        flt.insert([f[26], f[27], f[28], f[29]]);
+        assert_eq!(accept(&f, ROUTER_MAC, RxCsum::Unknown, &flt), None);
+        let mut all = SrcFilter::default();
+        all.fill();
+        assert_eq!(accept(&f, ROUTER_MAC, RxCsum::Unknown, &all), None);
+    }
+
     #[test]
     fn accepts_a_plain_packet_and_rewrites_as_the_stages_do() {
         let f = good();
-        assert_eq!(accept(&f, ROUTER_MAC, RxCsum::Unknown), Some(0xc000_0207));
+        assert_eq!(
+            accept(&f, ROUTER_MAC, RxCsum::Unknown, &none()),
+            Some(0xc000_0207)
+        );
         let mut fast = f.clone();
         rewrite(&mut fast, ROUTER_MAC, OUT_MAC);
         assert_eq!(fast, stages_rewrite(&f));
@@ -203,13 +225,17 @@ mod tests {
         for (what, mutate) in cases {
             let mut f = g.clone();
             mutate(&mut f);
-            assert_eq!(accept(&f, ROUTER_MAC, RxCsum::Unknown), None, "{what}");
+            assert_eq!(
+                accept(&f, ROUTER_MAC, RxCsum::Unknown, &none()),
+                None,
+                "{what}"
+            );
         }
-        assert_eq!(accept(&g, ROUTER_MAC, RxCsum::Bad), None);
+        assert_eq!(accept(&g, ROUTER_MAC, RxCsum::Bad, &none()), None);
         let mut f = g.clone();
         f[24] ^= 0x40;
         assert!(
-            accept(&f, ROUTER_MAC, RxCsum::Good).is_some(),
+            accept(&f, ROUTER_MAC, RxCsum::Good, &none()).is_some(),
             "port verdict"
         );
     }
@@ -237,7 +263,7 @@ mod tests {
                 1 => RxCsum::Bad,
                 _ => RxCsum::Unknown,
             };
-            let fast = accept(&f, ROUTER_MAC, csum);
+            let fast = accept(&f, ROUTER_MAC, csum, &none());
             if let Some(dst) = fast {
                 assert_eq!(stages(&f, csum), Some(dst), "{f:02x?} {csum:?}");
                 let mut a = f.clone();

@@ -7,8 +7,12 @@ use crate::wire::icmpv4::{self, Icmpv4Packet};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use std::net::Ipv4Addr;
 
-/// Bytes of the offending datagram quoted after its header (RFC 792: "64 bits").
+/// Bytes of the offending datagram quoted after its header at least (RFC 792: "64 bits").
 pub const QUOTE_DATA: usize = 8;
+/// Octets of the offending datagram quoted at most: as much as fits in a 576-octet
+/// error (RFC 1812 §4.3.2.3, "as much of the original datagram as possible without
+/// the length of the ICMP datagram exceeding 576 bytes"), as Linux's `icmp_send` does.
+pub const QUOTE_MAX: usize = 576 - ipv4::MIN_HEADER_LEN - icmpv4::HEADER_LEN;
 /// Linux and RFC 1812 §4.3.2.5: ICMP errors are sent with precedence "internetwork
 /// control" (TOS 0xc0).
 pub const ICMP_ERROR_TOS: u8 = 0xc0;
@@ -59,7 +63,7 @@ pub fn build_icmp_error<P: Packet>(
             return false;
         };
         let avail = (ip.total_len() as usize).min(pkt.data().len() - ETH_HLEN);
-        (ip.src_addr(), (ip.header_len() + QUOTE_DATA).min(avail))
+        (ip.src_addr(), avail.min(QUOTE_MAX))
     };
     const HDRS: usize = ipv4::MIN_HEADER_LEN + icmpv4::HEADER_LEN;
     let new_len = ETH_HLEN + HDRS + quote;
@@ -92,6 +96,11 @@ pub fn build_icmp_error<P: Packet>(
         if kind == IcmpOut::FragNeeded {
             icmp.set_next_hop_mtu(mtu);
         }
+        // RFC 792 parameter problem: the pointer to the octet at fault, first octet of
+        // the rest of the header (carried in `mtu`'s place, see `Meta::mtu`).
+        if kind == IcmpOut::ParamProblem {
+            icmp.set_rest_of_header(u32::from(mtu as u8) << 24);
+        }
         icmp.fill_checksum();
     }
     if new_len < old_len {
@@ -113,7 +122,26 @@ mod tests {
     }
 
     #[test]
-    fn time_exceeded_quotes_header_and_8_bytes() {
+    fn time_exceeded_quotes_up_to_576_octets() {
+        let long = ip_frame([10, 0, 1, 2], [10, 0, 2, 2], 17, 1, &[7u8; 1000]);
+        let mut p = TestPacket::new(&long, 0);
+        assert!(build_icmp_error(
+            &mut p,
+            IcmpOut::TtlExceeded,
+            Ipv4Addr::new(10, 0, 1, 1),
+            0,
+            9
+        ));
+        let (ip, payload) = icmp_of(&p);
+        assert_eq!(ip.total_len(), 576);
+        assert_eq!(p.buf.len(), 14 + 576);
+        let icmp = Icmpv4Packet::new_checked(&payload[..]).unwrap();
+        assert!(icmp.verify_checksum());
+        assert_eq!(icmp.data(), &long[14..14 + QUOTE_MAX]);
+    }
+
+    #[test]
+    fn time_exceeded_quotes_a_short_datagram_whole() {
         let orig = echo_request([10, 0, 1, 2], [10, 0, 2, 2], 1, b"0123456789abcdef");
         let mut p = TestPacket::new(&orig, 0);
         assert!(may_send_error(&p, false));
@@ -129,12 +157,12 @@ mod tests {
         assert_eq!(ip.src_addr(), Ipv4Addr::new(10, 0, 1, 1));
         assert_eq!(ip.dst_addr(), Ipv4Addr::new(10, 0, 1, 2));
         assert_eq!(ip.protocol(), 1);
-        assert_eq!(ip.total_len() as usize, 20 + 8 + 28);
-        assert_eq!(p.buf.len(), 14 + 20 + 8 + 28);
+        assert_eq!(ip.total_len() as usize, 20 + 8 + 44);
+        assert_eq!(p.buf.len(), 14 + 20 + 8 + 44);
         let icmp = Icmpv4Packet::new_checked(&payload[..]).unwrap();
         assert_eq!((icmp.msg_type(), icmp.code()), (11, 0));
         assert!(icmp.verify_checksum());
-        assert_eq!(icmp.data(), &orig[14..14 + 28]);
+        assert_eq!(icmp.data(), &orig[14..]);
     }
 
     #[test]

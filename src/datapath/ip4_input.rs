@@ -82,8 +82,13 @@ pub fn ip4_input<P: Packet>(pkt: &mut P) -> Result<Ip4Addrs, Reason> {
     };
     // Martians (Linux ip_route_input_slow; RFC 1812 §5.3.7).
     let s = addrs.src;
-    if is_zeronet(s) || is_loopback(s) || is_multicast(s) || is_limited_broadcast(s) {
+    if is_zeronet(s) || is_loopback(s) || is_multicast(s) {
         return Err(Reason::Ip4MartianSource);
+    }
+    // The limited broadcast has a reason of its own, shared with the subnet broadcasts
+    // `ip4_source` checks (RFC 1812 §5.3.7).
+    if is_limited_broadcast(s) {
+        return Err(Reason::Ip4BroadcastSource);
     }
     if is_zeronet(addrs.dst) || is_loopback(addrs.dst) {
         return Err(Reason::Ip4MartianDestination);
@@ -195,7 +200,7 @@ mod tests {
             (
                 [255, 255, 255, 255],
                 [10, 0, 2, 2],
-                Reason::Ip4MartianSource,
+                Reason::Ip4BroadcastSource,
             ),
             ([10, 0, 1, 2], [127, 0, 0, 1], Reason::Ip4MartianDestination),
             ([10, 0, 1, 2], [0, 0, 0, 9], Reason::Ip4MartianDestination),

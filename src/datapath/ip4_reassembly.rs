@@ -29,7 +29,7 @@
 //!   `ipfrag_time`, 30 s). If its first fragment (offset 0) came, the caller gets that
 //!   fragment's header and first 8 data octets to answer with ICMP time exceeded, code 1
 //!   "fragment reassembly time exceeded" (RFC 792; Linux `ip_expire`).
-use super::icmp_error::QUOTE_DATA;
+use super::icmp_error::QUOTE_MAX;
 use super::{HeapPacket, ReasmFail, Reason, Tally, ETH_HLEN};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use std::collections::{BTreeMap, HashMap};
@@ -296,7 +296,9 @@ impl Reassembler {
             let quote = d.first.as_ref().map(|f| {
                 let mut buf = f.header.to_vec();
                 if let Some(p) = d.pieces.get(&0) {
-                    buf.extend_from_slice(&p.data[..p.data.len().min(QUOTE_DATA)]);
+                    // As much as an ICMP error quotes (RFC 1812 §4.3.2.3).
+                    let room = QUOTE_MAX.saturating_sub(f.header.len().saturating_sub(ETH_HLEN));
+                    buf.extend_from_slice(&p.data[..p.data.len().min(room)]);
                 }
                 Expired {
                     quote: HeapPacket::from_vec(buf, f.port),
@@ -634,10 +636,10 @@ mod tests {
         assert!(t.empty());
         assert_eq!(t.drops(Reason::Ip4ReasmTimeout), 2);
         assert_eq!(t.failed(ReasmFail::Timeout), 1);
-        // The quote: the first fragment's headers and 8 data octets.
+        // The quote: the first fragment, as much as an ICMP error quotes (400 < 548).
         let q = &expired[0].quote;
-        assert_eq!(q.buf.len(), 14 + 20 + 8);
-        assert_eq!(&q.buf[..], &fs[0][..14 + 20 + 8]);
+        assert_eq!(q.buf.len(), 14 + 20 + 400);
+        assert_eq!(&q.buf[..], &fs[0][..14 + 20 + 400]);
         assert_eq!(q.port, 1);
     }
 

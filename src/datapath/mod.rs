@@ -21,9 +21,11 @@ pub mod icmp_ratelimit;
 pub mod ip4_forward;
 pub mod ip4_input;
 pub mod ip4_local;
+pub mod ip4_options;
 pub mod ip4_output;
 pub mod ip4_reassembly;
 pub mod ip4_route;
+pub mod ip4_source;
 pub mod pipeline;
 pub mod punt;
 pub mod qdisc;
@@ -192,13 +194,17 @@ impl PortCtx {
     }
 }
 
-/// Ports by DPDK port id (ids without a configured port are `None`).
+/// Ports by DPDK port id (ids without a configured port are `None`), with the `[ip]`
+/// policy and the source filter derived from their addresses (see `ip4_source`).
 #[derive(Debug, Clone, Default)]
 pub struct Ports {
     by_id: Vec<Option<PortCtx>>,
+    policy: ip4_source::IpPolicy,
+    src_filter: ip4_source::SrcFilter,
 }
 
 impl Ports {
+    /// Ports with the default `[ip]` policy; see [`Ports::with_policy`].
     pub fn new(ports: Vec<PortCtx>) -> Ports {
         let len = ports.iter().map(|p| p.id as usize + 1).max().unwrap_or(0);
         let mut by_id = vec![None; len];
@@ -206,7 +212,43 @@ impl Ports {
             let i = p.id as usize;
             by_id[i] = Some(p);
         }
-        Ports { by_id }
+        Ports {
+            by_id,
+            policy: ip4_source::IpPolicy::default(),
+            src_filter: ip4_source::SrcFilter::default(),
+        }
+        .with_policy(ip4_source::IpPolicy::default())
+    }
+
+    /// The same ports under `policy`, with the source filter rebuilt: the ports' own
+    /// addresses and subnet broadcasts, or everything when `rp_filter` is on.
+    pub fn with_policy(mut self, policy: ip4_source::IpPolicy) -> Ports {
+        let mut f = ip4_source::SrcFilter::default();
+        if policy.rp_filter != ip4_source::RpFilter::Off {
+            f.fill();
+        }
+        for p in self.by_id.iter().flatten() {
+            for n in std::iter::once(&p.addr).chain(&p.secondary) {
+                f.insert(n.addr().octets());
+                if n.prefix_len() < 31 {
+                    f.insert(n.broadcast().octets());
+                }
+            }
+        }
+        self.policy = policy;
+        self.src_filter = f;
+        self
+    }
+
+    #[inline]
+    pub fn policy(&self) -> &ip4_source::IpPolicy {
+        &self.policy
+    }
+
+    /// The sources `fastpath::accept` leaves to the stages.
+    #[inline]
+    pub fn src_filter(&self) -> &ip4_source::SrcFilter {
+        &self.src_filter
     }
 
     #[inline]

@@ -27,12 +27,14 @@
 use super::egress::Egress;
 use super::eth_input::{eth_input, EthNext};
 use super::fastpath;
-use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_DATA};
+use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_MAX};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
 use super::ip4_local::{ip4_local, LocalNext};
+use super::ip4_options::{self, OptError, ReplyOptions};
 use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
 use super::ip4_route::{ip4_route, RouteNext};
+use super::ip4_source;
 use super::punt::SlowPath;
 use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, ETH_HLEN};
 use crate::dpdk::{Mbuf, MbufBurst, BURST_MAX};
@@ -49,7 +51,8 @@ pub struct Meta {
     /// Link-layer broadcast: never forwarded, never answered with an ICMP error
     /// (RFC 1812 §5.3.4, §4.3.2.7).
     pub l2_bcast: bool,
-    /// The next-hop MTU a "fragmentation needed" error carries (RFC 1191); 0 otherwise.
+    /// The next-hop MTU a "fragmentation needed" error carries (RFC 1191); for a
+    /// parameter problem, its pointer (RFC 792); 0 otherwise.
     pub mtu: u16,
 }
 
@@ -117,6 +120,8 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
         Some(_) => return drop_burst(eg, port, rx, Reason::PortDown),
         None => return drop_burst(eg, port, rx, Reason::EthOtherHost),
     };
+    // Sources the fast path leaves to the stages (ip4_source), once per burst.
+    let srcs = v.ports.src_filter();
     // Per packet index i: its destination address, and bit i of each mask.
     let mut dst = [0u32; BURST_MAX];
     // IPv4 packets that passed input validation (still in `rx`, waiting for the FIB).
@@ -143,7 +148,7 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
         let verdict = if !m.is_contiguous() {
             Err(Reason::MultiSegment)
         } else {
-            match fastpath::accept(m.data(), pc.mac, m.rx_ip_csum()) {
+            match fastpath::accept(m.data(), pc.mac, m.rx_ip_csum(), srcs) {
                 Some(a) => {
                     dst[i] = a;
                     fast |= 1 << i;
@@ -263,17 +268,26 @@ fn fast_forward(
 fn route(
     eg: &mut Egress,
     slow: &mut SlowPath,
-    mut m: Mbuf,
+    m: Mbuf,
     meta: Meta,
     dst: u32,
     nh: Option<NextHop>,
     v: &mut View,
 ) {
+    // Off the fast path only: source checks, directed broadcasts, IP options.
+    let Some((mut m, reply_opts)) = checks(eg, slow, m, meta, dst, nh, v) else {
+        return;
+    };
     let u = match ip4_route(dst, nh, meta.l2_bcast) {
         RouteNext::Forward { port, nh } => forward(eg, m, meta, port, nh, v),
         RouteNext::Local => {
             eg.tally.port(meta.in_port, PortStat::Delivered, 1);
             match ip4_local(&mut m) {
+                LocalNext::Reply if is_tcp(&m) => {
+                    eg.tally.drop(meta.in_port, Reason::TcpNoSocket);
+                    reply_options(&mut m, reply_opts);
+                    send_local(eg, m, v)
+                }
                 LocalNext::Reply => {
                     // Limited only when icmp.ratemask says so (bit 0; not by default).
                     // ip4_local made the reply in place: its destination is the asker.
@@ -282,6 +296,7 @@ fn route(
                         return;
                     }
                     eg.tally.icmp(IcmpOut::EchoReply);
+                    reply_options(&mut m, reply_opts);
                     send_local(eg, m, v)
                 }
                 LocalNext::Icmp(kind, r) => icmp_error(eg, m, meta, kind, r, v),
@@ -468,8 +483,8 @@ pub fn icmp_error(
 }
 
 /// Answers a datagram held in heap memory (reassembled, or the quote of one that
-/// timed out) with ICMP `kind`: as `icmp_answer` on a copy of its headers and first
-/// 8 data octets, all an ICMP error quotes. The caller counts the drop.
+/// timed out) with ICMP `kind`: as `icmp_answer` on a copy of as much of it as an
+/// ICMP error quotes (`QUOTE_MAX`). The caller counts the drop.
 pub fn icmp_answer_heap(
     eg: &mut Egress,
     p: &HeapPacket,
@@ -477,12 +492,10 @@ pub fn icmp_answer_heap(
     l2_bcast: bool,
     v: &mut View,
 ) -> Option<Unresolved> {
-    let hlen = p
-        .buf
+    p.buf
         .get(ETH_HLEN..)
-        .and_then(|b| Ipv4Packet::new_checked(b).ok())
-        .map(|ip| ip.header_len())?;
-    let len = (ETH_HLEN + hlen + QUOTE_DATA).min(p.buf.len());
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())?;
+    let len = (ETH_HLEN + QUOTE_MAX).min(p.buf.len());
     // Without an mbuf there is no answer; the datagram itself is already counted.
     let mut m = eg.alloc()?;
     if !m.set_len(len) {
@@ -534,4 +547,169 @@ pub fn icmp_answer(
     }
     eg.tally.icmp(kind);
     send_local(eg, m, v)
+}
+
+// ---------------------------------------------------------------------------------------
+// Source checks, directed broadcasts and IP options (issue 16): what `route` does first
+// for every packet the fast path did not take.
+
+/// The checks of Linux `ip_route_input_slow` the stages add to the FIB's verdict, and
+/// options (IHL > 5) on a path of their own. Gives the packet back with the options
+/// an answer to it must carry, or consumes it (dropped, answered or forwarded).
+#[inline]
+fn checks(
+    eg: &mut Egress,
+    slow: &mut SlowPath,
+    m: Mbuf,
+    meta: Meta,
+    dst: u32,
+    nh: Option<NextHop>,
+    v: &mut View,
+) -> Option<(Mbuf, Option<ReplyOptions>)> {
+    let (src, ihl) = match m.data().get(ETH_HLEN..ETH_HLEN + 20) {
+        Some(h) => (
+            u32::from_be_bytes([h[12], h[13], h[14], h[15]]),
+            h[0] & 0x0f,
+        ),
+        None => {
+            eg.drop_on(meta.in_port, m, Reason::Ip4HdrTruncated);
+            return None;
+        }
+    };
+    if let Err(r) = ip4_source::check_source(v.ports, v.fib, src, meta.in_port) {
+        eg.drop_on(meta.in_port, m, r);
+        return None;
+    }
+    // A directed broadcast to another port's subnet (RFC 2644, Linux bc_forwarding);
+    // the broadcast of the arrival subnet is local, for `ip4_route`.
+    if let Some(NextHop::Broadcast { port }) = nh {
+        if port != meta.in_port {
+            directed_broadcast(eg, m, meta, port, v);
+            return None;
+        }
+    }
+    if ihl <= 5 {
+        return Some((m, None));
+    }
+    options(eg, slow, m, meta, dst, nh, v)
+}
+
+/// Forwards a directed broadcast as link-layer broadcast when `ip.bc_forwarding` is on
+/// (Linux `ip_route_input_slow`: RTN_BROADCAST with IN_DEV_BFORWARD goes to
+/// make_route); otherwise it is dropped (RFC 2644 §3: off by default). No ICMP errors
+/// about it: its destination is a broadcast (RFC 1812 §4.3.2.7).
+#[cold]
+#[inline(never)]
+fn directed_broadcast(eg: &mut Egress, mut m: Mbuf, meta: Meta, port: u16, v: &mut View) {
+    if !v.ports.policy().bc_forwarding || meta.l2_bcast {
+        eg.drop_on(meta.in_port, m, Reason::Ip4DirectedBroadcast);
+        return;
+    }
+    let Some(pc) = v.ports.get(port) else {
+        eg.drop_on(meta.in_port, m, Reason::TxQueueFull);
+        return;
+    };
+    if !pc.up {
+        eg.drop_on(meta.in_port, m, Reason::PortDown);
+        return;
+    }
+    match ip4_forward(&mut m, pc.mtu) {
+        FwdNext::Output => {
+            eg.tally.port(meta.in_port, PortStat::Forwarded, 1);
+            eg.transmit_to(m, pc, crate::wire::MacAddr::BROADCAST);
+        }
+        FwdNext::FragNeeded { .. } => eg.drop_on(meta.in_port, m, Reason::Ip4FragNeeded),
+        FwdNext::TimeExceeded => eg.drop_on(meta.in_port, m, Reason::Ip4TtlExceeded),
+    }
+}
+
+/// A packet with options, delivered or forwarded (Linux `ip_rcv_options`): compiled
+/// with the address it records (ours as its destination, or the egress port's),
+/// source routes refused unless `ip.accept_source_route`, malformed options answered
+/// with parameter problem. Other verdicts of `ip4_route` leave the options alone.
+#[cold]
+#[inline(never)]
+fn options(
+    eg: &mut Egress,
+    slow: &mut SlowPath,
+    mut m: Mbuf,
+    meta: Meta,
+    dst: u32,
+    nh: Option<NextHop>,
+    v: &mut View,
+) -> Option<(Mbuf, Option<ReplyOptions>)> {
+    let ports = v.ports;
+    let decision = ip4_route(dst, nh, meta.l2_bcast);
+    // RR records the egress address (Linux ip_forward_options), TS our address towards
+    // the sender (Linux spec_dst); delivered locally, both are the destination.
+    let (rr_addr, ts_addr, local) = match decision {
+        RouteNext::Local => (Ipv4Addr::from(dst), Ipv4Addr::from(dst), true),
+        RouteNext::Forward { port, nh } => match (ports.get(port), ports.get(meta.in_port)) {
+            (Some(out), Some(inp)) => {
+                let src = m
+                    .data()
+                    .get(ETH_HLEN + 12..ETH_HLEN + 16)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(Ipv4Addr::UNSPECIFIED, Ipv4Addr::from);
+                (out.source_for(nh), inp.source_for(src), false)
+            }
+            _ => return Some((m, None)),
+        },
+        _ => return Some((m, None)),
+    };
+    let hlen = usize::from(m.data()[ETH_HLEN] & 0x0f) * 4;
+    let now = ip4_options::timestamp_now();
+    // Linux inet_addr_type != RTN_UNICAST: one of ours, or a broadcast address.
+    let ours = |a: Ipv4Addr| {
+        let a = u32::from(a);
+        ip4_source::is_own_address(ports, a) || ip4_source::is_subnet_broadcast(ports, a)
+    };
+    let compiled = match m.data_mut().get_mut(ETH_HLEN..ETH_HLEN + hlen) {
+        Some(hdr) => ip4_options::compile(hdr, rr_addr, ts_addr, now, ours),
+        None => Err(OptError::Problem(0)),
+    };
+    let c = match compiled {
+        Ok(c) => c,
+        Err(OptError::Problem(ptr)) => {
+            let meta = Meta {
+                mtu: u16::from(ptr),
+                ..meta
+            };
+            let u = icmp_error(eg, m, meta, IcmpOut::ParamProblem, Reason::Ip4BadOptions, v);
+            slow.resolve(eg, u);
+            return None;
+        }
+    };
+    // RFC 1812 §5.2.4.1 lets a router refuse source routes; Linux does by default
+    // (accept_source_route=0). Accepted, they are forwarded by the destination address
+    // as it is (the router does not act as a hop of the route).
+    if c.srr.is_some() && !ports.policy().accept_source_route {
+        eg.drop_on(meta.in_port, m, Reason::Ip4SourceRoute);
+        return None;
+    }
+    if let Ok(mut ip) = Ipv4Packet::new_checked(&mut m.data_mut()[ETH_HLEN..]) {
+        ip.fill_checksum();
+    }
+    let reply = if local {
+        m.data()
+            .get(ETH_HLEN..ETH_HLEN + hlen)
+            .and_then(|hdr| ReplyOptions::new(hdr, &c))
+    } else {
+        None
+    };
+    Some((m, reply))
+}
+
+/// True if the packet's protocol is TCP (a reset `ip4_local` built).
+#[inline]
+fn is_tcp(m: &Mbuf) -> bool {
+    m.data().get(ETH_HLEN + 9) == Some(&crate::wire::ipv4::PROTO_TCP)
+}
+
+/// Puts the options an answer echoes (Linux `ip_options_echo`) into the answer `m`.
+#[inline]
+fn reply_options(m: &mut Mbuf, r: Option<ReplyOptions>) {
+    if let Some(r) = r {
+        r.insert(m, ip4_options::timestamp_now());
+    }
 }

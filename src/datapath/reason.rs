@@ -44,7 +44,7 @@ reasons! {
     Ip4BadChecksum => "ip4_bad_checksum", "IPv4 header checksum wrong (Linux IP_CSUM, InCsumErrors).";
     Ip4BadTotalLength => "ip4_bad_total_length", "IPv4 total length smaller than its header (InHdrErrors).";
     Ip4Truncated => "ip4_truncated", "IPv4 total length beyond the received frame (InTruncatedPkts).";
-    Ip4MartianSource => "ip4_martian_source", "Source address 0/8, 127/8, multicast or limited broadcast (Linux IP_INVALID_SOURCE).";
+    Ip4MartianSource => "ip4_martian_source", "Source address 0/8, 127/8 or multicast (Linux IP_INVALID_SOURCE; the broadcasts have ip4_broadcast_source).";
     Ip4MartianDestination => "ip4_martian_destination", "Destination address 0/8 or 127/8 (Linux IP_INVALID_DEST).";
     Ip4Multicast => "ip4_multicast", "Multicast destination; ferroute does not route multicast.";
     Ip4Broadcast => "ip4_broadcast", "Broadcast destination; not forwarded, broadcast echo ignored (RFC 1812 §5.3.5, Linux icmp_echo_ignore_broadcasts).";
@@ -74,6 +74,17 @@ reasons! {
     PortDown => "port_down", "Received on, or routed out of, a port that is administratively down (ferroute link set PORT down).";
     QdiscOverlimit => "qdisc_overlimit", "Egress tbf qdisc full: the bytes waiting plus this packet would exceed its limit (Linux tbf/bfifo drop).";
     QdiscExceedsBurst => "qdisc_exceeds_burst", "Packet longer than the egress tbf qdisc's burst: it could never collect enough tokens (Linux tbf max_size drop).";
+    // Source and destination checks, IP options and local TCP/UDP (issue 16).
+    Ip4LocalSource => "ip4_local_source", "Source address is one of the router's own: a spoofed packet (Linux ip_route_input_slow martian source via fib_validate_source).";
+    Ip4BroadcastSource => "ip4_broadcast_source", "Source address is the limited broadcast or the directed broadcast of a connected subnet (RFC 1812 §5.3.7, §4.2.2.11).";
+    Ip4RpFilter => "ip4_rp_filter", "Reverse-path filter (ip.rp_filter 1 strict, 2 loose): no route back to the source through the arrival port, or none at all (Linux fib_validate_source, RFC 3704).";
+    Ip4DirectedBroadcast => "ip4_directed_broadcast", "Directed broadcast to a connected subnet not forwarded (RFC 2644; ip.bc_forwarding off, as Linux bc_forwarding=0).";
+    Ip4SourceRoute => "ip4_source_route", "Packet with a loose or strict source route option (LSRR/SSRR) dropped (ip.accept_source_route off, as Linux accept_source_route=0).";
+    Ip4BadOptions => "ip4_bad_options", "Malformed IP option; answered with ICMP parameter problem pointing at the bad octet (Linux ip_options_compile, InHdrErrors).";
+    TcpNoSocket => "tcp_no_socket", "TCP segment to the router, which listens on no port; answered with a reset (RFC 793 §3.4, Linux NO_SOCKET).";
+    TcpMalformed => "tcp_malformed", "TCP segment to the router too short, with a bad data offset or checksum (Linux TCP_CSUM, PKT_TOO_SMALL); no reset.";
+    UdpMalformed => "udp_malformed", "UDP datagram to the router with a bad length or checksum (Linux UDP_CSUM, PKT_TOO_SMALL); no port unreachable.";
+    IgmpIgnored => "igmp_ignored", "IGMP message to the router, which is no multicast router: ignored, as Linux's igmp_rcv ignores what it does not track (no protocol unreachable).";
 }
 
 #[cfg(test)]

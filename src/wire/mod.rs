@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod tcp;
 
 use std::fmt;
 use std::str::FromStr;
