@@ -223,7 +223,7 @@ impl<'a> Pipeline<'a> {
         let mut ip4 = Vec::new();
         for mut m in burst {
             let accepted = if self.fast {
-                fastpath::accept(m.data(), mac, m.rx_ip_csum())
+                fastpath::accept(m.data(), mac, m.rx_ip_csum(), self.ports.src_filter())
             } else {
                 None
             };
