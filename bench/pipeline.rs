@@ -31,7 +31,7 @@ use ferroute::datapath::pipeline::{self, View};
 use ferroute::datapath::punt::{self, PuntLimits, PuntRx, SlowPath};
 use ferroute::datapath::{PortCtx, PortStat, Ports, Reason, MAX_BURST};
 use ferroute::dpdk::{
-    self, rdtsc, Eal, Mbuf, MbufBurst, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue,
+    self, rdtsc, Mbuf, MbufBurst, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue,
 };
 use ferroute::fib::{Fib, NextHop, Proto, Rib, Route, RouteTarget};
 use ferroute::neigh::{NeighKey, NeighParams, NeighSnapshot, NeighTable};
@@ -228,30 +228,10 @@ fn build_fib(port: u16, routes: &[Ipv4Net], default_route: bool) -> Fib {
 }
 
 fn bench(mode: Mode) -> Result<(), String> {
-    let prefix = format!("frb{}-pipe", std::process::id());
-    let args: Vec<String> = [
-        // One lcore, free to run on either CPU (so the report still sees the machine's
-        // CPUs; `-l 0` would pin the process to CPU 0).
-        "--lcores",
-        "0@(0-1)",
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--file-prefix",
-        &prefix,
-        "--log-level",
-        "lib.eal:notice",
-        "--vdev=net_ring0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let eal = Eal::init(&args).map_err(|e| e.to_string())?;
-    let result = run(mode);
-    drop(eal);
-    let _ = std::fs::remove_dir_all(std::path::Path::new("/var/run/dpdk").join(&prefix));
-    result
+    // One lcore, free to run on either CPU (so the report still sees the machine's
+    // CPUs; `-l 0` would pin the process to CPU 0).
+    let extra = ["--lcores", "0@(0-1)", "--vdev=net_ring0"];
+    common::with_eal("pipeline", 512, &extra, || run(mode))
 }
 
 fn run(mode: Mode) -> Result<(), String> {

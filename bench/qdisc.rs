@@ -20,7 +20,7 @@ use ferroute::datapath::egress::{Egress, Sink};
 use ferroute::datapath::icmp_ratelimit::IcmpLimiter;
 use ferroute::datapath::qdisc::{Limit, Qdiscs, TbfParams};
 use ferroute::datapath::{PortStat, QdiscStat, MAX_BURST};
-use ferroute::dpdk::{self, Eal, Mbuf, Mempool, PortSetup, TxBuffer, TxQueue};
+use ferroute::dpdk::{self, Mbuf, Mempool, PortSetup, TxBuffer, TxQueue};
 use std::process::ExitCode;
 
 const FRAME: usize = 60;
@@ -109,26 +109,9 @@ fn main() -> ExitCode {
 }
 
 fn run(mode: Mode) -> Result<(), String> {
-    let args: Vec<String> = [
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--file-prefix",
-        &format!("ferroute-bench-qdisc-{}", std::process::id()),
-        "--vdev=net_null0",
-        "--log-level",
-        "lib.eal:error",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let eal = Eal::init(&args).map_err(|e| e.to_string())?;
-    let result = with_eal(mode);
-    drop(eal);
-    result
+    common::with_eal("qdisc", 256, &["-l", "0", "--vdev=net_null0"], || {
+        with_eal(mode)
+    })
 }
 
 fn with_eal(mode: Mode) -> Result<(), String> {

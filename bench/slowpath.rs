@@ -29,7 +29,7 @@ use ferroute::datapath::punt::{self, Limit, PuntLimits, SlowPath};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::{PortCtx, Ports, SharedCounters};
-use ferroute::dpdk::{self, rdtsc, Eal, Mempool};
+use ferroute::dpdk::{self, rdtsc, Mempool};
 use ferroute::fib::Fib;
 use ferroute::metrics::NeighSummary;
 use ferroute::neigh::{ArpKind, NeighKey, NeighParams, NeighTable};
@@ -53,28 +53,7 @@ const TARGET: f64 = 100_000.0;
 
 fn main() -> ExitCode {
     let mode = Mode::from_args();
-    let prefix = format!("ferroute-bench-slowpath-{}", std::process::id());
-    let args: Vec<String> = [
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--file-prefix",
-        &prefix,
-        "--log-level",
-        "lib.eal:notice",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let result = Eal::init(&args).map_err(|e| e.to_string()).and_then(|eal| {
-        let r = run(mode);
-        drop(eal);
-        r
-    });
-    let _ = std::fs::remove_dir_all(std::path::Path::new("/var/run/dpdk").join(&prefix));
+    let result = common::with_eal("slowpath", 256, &["-l", "0"], || run(mode));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,6 +13,43 @@ use std::time::Instant;
 
 pub mod table;
 
+/// Runs `f` inside a DPDK EAL of its own, as the in-process benchmarks need it: 4 KiB
+/// pages (`--no-huge -m mem_mb`), no PCI, a file prefix unique to the process (its
+/// runtime directory removed afterwards), EAL logs from notice up, and `extra`
+/// arguments (lcores, vdevs). The EAL is torn down before this returns.
+pub fn with_eal<T>(
+    name: &str,
+    mem_mb: u32,
+    extra: &[&str],
+    f: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    let prefix = format!("ferroute-bench-{name}-{}", std::process::id());
+    let mem = mem_mb.to_string();
+    let mut args: Vec<String> = [
+        "--no-huge",
+        "-m",
+        &mem,
+        "--no-pci",
+        "--file-prefix",
+        &prefix,
+        "--log-level",
+        "lib.eal:notice",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let result = ferroute::dpdk::Eal::init(&args)
+        .map_err(|e| e.to_string())
+        .and_then(|eal| {
+            let r = f();
+            drop(eal);
+            r
+        });
+    let _ = std::fs::remove_dir_all(std::path::Path::new("/var/run/dpdk").join(&prefix));
+    result
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Full,

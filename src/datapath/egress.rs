@@ -10,7 +10,7 @@ use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};
 use super::qdisc::{QdiscSet, Qdiscs};
 use super::IcmpOut;
 use super::{HeapPacket, Packet, PortCtx, PortStat, QdiscStat, Reason, SharedCounters, Tally};
-use crate::dpdk::{Mbuf, Mempool, TxBuffer, TxResult};
+use crate::dpdk::{Mbuf, MbufBurst, Mempool, TxBuffer, TxResult};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -122,6 +122,29 @@ impl Egress {
             return;
         }
         to_sink(&mut self.sink, &mut self.tally, m, port);
+    }
+
+    /// Sends a run of packets to `port` whose Ethernet headers are written and whose
+    /// offload flags are cleared, `bytes` octets in all: once-per-run checks and
+    /// counters for the fast path, else packet by packet as [`Egress::transmit`].
+    #[inline]
+    pub fn transmit_burst(&mut self, port: u16, b: &mut MbufBurst, bytes: u64) {
+        if b.is_empty() {
+            return;
+        }
+        if !self.qdisc.is_shaped(port) {
+            if let Sink::Tx(bufs) = &mut self.sink {
+                if let Some(Some(buf)) = bufs.get_mut(port as usize) {
+                    self.tally.port(port, PortStat::TxBytes, bytes);
+                    let r = buf.push_burst(b);
+                    count_tx(&mut self.tally, port, r);
+                    return;
+                }
+            }
+        }
+        for m in b.drain() {
+            self.transmit(m, port);
+        }
     }
 
     /// Applies qdisc changes the control side published (one atomic load when there

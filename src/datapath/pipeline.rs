@@ -26,7 +26,7 @@
 //! of consecutive packets to the same next hop is found once ([`NeighCursor`]).
 use super::egress::Egress;
 use super::eth_input::{eth_input, EthNext};
-use super::fastpath;
+use super::fastpath::{self, EthAddrs};
 use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_MAX};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
@@ -122,6 +122,7 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     };
     // Sources the fast path leaves to the stages (ip4_source), once per burst.
     let srcs = v.ports.src_filter();
+    let mac = fastpath::mac_key(pc.mac);
     // Per packet index i: its destination address, and bit i of each mask.
     let mut dst = [0u32; BURST_MAX];
     // IPv4 packets that passed input validation (still in `rx`, waiting for the FIB).
@@ -148,7 +149,7 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
         let verdict = if !m.is_contiguous() {
             Err(Reason::MultiSegment)
         } else {
-            match fastpath::accept(m.data(), pc.mac, m.rx_ip_csum(), srcs) {
+            match fastpath::accept(m.data(), mac, m.rx_ip_csum(), srcs) {
                 Some(a) => {
                     dst[i] = a;
                     fast |= 1 << i;
@@ -186,17 +187,44 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     // Stage 2: one FIB lookup for the whole burst (lanes without a packet look up 0).
     let mut ids = [0u32; BURST_MAX];
     v.fib.lookup_ids_burst(&dst[..n], &mut ids[..n]);
-    // Stage 3: route, then forward or deliver, packet by packet.
+    // Stage 3: route, then forward or deliver, packet by packet. Fast-path packets
+    // towards one gateway (the common case) share one resolution of their next hop, and
+    // collect in `run` to leave together; whatever else is sent meanwhile waits until
+    // `run` has left, so that no packet overtakes another on a port.
     let mut forwarded = 0;
+    let mut hop = FastHop::NONE;
+    let mut run = FastRun::default();
     let mut left = ip4;
     while left != 0 {
         let i = left.trailing_zeros() as usize % BURST_MAX;
         left &= left - 1;
-        let Some(m) = rx.take(i) else {
+        let Some(mut m) = rx.take(i) else {
             continue;
         };
-        let nh = v.fib.nexthop(ids[i]);
-        let m = if fast >> i & 1 != 0 {
+        let id = ids[i];
+        let fast_i = fast >> i & 1 != 0;
+        if fast_i {
+            if hop.id != id {
+                hop = FastHop::resolve(id, v);
+                if hop.port != run.port {
+                    run.send(eg);
+                    run.port = hop.port;
+                }
+            }
+            if hop.via && m.len() <= hop.max_frame {
+                fastpath::rewrite(m.data_mut(), hop.macs);
+                m.clear_offload_flags();
+                run.bytes += m.len() as u64;
+                forwarded += 1;
+                if let Err(m) = run.pkts.push(m) {
+                    eg.transmit(m, hop.port);
+                }
+                continue;
+            }
+        }
+        run.send(eg);
+        let nh = v.fib.nexthop(id);
+        let m = if fast_i {
             match fast_forward(eg, m, dst[i], nh, v) {
                 Ok(()) => {
                     forwarded += 1;
@@ -214,8 +242,83 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
         };
         route(eg, slow, m, meta, dst[i], nh, v);
     }
+    run.send(eg);
     eg.tally.port(port, PortStat::Forwarded, forwarded);
     rx.clear();
+}
+
+/// A fast-path next hop resolved once for the packets of a burst that share its FIB
+/// id: a gateway with a usable neighbour on an up port.
+struct FastHop {
+    id: u32,
+    /// The id names such a gateway; if not, its packets take `fast_forward` one by one
+    /// (a connected destination is its own neighbour) or the stages.
+    via: bool,
+    port: u16,
+    macs: EthAddrs,
+    /// The longest frame the port's MTU lets through.
+    max_frame: usize,
+}
+
+impl FastHop {
+    /// No id yet (FIB ids are indices into its next-hop table, far below u32::MAX).
+    const NONE: FastHop = FastHop {
+        id: u32::MAX,
+        via: false,
+        port: u16::MAX,
+        macs: EthAddrs::ZERO,
+        max_frame: 0,
+    };
+
+    #[inline]
+    fn resolve(id: u32, v: &mut View) -> FastHop {
+        let not_via = FastHop {
+            id,
+            ..FastHop::NONE
+        };
+        let Some(NextHop::Gateway { port, gw }) = v.fib.nexthop(id) else {
+            return not_via;
+        };
+        let Some(pc) = v.ports.get(port).filter(|pc| pc.up) else {
+            return not_via;
+        };
+        let Some(dst) = v.neigh.lookup(port, gw) else {
+            return not_via;
+        };
+        FastHop {
+            id,
+            via: true,
+            port,
+            macs: EthAddrs::new(pc.mac, dst),
+            max_frame: usize::from(pc.mtu) + ETH_HLEN,
+        }
+    }
+}
+
+/// Fast-path packets on their way to one port, in order.
+struct FastRun {
+    port: u16,
+    pkts: MbufBurst,
+    bytes: u64,
+}
+
+impl Default for FastRun {
+    fn default() -> FastRun {
+        FastRun {
+            port: u16::MAX,
+            pkts: MbufBurst::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl FastRun {
+    #[inline]
+    fn send(&mut self, eg: &mut Egress) {
+        if !self.pkts.is_empty() {
+            eg.transmit_burst(self.port, &mut self.pkts, std::mem::take(&mut self.bytes));
+        }
+    }
 }
 
 /// A burst from a port that is down or unknown: every packet dropped for `reason`.
@@ -258,7 +361,7 @@ fn fast_forward(
     let Some(mac) = v.neigh.lookup(port, via) else {
         return Err(m);
     };
-    fastpath::rewrite(m.data_mut(), pc.mac, mac);
+    fastpath::rewrite(m.data_mut(), EthAddrs::new(pc.mac, mac));
     eg.transmit(m, port);
     Ok(())
 }

@@ -13,6 +13,9 @@ pub struct MbufBurst {
     /// every slot from `len` on.
     ptrs: [*mut dpdk_sys::rte_mbuf; BURST_MAX],
     len: usize,
+    /// Slots below `len` whose packet was taken (so `clear` can skip the scan when the
+    /// pipeline took them all, as it does).
+    taken: usize,
 }
 
 // SAFETY: the burst owns the mbufs it holds (as `Mbuf` does), and DPDK lets any thread
@@ -30,6 +33,7 @@ impl MbufBurst {
         MbufBurst {
             ptrs: [std::ptr::null_mut(); BURST_MAX],
             len: 0,
+            taken: 0,
         }
     }
 
@@ -76,10 +80,14 @@ impl MbufBurst {
     #[inline]
     pub fn take(&mut self, i: usize) -> Option<Mbuf> {
         // Slots at or past `len` are null (see `clear`), so no check against it.
-        let p = std::mem::replace(self.ptrs.get_mut(i)?, std::ptr::null_mut());
+        let p = NonNull::new(std::mem::replace(
+            self.ptrs.get_mut(i)?,
+            std::ptr::null_mut(),
+        ))?;
+        self.taken += 1;
         // SAFETY: a non-null slot below `len` holds an mbuf this burst owns; the slot is
         // nulled, so ownership moves to the returned Mbuf exactly once.
-        NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
+        Some(unsafe { Mbuf::from_raw(p) })
     }
 
     /// Packet `i`, left in the burst.
@@ -116,9 +124,38 @@ impl MbufBurst {
         }
     }
 
+    /// Takes every packet still in the burst, in order, and empties it.
+    #[inline]
+    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
+        let len = std::mem::take(&mut self.len);
+        self.taken = 0;
+        self.ptrs[..len].iter_mut().filter_map(|p| {
+            let p = NonNull::new(std::mem::replace(p, std::ptr::null_mut()))?;
+            // SAFETY: a non-null slot holds an owned mbuf; nulled above, so ownership
+            // moves to the returned Mbuf exactly once.
+            Some(unsafe { Mbuf::from_raw(p) })
+        })
+    }
+
+    /// Hands every packet still in the burst to `f` as a raw pointer, in order, and
+    /// empties the burst; `f` takes over each mbuf's ownership.
+    #[inline(always)]
+    pub(super) fn drain_raw(&mut self, mut f: impl FnMut(NonNull<dpdk_sys::rte_mbuf>)) {
+        let len = std::mem::take(&mut self.len);
+        self.taken = 0;
+        for p in &mut self.ptrs[..len] {
+            if let Some(p) = NonNull::new(std::mem::replace(p, std::ptr::null_mut())) {
+                f(p);
+            }
+        }
+    }
+
     /// Frees every packet still in the burst and empties it.
     pub fn clear(&mut self) {
         let len = std::mem::take(&mut self.len);
+        if std::mem::take(&mut self.taken) >= len {
+            return; // every slot is null already
+        }
         for p in &mut self.ptrs[..len] {
             let p = std::mem::replace(p, std::ptr::null_mut());
             if let Some(p) = NonNull::new(p) {

@@ -131,14 +131,14 @@ impl Mbuf {
     /// The RX IPv4 header checksum verdict from the port's offload flags.
     #[inline]
     pub fn rx_ip_csum(&self) -> RxCsum {
-        let f = self.raw().ol_flags & dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64;
-        if f == dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64 {
-            RxCsum::Good
-        } else if f == dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64 {
-            RxCsum::Bad
-        } else {
-            RxCsum::Unknown
-        }
+        // Two flag bits, GOOD and BAD; both set means NONE (not checked, as unknown). A
+        // table by the two bits rather than a chain of compares: a few instructions on
+        // every received packet.
+        const BY_BITS: [RxCsum; 4] = [RxCsum::Unknown, RxCsum::Bad, RxCsum::Good, RxCsum::Unknown];
+        let f = self.raw().ol_flags;
+        let bad = (f & dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64 != 0) as usize;
+        let good = (f & dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64 != 0) as usize;
+        BY_BITS[good << 1 | bad]
     }
 
     /// Prefetches the first cache line of the packet data into all cache levels.

@@ -1,5 +1,5 @@
 //! Ethernet ports: setup, start/stop, link and stats, RX and TX queues.
-use super::{DpdkError, Mbuf, Mempool};
+use super::{DpdkError, Mbuf, MbufBurst, Mempool};
 use crate::wire::MacAddr;
 use std::ffi::CString;
 use std::ptr::NonNull;
@@ -408,6 +408,30 @@ impl TxBuffer {
         self.pkts[self.len] = m.into_raw();
         self.len += 1;
         (self.len == TX_BUFFER_SIZE).then(|| self.flush())
+    }
+
+    /// Queues every packet of `b`, in order, flushing each time the buffer fills; says
+    /// what those flushes sent.
+    #[inline]
+    pub fn push_burst(&mut self, b: &mut MbufBurst) -> TxResult {
+        let mut r = TxResult::default();
+        b.drain_raw(|p| {
+            // `len` stays below TX_BUFFER_SIZE: the buffer flushes as it fills.
+            if let Some(slot) = self.pkts.get_mut(self.len) {
+                *slot = p.as_ptr();
+                self.len += 1;
+            } else {
+                // SAFETY: never reached (see above); the mbuf is ours, freed once.
+                unsafe { dpdk_sys::rte_pktmbuf_free(p.as_ptr()) };
+                r.dropped += 1;
+            }
+            if self.len == TX_BUFFER_SIZE {
+                let f = self.flush();
+                r.sent += f.sent;
+                r.dropped += f.dropped;
+            }
+        });
+        r
     }
 
     /// Sends what is buffered; frees what the port refuses.
