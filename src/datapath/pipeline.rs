@@ -5,8 +5,9 @@
 //! the ICMP edges for what it originates.
 //!
 //! ```text
-//! receive ─ fastpath::accept ─ FIB (whole burst) ─ fast_forward ─> Egress::transmit
-//!   (declined by accept: eth_input below; declined by fast_forward: ip4_route below)
+//! receive ─ fastpath::accept ─ FIB (whole burst) ─┬ FastHop (gateway) ─> run ─> Egress::transmit_burst
+//!                                                 └ fast_forward (connected) ─> Egress::transmit
+//!   (declined by accept: eth_input below; declined by either: ip4_route below)
 //! receive ─ eth_input ─┬ Arp ─────────────────────────────────────────> slow path
 //!                      └ Ip4 ─ ip4_input ─ FIB (whole burst) ─ ip4_route
 //!   ip4_route ─┬ Local ── ip4_local ─┬ Reply ─> send_local ─> output
@@ -22,7 +23,9 @@
 //! ```
 //!
 //! A burst comes from one (port, queue), so everything about the ingress port is looked
-//! up once per burst; the FIB is searched once for the whole burst; and the neighbour
+//! up once per burst; the FIB is searched once for the whole burst; the next hop of
+//! consecutive fast-path packets with the same FIB answer is resolved once (`FastHop`:
+//! port, MACs, MTU) and they leave together, counted once (`FastRun`); and the neighbour
 //! of consecutive packets to the same next hop is found once ([`NeighCursor`]).
 use super::egress::Egress;
 use super::eth_input::{eth_input, EthNext};
