@@ -239,23 +239,44 @@ pub struct Header {
     pub pid: u32,
 }
 
+/// `nlmsghdr` field ranges (the style of `src/wire`): where each header field sits.
+mod hdr {
+    pub type Field = core::ops::Range<usize>;
+    pub const LEN: Field = 0..4;
+    pub const KIND: Field = 4..6;
+    pub const FLAGS: Field = 6..8;
+    pub const SEQ: Field = 8..12;
+    pub const PID: Field = 12..16;
+}
+
+fn le_u32(b: &[u8], f: hdr::Field) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(f)?.try_into().ok()?))
+}
+
+fn le_u16(b: &[u8], f: hdr::Field) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(f)?.try_into().ok()?))
+}
+
 impl Header {
+    /// The header at the start of `b`, or None if `b` is shorter than [`HDR_LEN`].
     pub fn parse(b: &[u8]) -> Option<Header> {
         Some(Header {
-            len: u32::from_le_bytes(b.get(0..4)?.try_into().ok()?),
-            kind: u16::from_le_bytes(b.get(4..6)?.try_into().ok()?),
-            flags: u16::from_le_bytes(b.get(6..8)?.try_into().ok()?),
-            seq: u32::from_le_bytes(b.get(8..12)?.try_into().ok()?),
-            pid: u32::from_le_bytes(b.get(12..16)?.try_into().ok()?),
+            len: le_u32(b, hdr::LEN)?,
+            kind: le_u16(b, hdr::KIND)?,
+            flags: le_u16(b, hdr::FLAGS)?,
+            seq: le_u32(b, hdr::SEQ)?,
+            pid: le_u32(b, hdr::PID)?,
         })
     }
 
     fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.len.to_le_bytes());
-        out.extend_from_slice(&self.kind.to_le_bytes());
-        out.extend_from_slice(&self.flags.to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.pid.to_le_bytes());
+        let mut h = [0u8; HDR_LEN];
+        h[hdr::LEN].copy_from_slice(&self.len.to_le_bytes());
+        h[hdr::KIND].copy_from_slice(&self.kind.to_le_bytes());
+        h[hdr::FLAGS].copy_from_slice(&self.flags.to_le_bytes());
+        h[hdr::SEQ].copy_from_slice(&self.seq.to_le_bytes());
+        h[hdr::PID].copy_from_slice(&self.pid.to_le_bytes());
+        out.extend_from_slice(&h);
     }
 
     /// True for a GET request with NLM_F_DUMP.
@@ -847,7 +868,7 @@ impl Message {
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
         }
         let len = (out.len() - start) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        out[start + hdr::LEN.start..start + hdr::LEN.end].copy_from_slice(&len.to_le_bytes());
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
