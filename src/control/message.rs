@@ -535,18 +535,29 @@ fn check_prefix(addr: Ipv4Addr, len: u8) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `rtmsg` field offsets (linux/rtnetlink.h), one byte each.
+mod rtm {
+    pub const FAMILY: usize = 0;
+    pub const DST_LEN: usize = 1;
+    pub const SRC_LEN: usize = 2;
+    pub const TABLE: usize = 4;
+    pub const PROTOCOL: usize = 5;
+    pub const SCOPE: usize = 6;
+    pub const TYPE: usize = 7;
+    /// Bytes of the fixed part (TOS at 3 is always 0).
+    pub const LEN: usize = 8;
+}
+
 impl RouteMsg {
     fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[
-            AF_INET,
-            self.dst_len,
-            0,
-            0,
-            RT_TABLE_MAIN,
-            self.protocol,
-            self.scope,
-            self.rtype,
-        ]);
+        let mut f = [0u8; rtm::LEN];
+        f[rtm::FAMILY] = AF_INET;
+        f[rtm::DST_LEN] = self.dst_len;
+        f[rtm::TABLE] = RT_TABLE_MAIN;
+        f[rtm::PROTOCOL] = self.protocol;
+        f[rtm::SCOPE] = self.scope;
+        f[rtm::TYPE] = self.rtype;
+        out.extend_from_slice(&f);
         let mut a = Attrs(out);
         if self.dst_len > 0 || self.dst != Ipv4Addr::UNSPECIFIED {
             a.ip(RTA_DST, self.dst);
@@ -566,10 +577,10 @@ impl RouteMsg {
     }
 
     fn parse(b: &[u8], h: &Header) -> Result<RouteMsg, ApiError> {
-        let f: [u8; 8] = fixed(b, "rtmsg")?;
+        let f: [u8; rtm::LEN] = fixed(b, "rtmsg")?;
         let dump = h.kind == RTM_GETROUTE && h.is_dump();
-        family(f[0], dump)?;
-        if f[2] != 0 {
+        family(f[rtm::FAMILY], dump)?;
+        if f[rtm::SRC_LEN] != 0 {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
                 "source-specific routes are not supported",
@@ -577,10 +588,10 @@ impl RouteMsg {
         }
         let mut r = RouteMsg {
             dst: Ipv4Addr::UNSPECIFIED,
-            dst_len: f[1],
-            protocol: f[5],
-            scope: f[6],
-            rtype: f[7],
+            dst_len: f[rtm::DST_LEN],
+            protocol: f[rtm::PROTOCOL],
+            scope: f[rtm::SCOPE],
+            rtype: f[rtm::TYPE],
             gateway: None,
             oif: None,
             metric: None,
