@@ -239,23 +239,44 @@ pub struct Header {
     pub pid: u32,
 }
 
+/// `nlmsghdr` field ranges (the style of `src/wire`): where each header field sits.
+mod hdr {
+    pub type Field = core::ops::Range<usize>;
+    pub const LEN: Field = 0..4;
+    pub const KIND: Field = 4..6;
+    pub const FLAGS: Field = 6..8;
+    pub const SEQ: Field = 8..12;
+    pub const PID: Field = 12..16;
+}
+
+fn le_u32(b: &[u8], f: hdr::Field) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(f)?.try_into().ok()?))
+}
+
+fn le_u16(b: &[u8], f: hdr::Field) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(f)?.try_into().ok()?))
+}
+
 impl Header {
+    /// The header at the start of `b`, or None if `b` is shorter than [`HDR_LEN`].
     pub fn parse(b: &[u8]) -> Option<Header> {
         Some(Header {
-            len: u32::from_le_bytes(b.get(0..4)?.try_into().ok()?),
-            kind: u16::from_le_bytes(b.get(4..6)?.try_into().ok()?),
-            flags: u16::from_le_bytes(b.get(6..8)?.try_into().ok()?),
-            seq: u32::from_le_bytes(b.get(8..12)?.try_into().ok()?),
-            pid: u32::from_le_bytes(b.get(12..16)?.try_into().ok()?),
+            len: le_u32(b, hdr::LEN)?,
+            kind: le_u16(b, hdr::KIND)?,
+            flags: le_u16(b, hdr::FLAGS)?,
+            seq: le_u32(b, hdr::SEQ)?,
+            pid: le_u32(b, hdr::PID)?,
         })
     }
 
     fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.len.to_le_bytes());
-        out.extend_from_slice(&self.kind.to_le_bytes());
-        out.extend_from_slice(&self.flags.to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.pid.to_le_bytes());
+        let mut h = [0u8; HDR_LEN];
+        h[hdr::LEN].copy_from_slice(&self.len.to_le_bytes());
+        h[hdr::KIND].copy_from_slice(&self.kind.to_le_bytes());
+        h[hdr::FLAGS].copy_from_slice(&self.flags.to_le_bytes());
+        h[hdr::SEQ].copy_from_slice(&self.seq.to_le_bytes());
+        h[hdr::PID].copy_from_slice(&self.pid.to_le_bytes());
+        out.extend_from_slice(&h);
     }
 
     /// True for a GET request with NLM_F_DUMP.
@@ -514,18 +535,29 @@ fn check_prefix(addr: Ipv4Addr, len: u8) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `rtmsg` field offsets (linux/rtnetlink.h), one byte each.
+mod rtm {
+    pub const FAMILY: usize = 0;
+    pub const DST_LEN: usize = 1;
+    pub const SRC_LEN: usize = 2;
+    pub const TABLE: usize = 4;
+    pub const PROTOCOL: usize = 5;
+    pub const SCOPE: usize = 6;
+    pub const TYPE: usize = 7;
+    /// Bytes of the fixed part (TOS at 3 is always 0).
+    pub const LEN: usize = 8;
+}
+
 impl RouteMsg {
     fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[
-            AF_INET,
-            self.dst_len,
-            0,
-            0,
-            RT_TABLE_MAIN,
-            self.protocol,
-            self.scope,
-            self.rtype,
-        ]);
+        let mut f = [0u8; rtm::LEN];
+        f[rtm::FAMILY] = AF_INET;
+        f[rtm::DST_LEN] = self.dst_len;
+        f[rtm::TABLE] = RT_TABLE_MAIN;
+        f[rtm::PROTOCOL] = self.protocol;
+        f[rtm::SCOPE] = self.scope;
+        f[rtm::TYPE] = self.rtype;
+        out.extend_from_slice(&f);
         let mut a = Attrs(out);
         if self.dst_len > 0 || self.dst != Ipv4Addr::UNSPECIFIED {
             a.ip(RTA_DST, self.dst);
@@ -545,10 +577,10 @@ impl RouteMsg {
     }
 
     fn parse(b: &[u8], h: &Header) -> Result<RouteMsg, ApiError> {
-        let f: [u8; 8] = fixed(b, "rtmsg")?;
+        let f: [u8; rtm::LEN] = fixed(b, "rtmsg")?;
         let dump = h.kind == RTM_GETROUTE && h.is_dump();
-        family(f[0], dump)?;
-        if f[2] != 0 {
+        family(f[rtm::FAMILY], dump)?;
+        if f[rtm::SRC_LEN] != 0 {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
                 "source-specific routes are not supported",
@@ -556,10 +588,10 @@ impl RouteMsg {
         }
         let mut r = RouteMsg {
             dst: Ipv4Addr::UNSPECIFIED,
-            dst_len: f[1],
-            protocol: f[5],
-            scope: f[6],
-            rtype: f[7],
+            dst_len: f[rtm::DST_LEN],
+            protocol: f[rtm::PROTOCOL],
+            scope: f[rtm::SCOPE],
+            rtype: f[rtm::TYPE],
             gateway: None,
             oif: None,
             metric: None,
@@ -847,7 +879,7 @@ impl Message {
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
         }
         let len = (out.len() - start) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        out[start + hdr::LEN.start..start + hdr::LEN.end].copy_from_slice(&len.to_le_bytes());
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
