@@ -213,6 +213,8 @@ fn main() {
         lab.counter("mempool_in_use") <= idle
     });
     let in_use = lab.counter("mempool_in_use");
+    // The counters at the end: drops by reason over the whole run.
+    let end_counters = lab.counters();
     let sent: u32 = count.parse().unwrap_or(0);
     let rss_first = samples.get(1).or(samples.first()).map_or(0.0, |s| s.1);
     let growth = rss_end - rss_first;
@@ -279,7 +281,7 @@ fn main() {
     }
     report.series("soak.api_ms", &api_ms);
     // Drops by reason over the whole run.
-    let mut drops: Vec<_> = last
+    let mut drops: Vec<_> = end_counters
         .iter()
         .filter(|(k, _)| k.starts_with("drop "))
         .collect();
