@@ -311,6 +311,9 @@ pub struct PortConfig {
     pub mac: Option<MacAddr>,
     /// Administratively up (default); `false` starts it as `ferroute link set PORT down`.
     pub up: bool,
+    /// `pci = "0000:03:00.0"`: a physical NIC (bound to vfio-pci/uio) instead of a vdev;
+    /// `devargs` then holds the same address (the DPDK port's name).
+    pub pci: Option<String>,
 }
 
 impl PortConfig {
@@ -593,6 +596,7 @@ struct RawPort {
     mtu: Option<Int>,
     mac: Option<String>,
     up: Option<bool>,
+    pci: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1356,7 +1360,15 @@ impl Builder<'_> {
                 return Err(self.err(key("name"), format!("duplicate port name {name:?}")));
             }
 
-            let devargs = self.required(&key("devargs"), p.devargs)?;
+            let devargs = match (&p.pci, p.devargs) {
+                (Some(_), Some(_)) => {
+                    return Err(self.err(key("pci"), "set either pci or devargs, not both"))
+                }
+                (Some(a), None) => crate::dpdk::check_pci_address(a)
+                    .map_err(|m| self.err(key("pci"), m))?
+                    .to_string(),
+                (None, d) => self.required(&key("devargs"), d)?,
+            };
             let dev = dev_name(&devargs).trim();
             if dev.is_empty() {
                 return Err(self.err(
@@ -1405,6 +1417,7 @@ impl Builder<'_> {
                 mtu,
                 mac,
                 up: p.up.unwrap_or(true),
+                pci: p.pci,
             });
         }
         Ok(ports)
@@ -2588,6 +2601,25 @@ port = "a"
             &base().replace("name = \"port1\"\n", ""),
             "port[1].name",
             "required key is missing",
+        );
+    }
+
+    #[test]
+    fn port_pci_instead_of_devargs() {
+        let pci = |v: &str| base().replace("devargs = \"net_tap1,iface=ftap1\"", v);
+        let c = ok(&pci("pci = \"0000:03:00.0\""));
+        assert_eq!(c.ports[1].pci.as_deref(), Some("0000:03:00.0"));
+        assert_eq!(c.ports[1].dev_name(), "0000:03:00.0");
+        assert_eq!(c.ports[0].pci, None);
+        fail(
+            &pci("pci = \"03:00.0\""),
+            "port[1].pci",
+            "is not a PCI address",
+        );
+        fail(
+            &pci("pci = \"0000:03:00.0\"\ndevargs = \"net_tap1\""),
+            "port[1].pci",
+            "either pci or devargs",
         );
     }
 

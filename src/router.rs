@@ -187,10 +187,20 @@ pub fn run(cfg: Config) -> Result<(), String> {
             cfg.ports.len()
         ));
     }
-    let mut eal_args = cfg.eal_args.clone();
+    // Physical NICs (`pci = ...`) must be bound to a userspace I/O driver.
     for p in &cfg.ports {
-        eal_args.push(format!("--vdev={}", p.devargs));
+        if let Some(addr) = &p.pci {
+            dpdk::check_pci_driver(std::path::Path::new("/sys"), addr)
+                .map_err(|e| format!("{}: port {}: {e}", cfg.source, p.name))?;
+        }
     }
+    let devices: Vec<dpdk::PortDevice> = (cfg.ports.iter())
+        .map(|p| match &p.pci {
+            Some(a) => dpdk::PortDevice::Pci(a),
+            None => dpdk::PortDevice::Vdev(&p.devargs),
+        })
+        .collect();
+    let eal_args = dpdk::eal_args(&cfg.eal_args, &devices);
     log::info!("starting EAL: {}", eal_args.join(" "));
     crate::service::status("starting EAL and ports");
     let eal = Eal::init(&eal_args).map_err(|e| e.to_string())?;

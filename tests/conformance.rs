@@ -32,6 +32,13 @@ fn conformance_policy_switches() {
     );
 }
 
+/// The ICMP rate-limit cases: both routers with Linux's default limits (ferroute's
+/// `[icmp]` defaults; Linux's sysctls set to theirs).
+#[test]
+fn conformance_icmp_rate_limits() {
+    suite("confr", "ratelimit", "");
+}
+
 /// Runs the suite's cases of `variant` against Linux and a lab started with `ip` added
 /// to its config.
 fn suite(name: &str, variant: &str, ip: &str) {

@@ -135,3 +135,168 @@ pub fn wait_lcores() {
     // SAFETY: blocks until launched lcore functions return; no preconditions.
     unsafe { dpdk_sys::rte_eal_mp_wait_lcore() }
 }
+
+/// One port's device for the EAL command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortDevice<'a> {
+    /// A virtual device's devargs (`net_tap0,iface=ftap0`): `--vdev=...`.
+    Vdev(&'a str),
+    /// A PCI device bound to a userspace I/O driver (`0000:03:00.0`): `-a ...`.
+    Pci(&'a str),
+}
+
+/// The EAL arguments for `base` (`[eal] args`) and the ports' devices: `--vdev=` for each
+/// virtual device; with any PCI port, `--no-pci` is dropped from `base` and each PCI
+/// device is allowed with `-a` (the EAL then probes those and no other).
+pub fn eal_args(base: &[String], ports: &[PortDevice]) -> Vec<String> {
+    let pci = ports.iter().any(|p| matches!(p, PortDevice::Pci(_)));
+    let mut args: Vec<String> = base
+        .iter()
+        .filter(|a| !(pci && a.as_str() == "--no-pci"))
+        .cloned()
+        .collect();
+    for p in ports {
+        match p {
+            PortDevice::Vdev(d) => args.push(format!("--vdev={d}")),
+            PortDevice::Pci(addr) => args.extend(["-a".to_string(), addr.to_string()]),
+        }
+    }
+    args
+}
+
+/// A PCI address in DPDK's full form, `DDDD:BB:DD.F` (hex), as sysfs names devices.
+pub fn check_pci_address(a: &str) -> Result<&str, String> {
+    let b = a.as_bytes();
+    let hex = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_hexdigit);
+    let ok = b.len() == 12
+        && b[4] == b':'
+        && b[7] == b':'
+        && b[10] == b'.'
+        && hex(0..4)
+        && hex(5..7)
+        && hex(8..10)
+        && (b'0'..=b'7').contains(&b[11]);
+    if ok {
+        Ok(a)
+    } else {
+        Err(format!(
+            "{a:?} is not a PCI address DDDD:BB:DD.F (e.g. \"0000:03:00.0\")"
+        ))
+    }
+}
+
+/// Kernel drivers a PCI NIC may be bound to for DPDK's PCI PMDs.
+pub const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+/// Whether PCI device `addr` is bound to a userspace I/O driver, from sysfs (`sysfs` is
+/// `/sys` but for tests). The error names the device and the driver it has.
+pub fn check_pci_driver(sysfs: &std::path::Path, addr: &str) -> Result<(), String> {
+    let dev = sysfs.join("bus/pci/devices").join(addr);
+    if !dev.exists() {
+        return Err(format!(
+            "PCI device {addr}: no such device ({})",
+            dev.display()
+        ));
+    }
+    let driver = std::fs::read_link(dev.join("driver"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    match driver {
+        Some(d) if USERSPACE_DRIVERS.contains(&d.as_str()) => Ok(()),
+        Some(d) => Err(format!(
+            "PCI device {addr} is bound to {d}, not to vfio-pci or uio_pci_generic: \
+             bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
+        )),
+        None => Err(format!(
+            "PCI device {addr} has no driver: bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn vdevs_only_keep_no_pci() {
+        let base = strings(&["-l", "0,1", "--no-pci"]);
+        let a = eal_args(&base, &[PortDevice::Vdev("net_tap0,iface=t0")]);
+        assert_eq!(
+            a,
+            strings(&["-l", "0,1", "--no-pci", "--vdev=net_tap0,iface=t0"])
+        );
+    }
+
+    #[test]
+    fn a_pci_port_allows_pci_and_only_its_devices() {
+        let base = strings(&["-l", "0,1", "--no-pci", "--file-prefix", "x"]);
+        let a = eal_args(
+            &base,
+            &[
+                PortDevice::Pci("0000:03:00.0"),
+                PortDevice::Vdev("net_tap1"),
+                PortDevice::Pci("0000:03:00.1"),
+            ],
+        );
+        assert_eq!(
+            a,
+            strings(&[
+                "-l",
+                "0,1",
+                "--file-prefix",
+                "x",
+                "-a",
+                "0000:03:00.0",
+                "--vdev=net_tap1",
+                "-a",
+                "0000:03:00.1"
+            ])
+        );
+    }
+
+    #[test]
+    fn pci_addresses() {
+        assert_eq!(check_pci_address("0000:03:00.0"), Ok("0000:03:00.0"));
+        assert_eq!(check_pci_address("0000:af:1f.7"), Ok("0000:af:1f.7"));
+        for bad in [
+            "03:00.0",
+            "0000:03:00.8",
+            "0000-03:00.0",
+            "0000:03:00.0 ",
+            "zzzz:03:00.0",
+        ] {
+            let e = check_pci_address(bad).unwrap_err();
+            assert!(e.contains("is not a PCI address"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn pci_driver_checked_in_sysfs() {
+        let root = std::env::temp_dir().join(format!("ferroute-sysfs-{}", std::process::id()));
+        let devs = root.join("bus/pci/devices");
+        let drivers = root.join("bus/pci/drivers");
+        for (addr, drv) in [
+            ("0000:03:00.0", Some("vfio-pci")),
+            ("0000:03:00.1", Some("ixgbe")),
+            ("0000:03:00.2", None),
+        ] {
+            std::fs::create_dir_all(devs.join(addr)).unwrap();
+            if let Some(d) = drv {
+                std::fs::create_dir_all(drivers.join(d)).unwrap();
+                let _ = std::os::unix::fs::symlink(drivers.join(d), devs.join(addr).join("driver"));
+            }
+        }
+        assert_eq!(check_pci_driver(&root, "0000:03:00.0"), Ok(()));
+        let e = check_pci_driver(&root, "0000:03:00.1").unwrap_err();
+        assert!(e.contains("0000:03:00.1 is bound to ixgbe"), "{e}");
+        let e = check_pci_driver(&root, "0000:03:00.2").unwrap_err();
+        assert!(e.contains("0000:03:00.2 has no driver"), "{e}");
+        let e = check_pci_driver(&root, "0000:09:00.0").unwrap_err();
+        assert!(e.contains("0000:09:00.0: no such device"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

@@ -18,7 +18,9 @@ Options shared: --only SUBSTRING (cases whose name contains it), --list.
 The Linux router's namespaces and veths are named fc<pid>-*, and deleted on exit, also
 on failure or a signal. Nothing is sent anywhere but those namespaces' interfaces.
 
-Not covered here: ICMP rate limiting (being rewritten; its cases belong with that work).
+The ICMP rate-limit cases (variant "ratelimit": both routers with Linux's default limits)
+send bursts and check counts against the buckets' bounds, not exact numbers: Linux's
+global bucket takes a random 0-2 credits per message (icmp_global_consume).
 """
 import argparse
 import atexit
@@ -80,6 +82,8 @@ class Port:
             setns(f"/var/run/netns/{ns}")
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             self.sock.bind((ifname, 0))
+            # Room for the rate-limit cases' bursts of answers (SO_RCVBUFFORCE, as root).
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
             self.sock.setblocking(False)
         finally:
             LIBC.setns(home, CLONE_NEWNET)
@@ -226,6 +230,14 @@ class Lab:
                 r = k.split('reason="', 1)[1].split('"', 1)[0]
                 out[r] = out.get(r, 0) + float(v)
         return out
+
+    def counter(self, name):
+        """A ferroute counter from /metrics (summed over labels), None without metrics."""
+        if not self.metrics:
+            return None
+        body = urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5).read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+                   if line.startswith(name + " ") or line.startswith(name + "{"))
 
     def eth1(self, dst=None):
         return Ether(dst=dst or self.rmac, src=self.h1.mac, type=0x0800)
@@ -1060,12 +1072,173 @@ def directed_broadcast_ttl_1_no_error(lab):
     return outcome(lab, udp_to("10.0.2.255", i, ttl=1), i)
 
 
+# --- ICMP rate limits (variant "ratelimit": Linux's defaults on both routers) ----------
+# icmp_ratelimit 1000 ms with XRLIM_BURST_FACTOR 6 per destination host (ferroute:
+# icmp.ratelimit_ms = 1000, icmp.burst = 6), icmp_msgs_per_sec 1000 and icmp_msgs_burst
+# 50 globally, icmp_ratemask 6168 (unreachable, source quench, time exceeded, parameter
+# problem); fragmentation needed and echo replies are never limited. Each case uses
+# fresh h1 addresses, so that no case spends another's per-host tokens.
+
+RL_HOST_BURST, RL_GLOBAL_BURST = 6, 50
+_rl_next = [100]
+
+
+class Hosts:
+    """`n` extra addresses on h1's interface (10.0.1.100 on, fresh per case), each known
+    to the router (a ping from it) before the burst, removed afterwards."""
+
+    def __init__(self, lab, n):
+        self.lab, self.addrs = lab, []
+        for _ in range(n):
+            a = f"10.0.1.{_rl_next[0]}"
+            _rl_next[0] += 1
+            sh("ip", "-n", lab.h1.ns, "addr", "add", f"{a}/32", "dev", lab.h1.ifname)
+            self.addrs.append(a)
+        for a in self.addrs:
+            sh("ip", "netns", "exec", lab.h1.ns, "ping", "-c", "1", "-W", "2", "-I", a, R1, check=False)
+
+    def __enter__(self):
+        return self.addrs
+
+    def __exit__(self, *_):
+        for a in self.addrs:
+            sh("ip", "-n", self.lab.h1.ns, "addr", "del", f"{a}/32", "dev", self.lab.h1.ifname, check=False)
+
+
+def burst(lab, make, srcs, per_host):
+    """Sends `per_host` datagrams `make(src, ident)` from each of `srcs`, interleaved,
+    back to back; returns ({src: [idents]}, frames at h1, seconds the sending took)."""
+    sent, frames = {s: [] for s in srcs}, []
+    for _ in range(per_host):
+        for s in srcs:
+            i = lab.next_id()
+            sent[s].append(i)
+            frames.append(bytes(lab.eth1()) + bytes(make(s, i)))
+    lab.h1.drain()
+    t0 = time.time()
+    for f in frames:
+        lab.h1.send(f)
+    took = time.time() - t0
+    time.sleep(0.8)
+    got = lab.h1.recv(0.2)
+    end = time.time() + LATE
+    while time.time() < end:
+        more = lab.h1.recv(0.2)
+        if not more:
+            break
+        got += more
+    return sent, got, took
+
+
+def errors_per_host(frames, sent, icmp_type):
+    """How many ICMP errors of `icmp_type` each source got about its own datagrams."""
+    owner = {i: s for s, ids in sent.items() for i in ids}
+    n = {s: 0 for s in sent}
+    for f in frames:
+        if IP not in f or f[IP].proto != 1 or f[IP].src not in (R1, R2):
+            continue
+        b = ip_bytes(f)
+        icmp = b[(b[0] & 15) * 4:]
+        if len(icmp) < 28 or icmp[0] != icmp_type:
+            continue
+        i = struct.unpack("!H", icmp[12:14])[0]
+        if owner.get(i) == f[IP].dst:
+            n[owner[i]] += 1
+    return n
+
+
+def host_cap(took):
+    """The most one host may get: its burst, plus one per second the burst lasted (and
+    one for a refill that lands inside it)."""
+    return RL_HOST_BURST + int(took) + 1
+
+
+def limited_one_host(lab, make, icmp_type, count=100):
+    with Hosts(lab, 1) as (src,):
+        before = lab.counter("ferroute_icmp_ratelimited_host_total")
+        sent, got, took = burst(lab, make, [src], count)
+        n = errors_per_host(got, sent, icmp_type)[src]
+        cap = host_cap(took)
+        obs = "per-host burst" if RL_HOST_BURST <= n <= cap else f"{n} of {count} (want {RL_HOST_BURST}..{cap})"
+        if before is not None:
+            # Every datagram not answered is one counted as limited, no more, no less.
+            limited = lab.counter("ferroute_icmp_ratelimited_host_total") - before
+            if limited != count - n:
+                obs += f" (ferroute_icmp_ratelimited_host_total +{limited:g}, want +{count - n})"
+        return obs
+
+
+@case("icmp limits", "per-host burst", variant="ratelimit")
+def ratelimit_time_exceeded_one_host(lab):
+    return limited_one_host(lab, lambda s, i: udp_to(H2, i, ttl=1, src=s), 11)
+
+
+@case("icmp limits", "2..3 (host tokens charged twice)", variant="ratelimit",
+      deviation=("per-host burst", "Linux's ip_error charges the no-route error to the "
+                 "host's inet_peer tokens (ip_rt_error_cost 1 s, burst 5 s) before "
+                 "icmp_send charges them again, so about 2; ferroute charges each error "
+                 "once, to the same per-host bucket as every other limited type"))
+def ratelimit_unreachable_one_host(lab):
+    obs = limited_one_host(lab, lambda s, i: udp_to("192.0.2.9", i, src=s), 3)
+    n = obs.split(" of ", 1)[0]
+    return "2..3 (host tokens charged twice)" if n in ("2", "3") else obs
+
+
+@case("icmp limits", "per-host burst", variant="ratelimit")
+def ratelimit_port_unreachable_one_host(lab):
+    return limited_one_host(
+        lab, lambda s, i: IP(src=s, dst=R1, id=i) / UDP(sport=40000, dport=33434) / Raw(b"x"), 3)
+
+
+@case("icmp limits", "each host 1..cap, total within the global bucket", variant="ratelimit")
+def ratelimit_several_hosts(lab):
+    """16 hosts, 10 time-exceeded each, interleaved: each host gets at least its first
+    error (one host's flood starves no other) and at most its bucket; all together at
+    least half the global burst (Linux takes up to 2 credits a message) and at most
+    16 per-host bursts."""
+    hosts, per = 16, 10
+    with Hosts(lab, hosts) as srcs:
+        sent, got, took = burst(lab, lambda s, i: udp_to(H2, i, ttl=1, src=s), srcs, per)
+        n = errors_per_host(got, sent, 11)
+        cap = host_cap(took)
+        total = sum(n.values())
+        lo = min(hosts * RL_HOST_BURST, RL_GLOBAL_BURST) // 2
+        bad = [f"{s}: {k}" for s, k in n.items() if not 1 <= k <= min(cap, per)]
+        if not bad and lo <= total <= hosts * cap:
+            return "each host 1..cap, total within the global bucket"
+        return f"total {total} (want {lo}..{hosts * cap}); " + ", ".join(bad or ["hosts ok"])
+
+
+@case("icmp limits", "all 100 answered", variant="ratelimit")
+def frag_needed_not_limited(lab):
+    with Hosts(lab, 1) as (src,):
+        sent, got, _ = burst(lab, lambda s, i: udp_to(H2, i, payload=b"d" * 1372, flags="DF", src=s),
+                             [src], 100)
+        n = errors_per_host(got, sent, 3)[src]
+        return "all 100 answered" if n == 100 else f"{n} of 100 answered"
+
+
+@case("icmp limits", "all 100 answered", variant="ratelimit")
+def echo_replies_not_limited(lab):
+    with Hosts(lab, 1) as (src,):
+        sent, got, _ = burst(lab, lambda s, i: IP(src=s, dst=R1, id=i) / ICMP(type=8, id=i, seq=1)
+                             / Raw(b"burst"), [src], 100)
+        ids = set(sent[src])
+        n = len({f[ICMP].id for f in got if ICMP in f and f[IP].src == R1 and f[IP].dst == src
+                 and f[ICMP].type == 0 and f[ICMP].id in ids})
+        return "all 100 answered" if n == 100 else f"{n} of 100 answered"
+
+
 # Router settings of each variant: Linux sysctls in the router namespace; the ferroute
 # side is configured by the caller ([ip] section, see tests/conformance.rs).
 VARIANTS = {
     "default": [],
     "policy": ["net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.default.rp_filter=1",
                "net.ipv4.conf.all.bc_forwarding=1", "net.ipv4.conf.default.bc_forwarding=1"],
+    # Linux's defaults, set explicitly (the router namespace starts with the per-host
+    # limit off for the other variants).
+    "ratelimit": ["net.ipv4.icmp_ratelimit=1000", "net.ipv4.icmp_msgs_per_sec=1000",
+                  "net.ipv4.icmp_msgs_burst=50", "net.ipv4.icmp_ratemask=6168"],
 }
 
 
