@@ -223,7 +223,12 @@ impl<'a> Pipeline<'a> {
         let mut ip4 = Vec::new();
         for mut m in burst {
             let accepted = if self.fast {
-                fastpath::accept(m.data(), mac, m.rx_ip_csum(), self.ports.src_filter())
+                fastpath::accept(
+                    m.data(),
+                    fastpath::mac_key(mac),
+                    m.rx_ip_csum(),
+                    self.ports.src_filter(),
+                )
             } else {
                 None
             };
@@ -291,7 +296,7 @@ impl<'a> Pipeline<'a> {
         let Some(mac) = self.neigh.lookup(port, via) else {
             return Err(m);
         };
-        fastpath::rewrite(m.data_mut(), pc.mac, mac);
+        fastpath::rewrite(m.data_mut(), fastpath::EthAddrs::new(pc.mac, mac));
         self.transmit(m, port);
         Ok(())
     }
