@@ -125,20 +125,9 @@ fn churn(socket: &Path, stop: &AtomicBool, per_batch: u32, pace: Option<f64>) ->
     let (mut n, mut round) = (0u64, 0u32);
     while !stop.load(Ordering::Relaxed) {
         for kind in [RTM_NEWROUTE, RTM_DELROUTE] {
-            let mut buf = Vec::new();
-            conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
-            for i in 0..per_batch {
-                let (dst, len) = churn_prefix(round * per_batch + i);
-                let mut r = RouteMsg::new(dst, len);
-                r.gateway = Some(Ipv4Addr::new(10, 0, 2, 2));
-                let flags = if kind == RTM_NEWROUTE {
-                    NLM_F_CREATE | NLM_F_REPLACE
-                } else {
-                    0
-                };
-                conn.queue(&mut buf, kind, flags, Body::Route(r));
-            }
-            let seq = conn.queue(&mut buf, FR_BATCH_END, NLM_F_ACK, Body::Empty);
+            let prefixes = (0..per_batch).map(|i| churn_prefix(round * per_batch + i));
+            let gw = Ipv4Addr::new(10, 0, 2, 2);
+            let (buf, seq) = common::route_batch(&mut conn, kind, gw, prefixes);
             conn.write_raw(&buf).expect("send");
             conn.wait_ack(seq).expect("churn batch");
             n += u64::from(per_batch);

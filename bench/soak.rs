@@ -45,20 +45,10 @@ fn churn(socket: &Path, stop: &AtomicBool, per_batch: u32, pace: f64) -> (u64, u
     let (mut n, mut failed, mut round) = (0u64, 0u64, 0u32);
     while !stop.load(Ordering::Relaxed) {
         for kind in [RTM_NEWROUTE, RTM_DELROUTE] {
-            let mut buf = Vec::new();
-            conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
-            for i in 0..per_batch {
-                let (dst, len) = churn_prefix(round.wrapping_mul(per_batch).wrapping_add(i));
-                let mut r = RouteMsg::new(dst, len);
-                r.gateway = Some(Ipv4Addr::new(10, 0, 2, 2));
-                let flags = if kind == RTM_NEWROUTE {
-                    NLM_F_CREATE | NLM_F_REPLACE
-                } else {
-                    0
-                };
-                conn.queue(&mut buf, kind, flags, Body::Route(r));
-            }
-            let seq = conn.queue(&mut buf, FR_BATCH_END, NLM_F_ACK, Body::Empty);
+            let prefixes =
+                (0..per_batch).map(|i| churn_prefix(round.wrapping_mul(per_batch).wrapping_add(i)));
+            let gw = Ipv4Addr::new(10, 0, 2, 2);
+            let (buf, seq) = common::route_batch(&mut conn, kind, gw, prefixes);
             if conn.write_raw(&buf).is_err() || conn.wait_ack(seq).is_err() {
                 failed += 1;
             } else {

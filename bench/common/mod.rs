@@ -13,6 +13,32 @@ use std::time::Instant;
 
 pub mod table;
 
+/// One atomic control-API batch (FR_BATCH_BEGIN .. FR_BATCH_END) of `kind` route
+/// messages, RTM_NEWROUTE (create or replace) or RTM_DELROUTE, for `prefixes` via `gw`:
+/// the bytes to write, and the sequence number whose ack ends the batch.
+pub fn route_batch(
+    conn: &mut ferroute::control::client::Conn,
+    kind: u16,
+    gw: std::net::Ipv4Addr,
+    prefixes: impl Iterator<Item = (std::net::Ipv4Addr, u8)>,
+) -> (Vec<u8>, u32) {
+    use ferroute::control::message::*;
+    let mut buf = Vec::new();
+    conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
+    let flags = if kind == RTM_NEWROUTE {
+        NLM_F_CREATE | NLM_F_REPLACE
+    } else {
+        0
+    };
+    for (dst, len) in prefixes {
+        let mut r = RouteMsg::new(dst, len);
+        r.gateway = Some(gw);
+        conn.queue(&mut buf, kind, flags, Body::Route(r));
+    }
+    let seq = conn.queue(&mut buf, FR_BATCH_END, NLM_F_ACK, Body::Empty);
+    (buf, seq)
+}
+
 /// Runs `f` inside a DPDK EAL of its own, as the in-process benchmarks need it: 4 KiB
 /// pages (`--no-huge -m mem_mb`), no PCI, a file prefix unique to the process (its
 /// runtime directory removed afterwards), EAL logs from notice up, and `extra`
