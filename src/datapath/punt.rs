@@ -29,7 +29,7 @@ pub enum PuntKind {
     /// A fragment for the router, to reassembly.
     Fragment = 3,
     /// Traffic for the router the datapath does not answer (TCP, UDP, OSPF...), to the
-    /// port's kernel twin (`[linux_cp]`, see `crate::linuxcp`).
+    /// port's kernel twin (issue 14's exception path, off unless `SlowPath::to_host`).
     Host = 4,
 }
 
@@ -97,7 +97,8 @@ impl PuntLimits {
             PuntKind::Arp => self.arp,
             PuntKind::Resolve => self.resolve,
             PuntKind::Fragment => self.frag,
-            // Set by `SlowPath::to_host`; a bucket that refuses all while it is off.
+            // Never used: the limit comes from `SlowPath::to_host`, and nothing is
+            // punted as Host while it is off (`SlowPath::host_on`).
             PuntKind::Host => Limit { pps: 0, burst: 0 },
         }
     }
