@@ -54,6 +54,19 @@ pub fn ip4_local<P: Packet>(pkt: &mut P) -> LocalNext {
     }
 }
 
+/// With the exception path on (`[linux_cp]`): true if the kernel twin answers this
+/// datagram rather than the datapath: every protocol but ICMP (TCP, UDP, OSPF 89, IGMP
+/// ...), as a whole datagram (fragments go to reassembly first). ICMP stays here: echo
+/// is answered in the datapath, as linux-cp leaves it to VPP. The kernel checks the
+/// transport header itself.
+pub fn for_host(data: &[u8]) -> bool {
+    let Ok(ip) = Ipv4Packet::new_checked(data.get(ETH_HLEN..).unwrap_or_default()) else {
+        return false;
+    };
+    let frag = ip.more_frags() || ip.frag_offset() != 0;
+    !frag && ip.protocol() != ipv4::PROTO_ICMP
+}
+
 /// The addresses of a validated header.
 fn addrs(data: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     let ip = Ipv4Packet::new_checked(data.get(ETH_HLEN..)?).ok()?;
@@ -430,5 +443,18 @@ mod tests {
         let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
         assert!(icmp.verify_checksum());
         assert_eq!(icmp.data(), &data[..]);
+    }
+
+    #[test]
+    fn to_the_twin_goes_all_but_icmp_and_fragments() {
+        let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 3, b"ping!");
+        assert!(!for_host(&f), "ICMP echo stays in the datapath");
+        for proto in [ipv4::PROTO_TCP, ipv4::PROTO_UDP, 89, PROTO_IGMP] {
+            f[ETH_HLEN + 9] = proto;
+            assert!(for_host(&f), "protocol {proto}");
+        }
+        f[ETH_HLEN + 6] = 0x20; // more fragments
+        assert!(!for_host(&f), "fragments are reassembled first");
+        assert!(!for_host(&f[..ETH_HLEN + 10]), "truncated header");
     }
 }

@@ -33,7 +33,7 @@ use super::fastpath::{self, EthAddrs};
 use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_MAX};
 use super::ip4_forward::{ip4_forward, FwdNext};
 use super::ip4_input::ip4_input;
-use super::ip4_local::{ip4_local, LocalNext};
+use super::ip4_local::{for_host, ip4_local, LocalNext};
 use super::ip4_options::{self, OptError, ReplyOptions};
 use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
 use super::ip4_route::{ip4_route, RouteNext};
@@ -386,6 +386,12 @@ fn route(
     };
     let u = match ip4_route(dst, nh, meta.l2_bcast) {
         RouteNext::Forward { port, nh } => forward(eg, m, meta, port, nh, v),
+        // The exception path (issue 14): what the datapath does not answer, to the twin.
+        RouteNext::Local if slow.host_on() && for_host(m.data()) => {
+            eg.tally.port(meta.in_port, PortStat::Delivered, 1);
+            slow.host(eg, m);
+            None
+        }
         RouteNext::Local => {
             eg.tally.port(meta.in_port, PortStat::Delivered, 1);
             match ip4_local(&mut m) {

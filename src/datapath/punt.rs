@@ -28,9 +28,12 @@ pub enum PuntKind {
     Resolve = 2,
     /// A fragment for the router, to reassembly.
     Fragment = 3,
+    /// Traffic for the router the datapath does not answer (TCP, UDP, OSPF...), to the
+    /// port's kernel twin (issue 14's exception path, off unless `SlowPath::to_host`).
+    Host = 4,
 }
 
-const KINDS: usize = 4;
+const KINDS: usize = 5;
 
 impl PuntKind {
     fn policed(self) -> Reason {
@@ -39,6 +42,7 @@ impl PuntKind {
             PuntKind::Arp => Reason::PuntArpPoliced,
             PuntKind::Resolve => Reason::PuntResolvePoliced,
             PuntKind::Fragment => Reason::PuntFragPoliced,
+            PuntKind::Host => Reason::PuntHostPoliced,
         }
     }
 }
@@ -93,6 +97,9 @@ impl PuntLimits {
             PuntKind::Arp => self.arp,
             PuntKind::Resolve => self.resolve,
             PuntKind::Fragment => self.frag,
+            // Never used: the limit comes from `SlowPath::to_host`, and nothing is
+            // punted as Host while it is off (`SlowPath::host_on`).
+            PuntKind::Host => Limit { pps: 0, burst: 0 },
         }
     }
 }
@@ -101,6 +108,7 @@ impl PuntLimits {
 const ARP_QUEUE: usize = 1024;
 const RESOLVE_QUEUE: usize = 4096;
 const FRAG_QUEUE: usize = 1024;
+const HOST_QUEUE: usize = 4096;
 
 /// The control thread's ends of the queues.
 pub struct PuntRx {
@@ -108,6 +116,8 @@ pub struct PuntRx {
     pub arp: Receiver<Mbuf>,
     pub resolve: Receiver<Unresolved>,
     pub frags: Receiver<LocalFragment>,
+    /// For the kernel twins; empty while the exception path is off.
+    pub host: Receiver<Mbuf>,
 }
 
 /// The senders, shared by all workers.
@@ -117,12 +127,16 @@ struct PuntTx {
     arp: SyncSender<Mbuf>,
     resolve: SyncSender<Unresolved>,
     frags: SyncSender<LocalFragment>,
+    host: SyncSender<Mbuf>,
 }
 
 /// A worker's way to the control thread: the queues and its own buckets.
 pub struct SlowPath {
     tx: PuntTx,
     limits: PuntLimits,
+    /// The exception path's limit; `None` while it is off (then local delivery answers
+    /// as a host with no sockets: TCP reset, port unreachable).
+    host: Option<Limit>,
     hz: u64,
     /// By DPDK port id, then kind; created on a port's first punt.
     buckets: Vec<Option<[TokenBucket; KINDS]>>,
@@ -135,19 +149,22 @@ pub fn queues(limits: PuntLimits, tsc_hz: u64) -> (SlowPath, PuntRx) {
     let (arp, arp_rx) = sync_channel(ARP_QUEUE);
     let (resolve, resolve_rx) = sync_channel(RESOLVE_QUEUE);
     let (frags, frags_rx) = sync_channel(FRAG_QUEUE);
+    let (host, host_rx) = sync_channel(HOST_QUEUE);
     let tx = PuntTx {
         arp_known,
         arp,
         resolve,
         frags,
+        host,
     };
     let rx = PuntRx {
         arp_known: arp_known_rx,
         arp: arp_rx,
         resolve: resolve_rx,
         frags: frags_rx,
+        host: host_rx,
     };
-    (SlowPath::new(tx, limits, tsc_hz), rx)
+    (SlowPath::new(tx, limits, None, tsc_hz), rx)
 }
 
 /// Sends or drops; a full or closed queue drops, counted as `full`.
@@ -168,10 +185,11 @@ fn offer<T>(
 }
 
 impl SlowPath {
-    fn new(tx: PuntTx, limits: PuntLimits, hz: u64) -> SlowPath {
+    fn new(tx: PuntTx, limits: PuntLimits, host: Option<Limit>, hz: u64) -> SlowPath {
         SlowPath {
             tx,
             limits,
+            host,
             hz,
             buckets: (0..MAX_PORTS).map(|_| None).collect(),
         }
@@ -179,7 +197,21 @@ impl SlowPath {
 
     /// The same queues, with buckets of its own, for another worker.
     pub fn for_worker(&self) -> SlowPath {
-        SlowPath::new(self.tx.clone(), self.limits, self.hz)
+        SlowPath::new(self.tx.clone(), self.limits, self.host, self.hz)
+    }
+
+    /// Turns the exception path on, policed at `limit` per port (call before
+    /// [`SlowPath::for_worker`]: the other workers take the setting).
+    pub fn to_host(&mut self, limit: Limit) {
+        self.host = Some(limit);
+        // Buckets already made used the "off" limit.
+        self.buckets.iter_mut().for_each(|b| *b = None);
+    }
+
+    /// True if what the datapath does not answer goes to the kernel twins.
+    #[inline]
+    pub fn host_on(&self) -> bool {
+        self.host.is_some()
     }
 
     /// Takes a token of `kind` for ingress `port`.
@@ -188,10 +220,13 @@ impl SlowPath {
             return false;
         };
         let now = rdtsc();
-        let (limits, hz) = (self.limits, self.hz);
+        let (limits, host, hz) = (self.limits, self.host, self.hz);
         let buckets = slot.get_or_insert_with(|| {
             let b = |k| {
-                let l = limits.of(k);
+                let l = match (k, host) {
+                    (PuntKind::Host, Some(l)) => l,
+                    _ => limits.of(k),
+                };
                 TokenBucket::new(l.pps, l.burst, hz, now)
             };
             [
@@ -199,6 +234,7 @@ impl SlowPath {
                 b(PuntKind::Arp),
                 b(PuntKind::Resolve),
                 b(PuntKind::Fragment),
+                b(PuntKind::Host),
             ]
         });
         buckets[kind as usize].take(now)
@@ -255,5 +291,15 @@ impl SlowPath {
         offer(&self.tx.frags, eg, f, port, Reason::ReasmQueueFull, |f| {
             f.pkt
         });
+    }
+
+    /// A packet for the router the datapath does not answer, with its L2 header, to the
+    /// kernel twin of the port it came in on (the control thread writes it to the TAP).
+    pub fn host(&mut self, eg: &mut Egress, m: Mbuf) {
+        let port = m.in_port();
+        if !self.allow(port, PuntKind::Host) {
+            return eg.drop_on(port, m, Reason::PuntHostPoliced);
+        }
+        offer(&self.tx.host, eg, m, port, Reason::PuntHostQueueFull, |m| m);
     }
 }

@@ -34,9 +34,11 @@ reasons! {
     PuntArpPoliced => "punt_arp_policed", "Other ARP for the router, over punt.arp_pps/arp_burst for its port (an unsolicited ARP flood).";
     PuntResolvePoliced => "punt_resolve_policed", "Packet for a neighbour without an ARP entry, over punt.resolve_pps/resolve_burst for the port it came in on.";
     PuntFragPoliced => "punt_frag_policed", "Fragment for the router, over punt.frag_pps/frag_burst for the port it came in on.";
+    PuntHostPoliced => "punt_host_policed", "Packet for the router's kernel twin (TCP, UDP, OSPF...), over linux_cp.punt_pps/punt_burst for the port it came in on.";
     PuntArpKnownQueueFull => "punt_arp_known_queue_full", "The control thread's queue of ARP from known neighbours was full.";
     PuntArpQueueFull => "punt_arp_queue_full", "The control thread's queue of other ARP was full.";
     PuntResolveQueueFull => "punt_resolve_queue_full", "The control thread's queue of packets waiting for neighbour resolution was full.";
+    PuntHostQueueFull => "punt_host_queue_full", "The control thread's queue of packets for the kernel twins was full.";
     ReasmQueueFull => "reasm_queue_full", "The queue of fragments from the workers to reassembly (on the control thread) was full: a fragment storm; ARP has a queue of its own.";
     Ip4HdrTruncated => "ip4_hdr_truncated", "Frame too short for an IPv4 header (Linux PKT_TOO_SMALL, InHdrErrors).";
     Ip4BadVersion => "ip4_bad_version", "IP version field not 4 in an IPv4 frame (InHdrErrors).";
