@@ -113,6 +113,8 @@ pub const RTA_OIF: u16 = 4;
 pub const RTA_GATEWAY: u16 = 5;
 pub const RTA_PRIORITY: u16 = 6;
 pub const RTA_PREFSRC: u16 = 7;
+/// A sequence of [`RtNexthop`]s (`struct rtnexthop` + attributes): a multipath route.
+pub const RTA_MULTIPATH: u16 = 9;
 
 // Neighbour states (NUD_*) and attributes.
 pub const NUD_INCOMPLETE: u16 = 0x01;
@@ -298,6 +300,19 @@ pub struct RouteMsg {
     pub oif: Option<u32>,
     pub metric: Option<u32>,
     pub prefsrc: Option<Ipv4Addr>,
+    /// The next hops of a multipath route (RTA_MULTIPATH); empty for a single path, which
+    /// `gateway` and `oif` describe.
+    pub multipath: Vec<RtNexthop>,
+}
+
+/// One next hop of a multipath route: rtnetlink's `struct rtnexthop { u16 len; u8 flags;
+/// u8 hops; i32 ifindex }` followed by its RTA_GATEWAY, with `hops` = weight - 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtNexthop {
+    pub gateway: Option<Ipv4Addr>,
+    pub oif: Option<u32>,
+    /// 1..=256 (Linux's `weight`); the handlers refuse anything else.
+    pub weight: u16,
 }
 
 impl RouteMsg {
@@ -313,6 +328,7 @@ impl RouteMsg {
             oif: None,
             metric: None,
             prefsrc: None,
+            multipath: Vec::new(),
         }
     }
 }
@@ -574,6 +590,9 @@ impl RouteMsg {
         if let Some(s) = self.prefsrc {
             a.ip(RTA_PREFSRC, s);
         }
+        if !self.multipath.is_empty() {
+            a.put(RTA_MULTIPATH, &emit_multipath(&self.multipath));
+        }
     }
 
     fn parse(b: &[u8], h: &Header) -> Result<RouteMsg, ApiError> {
@@ -596,6 +615,7 @@ impl RouteMsg {
             oif: None,
             metric: None,
             prefsrc: None,
+            multipath: Vec::new(),
         };
         if !matches!(
             r.rtype,
@@ -619,12 +639,76 @@ impl RouteMsg {
                 RTA_OIF => r.oif = Some(a_u32(k, v)?),
                 RTA_PRIORITY => r.metric = Some(a_u32(k, v)?),
                 RTA_PREFSRC => r.prefsrc = Some(a_ip(k, v)?),
+                RTA_MULTIPATH => r.multipath = parse_multipath(v)?,
                 _ => return Err(unknown_attr("route", k)),
             }
         }
         check_prefix(r.dst, r.dst_len)?;
         Ok(r)
     }
+}
+
+/// `struct rtnexthop` (linux/rtnetlink.h): 8 bytes, then the next hop's attributes.
+mod rtnh {
+    pub const LEN: usize = 8;
+}
+
+/// The value of RTA_MULTIPATH: each next hop as `rtnexthop` + RTA_GATEWAY, 4-aligned
+/// (RTNH_ALIGN). The weight goes as `hops` = weight - 1 (a weight outside 1..=256, which
+/// the handlers refuse, is sent truncated).
+fn emit_multipath(hops: &[RtNexthop]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(hops.len() * 16);
+    for h in hops {
+        let len = rtnh::LEN + if h.gateway.is_some() { 8 } else { 0 };
+        v.extend_from_slice(&(len as u16).to_le_bytes());
+        v.push(0); // flags
+        v.push(h.weight.wrapping_sub(1) as u8);
+        v.extend_from_slice(&h.oif.unwrap_or(0).to_le_bytes());
+        if let Some(g) = h.gateway {
+            Attrs(&mut v).ip(RTA_GATEWAY, g);
+        }
+    }
+    v
+}
+
+/// Parses RTA_MULTIPATH strictly: whole `rtnexthop`s, no flags, only RTA_GATEWAY inside.
+fn parse_multipath(mut b: &[u8]) -> Result<Vec<RtNexthop>, ApiError> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let f: [u8; rtnh::LEN] = fixed(b, "rtnexthop")?;
+        let len = usize::from(u16::from_le_bytes([f[0], f[1]]));
+        if len < rtnh::LEN || len > b.len() {
+            return Err(ApiError::inval(format!(
+                "multipath next hop {}: length {len} does not fit RTA_MULTIPATH",
+                out.len() + 1
+            )));
+        }
+        if f[2] != 0 {
+            return Err(ApiError::new(
+                errno::EOPNOTSUPP,
+                format!(
+                    "multipath next hop {}: flags {:#x} not supported",
+                    out.len() + 1,
+                    f[2]
+                ),
+            ));
+        }
+        let ifindex = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+        let mut hop = RtNexthop {
+            gateway: None,
+            oif: (ifindex != 0).then_some(ifindex),
+            weight: u16::from(f[3]) + 1,
+        };
+        for (k, v) in attrs(&b[rtnh::LEN..len])? {
+            match k {
+                RTA_GATEWAY => hop.gateway = Some(a_ip(k, v)?),
+                _ => return Err(unknown_attr("multipath next hop", k)),
+            }
+        }
+        out.push(hop);
+        b = b.get(align4(len)..).unwrap_or(&[]);
+    }
+    Ok(out)
 }
 
 impl NeighMsg {
@@ -1028,6 +1112,7 @@ mod tests {
             oif: Some(2),
             metric: Some(7),
             prefsrc: Some(ip("10.0.2.1")),
+            multipath: Vec::new(),
         };
         let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
         let req = Header {
@@ -1048,6 +1133,28 @@ mod tests {
                     gateway: None,
                     oif: None,
                     prefsrc: None,
+                    ..route.clone()
+                }),
+            ),
+            Message::new(
+                RTM_NEWROUTE,
+                flags,
+                10,
+                Body::Route(RouteMsg {
+                    gateway: None,
+                    oif: None,
+                    multipath: vec![
+                        RtNexthop {
+                            gateway: Some(ip("10.0.2.2")),
+                            oif: Some(2),
+                            weight: 1,
+                        },
+                        RtNexthop {
+                            gateway: None,
+                            oif: Some(1),
+                            weight: 256,
+                        },
+                    ],
                     ..route.clone()
                 }),
             ),

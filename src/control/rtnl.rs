@@ -652,6 +652,7 @@ impl Rtnl {
             oif: port.map(ifindex),
             metric: Some(r.metric),
             prefsrc,
+            multipath: Vec::new(),
         }
     }
 
@@ -719,6 +720,7 @@ impl Rtnl {
             oif: port.map(ifindex),
             metric: None,
             prefsrc,
+            multipath: Vec::new(),
         };
         out.push(Message::new(RTM_NEWROUTE, 0, seq, Body::Route(reply)));
         Ok(())

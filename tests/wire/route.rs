@@ -179,3 +179,42 @@ fn route_dump() {
          07000000 00000000",
     );
 }
+
+/// `route add 10.7.0.0/16 nexthop via 10.0.1.2 nexthop via 10.0.2.2 dev port1 weight 2`:
+/// RTA_MULTIPATH holds one `rtnexthop` (len, flags, hops = weight - 1, ifindex) and its
+/// RTA_GATEWAY per next hop, as rtnetlink has it (in the API's byte order).
+fn multipath_add() -> (u16, u16, u32, Body) {
+    let mut r = RouteMsg::new(ip("10.7.0.0"), 16);
+    r.multipath = vec![
+        RtNexthop {
+            gateway: Some(ip("10.0.1.2")),
+            oif: None,
+            weight: 1,
+        },
+        RtNexthop {
+            gateway: Some(ip("10.0.2.2")),
+            oif: Some(P1),
+            weight: 2,
+        },
+    ];
+    (
+        RTM_NEWROUTE,
+        NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        8,
+        Body::Route(r),
+    )
+}
+
+const MULTIPATH_ADD: &str = "44000000 18000506 08000000 00000000 \
+     02100000 fe040001 08000100 0a070000 \
+     24000900 10000000 00000000 08000500 \
+     0a000102 10000001 02000000 08000500 \
+     0a000202";
+
+#[test]
+fn route_add_multipath_request() {
+    let (kind, flags, seq, body) = multipath_add();
+    let m = Message::new(kind, flags | NLM_F_REQUEST, seq, body);
+    let req = pin("multipath.request", &m.to_bytes(), MULTIPATH_ADD);
+    assert_eq!(Message::decode(&req), Decoded::Msg(m, req.len()));
+}
