@@ -126,17 +126,31 @@ pub fn render(base: &Config, rtnl: &Rtnl, neighbours: &[NeighInfo]) -> String {
     }
     for r in rtnl.rib().iter().filter(|r| r.proto == Proto::Static) {
         let _ = writeln!(o, "[[route]]\nprefix = {}", q(&r.prefix.to_string()));
-        match r.target {
-            RouteTarget::Gateway { gw, port } => {
+        match &r.target {
+            &RouteTarget::Gateway { gw, port } => {
                 let _ = writeln!(o, "via = {}", q(&gw.to_string()));
                 if let Some(p) = port {
                     let _ = writeln!(o, "port = {}", q(&rtnl.name_of(p)));
                 }
             }
-            RouteTarget::Connected { port }
+            &(RouteTarget::Connected { port }
             | RouteTarget::Local { port }
-            | RouteTarget::Broadcast { port } => {
+            | RouteTarget::Broadcast { port }) => {
                 let _ = writeln!(o, "port = {}", q(&rtnl.name_of(port)));
+            }
+            RouteTarget::Multipath(mp) => {
+                let hops: Vec<String> = mp
+                    .members()
+                    .iter()
+                    .map(|m| {
+                        let via = m
+                            .gw
+                            .map_or(String::new(), |g| format!("via = {}, ", q(&g.to_string())));
+                        let port = q(&rtnl.name_of(m.port));
+                        format!("{{ {via}port = {port}, weight = {} }}", m.weight)
+                    })
+                    .collect();
+                let _ = writeln!(o, "nexthops = [{}]", hops.join(", "));
             }
             RouteTarget::Blackhole => {
                 let _ = writeln!(o, "type = \"blackhole\"");

@@ -673,6 +673,9 @@ fn emit_multipath(hops: &[RtNexthop]) -> Vec<u8> {
 
 /// Parses RTA_MULTIPATH strictly: whole `rtnexthop`s, no flags, only RTA_GATEWAY inside.
 fn parse_multipath(mut b: &[u8]) -> Result<Vec<RtNexthop>, ApiError> {
+    if b.is_empty() {
+        return Err(ApiError::inval("RTA_MULTIPATH holds no next hop"));
+    }
     let mut out = Vec::new();
     while !b.is_empty() {
         let f: [u8; rtnh::LEN] = fixed(b, "rtnexthop")?;

@@ -483,6 +483,15 @@ impl Rtnl {
             None => None,
         };
         let target = match r.rtype {
+            RTN_UNICAST | RTN_UNSPEC if !r.multipath.is_empty() => {
+                if r.gateway.is_some() || r.oif.is_some() {
+                    return Err(ApiError::inval(
+                        "a multipath route names its gateways and devices in its next hops \
+                         (RTA_MULTIPATH), not in RTA_GATEWAY/RTA_OIF",
+                    ));
+                }
+                self.multipath_target(&r.multipath)?
+            }
             RTN_UNICAST | RTN_UNSPEC => {
                 match (r.gateway, out_port) {
                     (Some(gw), Some(p)) => {
@@ -521,7 +530,7 @@ impl Rtnl {
                 }
             }
             RTN_BLACKHOLE | RTN_UNREACHABLE | RTN_PROHIBIT => {
-                if r.gateway.is_some() || r.oif.is_some() {
+                if r.gateway.is_some() || r.oif.is_some() || !r.multipath.is_empty() {
                     return Err(ApiError::inval(
                         "blackhole, unreachable and prohibit routes take no gateway or device",
                     ));
@@ -577,7 +586,8 @@ impl Rtnl {
                     return Err(ApiError::new(errno::EEXIST, "route already exists"));
                 }
                 if has(flags, NLM_F_REPLACE) {
-                    list[first] = route;
+                    let target = multipath::succeed(&list[first].target, route.target.clone());
+                    list[first] = Route { target, ..route };
                     return Ok(());
                 }
                 if same.iter().any(|&i| list[i].target == route.target) {
@@ -619,6 +629,11 @@ impl Rtnl {
                         && r.gateway.map_or(true, |g| gw == Some(g))
                         && port.map_or(true, |o| p == Some(o))
                         && (r.protocol == RTPROT_UNSPEC || r.protocol == proto_num(x.proto))
+                        && (r.multipath.is_empty()
+                            || multipath::multipath_of(x)
+                                .iter()
+                                .map(|h| h.gateway)
+                                .eq(r.multipath.iter().map(|h| h.gateway)))
                 })
                 .ok_or_else(|| ApiError::new(errno::ESRCH, "no such route"))?;
             list.remove(i);
@@ -652,7 +667,7 @@ impl Rtnl {
             oif: port.map(ifindex),
             metric: Some(r.metric),
             prefsrc,
-            multipath: Vec::new(),
+            multipath: multipath::multipath_of(r),
         }
     }
 
@@ -690,8 +705,11 @@ impl Rtnl {
             self.publish_fib();
         }
         let fib = self.shared.fib.load();
+        // A multipath route answers with the member a flow to `dst` from nowhere takes.
+        let d = u32::from(r.dst);
+        let hash = crate::fib::flow::hash_tuple(0, d, 0, 0, 0);
         let nh = fib
-            .lookup(u32::from(r.dst))
+            .pick(fib.lookup(d), hash)
             .ok_or_else(|| ApiError::new(errno::ENETUNREACH, "network is unreachable"))?;
         let (rtype, gateway, port) = match nh {
             NextHop::Local { port } => (RTN_LOCAL, None, Some(port)),
@@ -701,6 +719,9 @@ impl Rtnl {
             NextHop::Blackhole => (RTN_BLACKHOLE, None, None),
             NextHop::Unreachable => (RTN_UNREACHABLE, None, None),
             NextHop::Prohibit => (RTN_PROHIBIT, None, None),
+            NextHop::Group { .. } => {
+                return Err(ApiError::new(errno::ENETUNREACH, "network is unreachable"))
+            }
         };
         let prefsrc = port.and_then(|p| self.port_state(p)).and_then(|ps| {
             let towards = gateway.unwrap_or(r.dst);
@@ -765,11 +786,17 @@ impl Rtnl {
     /// Deletes static routes through `port` whose gateway is in `net` (all of them when
     /// `net` is None): Linux flushes routes whose nexthop died.
     fn flush_routes_via(&mut self, port: u16, net: Option<Ipv4Net>) {
-        let dead = |r: &Route| match r.target {
-            RouteTarget::Gateway { gw, port: Some(p) } => {
-                p == port && net.map_or(true, |n| n.contains(&gw))
-            }
-            RouteTarget::Connected { port: p } => p == port && net.is_none(),
+        let dead_via = |gw: Option<Ipv4Addr>, p: u16| match gw {
+            Some(gw) => p == port && net.map_or(true, |n| n.contains(&gw)),
+            None => p == port && net.is_none(),
+        };
+        // A multipath route goes when all its members are dead; until then the dead ones
+        // are skipped in the FIB (they resolve through no connected subnet), and come
+        // back with their subnet (Linux RTNH_F_DEAD, fib_sync_up).
+        let dead = |r: &Route| match &r.target {
+            RouteTarget::Gateway { gw, port: Some(p) } => dead_via(Some(*gw), *p),
+            RouteTarget::Connected { port: p } => dead_via(None, *p),
+            RouteTarget::Multipath(mp) => mp.members().iter().all(|m| dead_via(m.gw, m.port)),
             _ => false,
         };
         let prefixes: Vec<Ipv4Net> = self
@@ -1292,6 +1319,7 @@ fn route_parts(r: &Route) -> (u8, Option<Ipv4Addr>, Option<u16>) {
         RouteTarget::Blackhole => (RTN_BLACKHOLE, None, None),
         RouteTarget::Unreachable => (RTN_UNREACHABLE, None, None),
         RouteTarget::Prohibit => (RTN_PROHIBIT, None, None),
+        RouteTarget::Multipath(_) => (RTN_UNICAST, None, None),
     }
 }
 
@@ -1320,5 +1348,6 @@ pub fn prefix_of(a: Ipv4Addr, len: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(a) & mask(len))
 }
 
+mod multipath;
 #[cfg(test)]
 mod tests;

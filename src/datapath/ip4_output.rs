@@ -27,7 +27,11 @@ pub enum OutNext {
 /// Routes a packet the router originates (echo reply, ICMP error) to its destination:
 /// the egress port and next-hop address.
 pub fn route_output(fib: &Fib, dst: Ipv4Addr) -> Result<(u16, Ipv4Addr), Reason> {
-    match fib.lookup(u32::from(dst)) {
+    let d = u32::from(dst);
+    // A multipath route: the member for the destination (the router's own packets have
+    // no flow of their own to keep).
+    let hash = crate::fib::flow::hash_tuple(0, d, 0, 0, 0);
+    match fib.pick(fib.lookup(d), hash) {
         Some(NextHop::Connected { port }) => Ok((port, dst)),
         Some(NextHop::Gateway { port, gw }) => Ok((port, gw)),
         Some(NextHop::Blackhole) => Err(Reason::RouteBlackhole),
@@ -35,7 +39,7 @@ pub fn route_output(fib: &Fib, dst: Ipv4Addr) -> Result<(u16, Ipv4Addr), Reason>
         Some(NextHop::Prohibit) => Err(Reason::RouteProhibit),
         // To ourselves or a broadcast address: nothing to send.
         Some(NextHop::Local { .. }) | Some(NextHop::Broadcast { .. }) => Err(Reason::Ip4Broadcast),
-        None => Err(Reason::Ip4NoRoute),
+        Some(NextHop::Group { .. }) | None => Err(Reason::Ip4NoRoute),
     }
 }
 

@@ -44,8 +44,12 @@ pub fn ip4_route(dst: u32, nh: Option<NextHop>, l2_bcast: bool) -> RouteNext {
             RouteNext::Icmp(IcmpOut::HostUnreachable, Reason::RouteUnreachable)
         }
         Some(NextHop::Prohibit) => RouteNext::Icmp(IcmpOut::AdminProhibited, Reason::RouteProhibit),
-        None if l2_bcast => RouteNext::Drop(Reason::Ip4NotHost),
-        None => RouteNext::Icmp(IcmpOut::NetUnreachable, Reason::Ip4NoRoute),
+        // The caller picks a group's member (`Fib::pick`); a group left unpicked, or a
+        // pick that found no member, is no route.
+        Some(NextHop::Group { .. }) | None if l2_bcast => RouteNext::Drop(Reason::Ip4NotHost),
+        Some(NextHop::Group { .. }) | None => {
+            RouteNext::Icmp(IcmpOut::NetUnreachable, Reason::Ip4NoRoute)
+        }
     }
 }
 

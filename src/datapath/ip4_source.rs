@@ -122,6 +122,14 @@ pub fn check_source(ports: &Ports, fib: &Fib, src: u32, in_port: u16) -> Result<
                 Ok(())
             }
         }
+        // Multipath: strict mode accepts any member's port (Linux `fib_info_nh_uses_dev`).
+        Some(NextHop::Group { group }) => {
+            if mode == RpFilter::Strict && !fib.group_uses_port(group, in_port) {
+                Err(Reason::Ip4RpFilter)
+            } else {
+                Ok(())
+            }
+        }
         _ => Err(Reason::Ip4RpFilter),
     }
 }

@@ -26,7 +26,9 @@
 //! up once per burst; the FIB is searched once for the whole burst; the next hop of
 //! consecutive fast-path packets with the same FIB answer is resolved once (`FastHop`:
 //! port, MACs, MTU) and they leave together, counted once (`FastRun`); and the neighbour
-//! of consecutive packets to the same next hop is found once ([`NeighCursor`]).
+//! of consecutive packets to the same next hop is found once ([`NeighCursor`]). A
+//! multipath route's answer is a group: its packets pick their member one by one by the
+//! flow hash (`fib::flow`) and take `fast_forward` or the stages.
 use super::egress::Egress;
 use super::eth_input::{eth_input, EthNext};
 use super::fastpath::{self, EthAddrs};
@@ -41,7 +43,7 @@ use super::ip4_source;
 use super::punt::SlowPath;
 use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, ETH_HLEN};
 use crate::dpdk::{Mbuf, MbufBurst, BURST_MAX};
-use crate::fib::{Fib, NextHop};
+use crate::fib::{flow, Fib, NextHop};
 use crate::neigh::{NeighCursor, NeighSnapshot};
 use crate::wire::ipv4::Ipv4Packet;
 use std::net::Ipv4Addr;
@@ -226,7 +228,13 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
             }
         }
         run.send(eg);
-        let nh = v.fib.nexthop(id);
+        let mut nh = v.fib.nexthop(id);
+        // A multipath route: the member is chosen per packet by its flow hash (a group's
+        // id is never a FastHop, whose cache is for one next hop).
+        if let Some(NextHop::Group { group }) = nh {
+            let ip = m.data().get(ETH_HLEN..).unwrap_or(&[]);
+            nh = v.fib.member(group, flow::hash_ipv4(ip));
+        }
         let m = if fast_i {
             match fast_forward(eg, m, dst[i], nh, v) {
                 Ok(()) => {

@@ -3,10 +3,17 @@
 //!
 //! The FIB is immutable: the control side builds a new one and publishes it through
 //! `ArcSwap<Fib>`; workers load it once per burst.
+//!
+//! Multipath routes ([`multipath`]) resolve to a group of buckets; the FIB's answer for
+//! them is [`NextHop::Group`], and the datapath picks the member with [`Fib::member`] by
+//! the packet's [`flow`] hash.
 
+pub mod flow;
 pub mod lpm;
+pub mod multipath;
 mod update;
 
+pub use multipath::{Buckets, Member, Multipath};
 pub use update::{FibPublisher, Published, PublisherStats, Rebuild};
 
 use ipnet::Ipv4Net;
@@ -15,6 +22,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Where a route sends packets, as the datapath needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +41,17 @@ pub enum NextHop {
     Unreachable,
     /// Discarded with ICMP communication administratively prohibited.
     Prohibit,
+    /// A multipath route: `group` indexes the FIB's groups, whose bucket for the packet's
+    /// flow hash is one of the above (see [`Fib::member`]).
+    Group { group: u32 },
+}
+
+/// What a route resolves to before the FIB gives it an id: one next hop, or the buckets
+/// of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Resolved {
+    One(NextHop),
+    Group(Arc<Buckets>),
 }
 
 /// Who put a route in the RIB.
@@ -45,15 +64,36 @@ pub enum Proto {
 }
 
 /// What a route points at before resolution (a gateway may omit its port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RouteTarget {
-    Local { port: u16 },
-    Broadcast { port: u16 },
-    Connected { port: u16 },
-    Gateway { gw: Ipv4Addr, port: Option<u16> },
+    Local {
+        port: u16,
+    },
+    Broadcast {
+        port: u16,
+    },
+    Connected {
+        port: u16,
+    },
+    Gateway {
+        gw: Ipv4Addr,
+        port: Option<u16>,
+    },
     Blackhole,
     Unreachable,
     Prohibit,
+    /// Several paths, with their bucket assignment (kept across replacements).
+    Multipath(Arc<Multipath>),
+}
+
+impl RouteTarget {
+    /// The port of a connected route.
+    fn connected_port(&self) -> Option<u16> {
+        match self {
+            RouteTarget::Connected { port } => Some(*port),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +122,8 @@ pub struct Rib {
 pub struct Fib {
     lpm: Lpm,
     nexthops: Vec<NextHop>,
+    /// The buckets of each [`NextHop::Group`] (None: an id not in use).
+    groups: Vec<Option<Arc<Buckets>>>,
     pub version: u64,
 }
 
@@ -187,14 +229,14 @@ impl Rib {
             Entry::Occupied(mut e) => {
                 let replaced = e.get_mut().insert(route);
                 self.len = self.len + 1 - replaced;
-                e.get().first().target
+                e.get().first().target.connected_port()
             }
             Entry::Vacant(e) => {
                 self.len += 1;
-                e.insert(Routes::One(route)).first().target
+                e.insert(Routes::One(route)).first().target.connected_port()
             }
         };
-        self.update_connected(k, Some(best));
+        self.update_connected(k, best);
     }
 
     /// Removes the route with this prefix and metric; true if there was one.
@@ -211,20 +253,21 @@ impl Rib {
             self.routes.remove(&k);
             None
         } else {
-            Some(list.first().target)
+            list.first().target.connected_port()
         };
         self.len -= removed;
         self.update_connected(k, best);
         true
     }
 
-    /// Keeps `connected` in step after the best route of prefix `k` became `best`.
-    fn update_connected(&mut self, k: (u32, u8), best: Option<RouteTarget>) {
+    /// Keeps `connected` in step after the best route of prefix `k` became connected to
+    /// port `best`, or not connected (None).
+    fn update_connected(&mut self, k: (u32, u8), best: Option<u16>) {
         match best {
-            Some(RouteTarget::Connected { port }) => {
+            Some(port) => {
                 self.connected.insert(k, port);
             }
-            _ => {
+            None => {
                 if !self.connected.is_empty() {
                     self.connected.remove(&k);
                 }
@@ -265,9 +308,15 @@ impl Rib {
             .find_map(|len| self.connected.get(&(a & mask(len), len)).copied())
     }
 
-    /// The datapath's view of a route, or None if its gateway is on no connected subnet.
-    pub fn resolve(&self, r: &Route) -> Option<NextHop> {
-        Some(match r.target {
+    /// The datapath's view of a route, or None if its gateway is on no connected subnet
+    /// (for a multipath route: if none of its members resolves).
+    pub fn resolve(&self, r: &Route) -> Option<Resolved> {
+        if let RouteTarget::Multipath(mp) = &r.target {
+            return mp
+                .resolve(|m| self.resolve_member(m))
+                .map(|b| Resolved::Group(Arc::new(b)));
+        }
+        Some(Resolved::One(match r.target {
             RouteTarget::Local { port } => NextHop::Local { port },
             RouteTarget::Broadcast { port } => NextHop::Broadcast { port },
             RouteTarget::Connected { port } => NextHop::Connected { port },
@@ -281,11 +330,27 @@ impl Rib {
             RouteTarget::Blackhole => NextHop::Blackhole,
             RouteTarget::Unreachable => NextHop::Unreachable,
             RouteTarget::Prohibit => NextHop::Prohibit,
-        })
+            RouteTarget::Multipath(_) => return None,
+        }))
+    }
+
+    /// A multipath member as the datapath uses it, or None while it is dead: its gateway
+    /// on no connected subnet of its port, or (without a gateway) its port without any
+    /// connected subnet, as after the port went down (Linux RTNH_F_DEAD).
+    fn resolve_member(&self, m: &Member) -> Option<NextHop> {
+        match m.gw {
+            Some(gw) => (self.connected_port(gw) == Some(m.port))
+                .then_some(NextHop::Gateway { port: m.port, gw }),
+            None => self
+                .connected
+                .values()
+                .any(|&p| p == m.port)
+                .then_some(NextHop::Connected { port: m.port }),
+        }
     }
 
     /// The datapath's view of the best route of prefix `k` that resolves.
-    fn best(&self, k: (u32, u8)) -> Option<NextHop> {
+    fn best(&self, k: (u32, u8)) -> Option<Resolved> {
         self.routes
             .get(&k)?
             .as_slice()
@@ -296,15 +361,24 @@ impl Rib {
     /// Compiles the best route of every prefix into a FIB.
     pub fn build_fib(&self, version: u64) -> Fib {
         let mut nexthops: Vec<NextHop> = Vec::new();
-        let mut ids: HashMap<NextHop, NhId> = HashMap::new();
+        let mut groups = Vec::new();
+        let mut ids: HashMap<Resolved, NhId> = HashMap::new();
         let mut entries = Vec::with_capacity(self.routes.len());
         for (&(addr, len), list) in &self.routes {
             // The lowest-metric route that resolves wins.
             let Some(nh) = list.as_slice().iter().find_map(|r| self.resolve(r)) else {
                 continue;
             };
-            let id = *ids.entry(nh).or_insert_with(|| {
-                nexthops.push(nh);
+            let id = *ids.entry(nh).or_insert_with_key(|nh| {
+                nexthops.push(match nh {
+                    Resolved::One(nh) => *nh,
+                    Resolved::Group(b) => {
+                        groups.push(Some(b.clone()));
+                        NextHop::Group {
+                            group: (groups.len() - 1) as u32,
+                        }
+                    }
+                });
                 (nexthops.len() - 1) as NhId
             });
             entries.push((addr, len, id));
@@ -312,6 +386,7 @@ impl Rib {
         Fib {
             lpm: Lpm::build(entries),
             nexthops,
+            groups,
             version,
         }
     }
@@ -325,7 +400,7 @@ impl Rib {
     /// caller keeps them sorted by metric); an empty list removes the prefix.
     pub fn set(&mut self, prefix: &Ipv4Net, mut routes: Vec<Route>) {
         let k = key(prefix);
-        let best = routes.first().map(|r| r.target);
+        let best = routes.first().and_then(|r| r.target.connected_port());
         let added = routes.len();
         let old = match routes.len() {
             0 => self.routes.remove(&k),
@@ -381,10 +456,40 @@ impl Fib {
         self.lpm.lookup_burst_raw(dsts, out);
     }
 
-    /// The next hop with id `id`.
+    /// The next hop with id `id` (a [`NextHop::Group`] for a multipath route).
     #[inline]
     pub fn nexthop(&self, id: NhId) -> Option<NextHop> {
         self.nexthops.get(id as usize).copied()
+    }
+
+    /// The member of group `group` that the flow with hash `hash` (see [`flow`]) takes:
+    /// the bucket named by the hash's top bits.
+    #[inline]
+    pub fn member(&self, group: u32, hash: u32) -> Option<NextHop> {
+        let buckets = self.groups.get(group as usize)?.as_deref()?;
+        buckets
+            .get((hash >> (32 - multipath::BUCKET_BITS)) as usize)
+            .copied()
+    }
+
+    /// The member for `hash` if `nh` is a group, else `nh`.
+    #[inline]
+    pub fn pick(&self, nh: Option<NextHop>, hash: u32) -> Option<NextHop> {
+        match nh {
+            Some(NextHop::Group { group }) => self.member(group, hash),
+            nh => nh,
+        }
+    }
+
+    /// True if a member of group `group` leaves through `port` (reverse-path checks).
+    pub fn group_uses_port(&self, group: u32, port: u16) -> bool {
+        let Some(Some(buckets)) = self.groups.get(group as usize) else {
+            return false;
+        };
+        buckets.iter().any(|nh| match *nh {
+            NextHop::Connected { port: p } | NextHop::Gateway { port: p, .. } => p == port,
+            _ => false,
+        })
     }
 
     pub fn prefixes(&self) -> usize {
@@ -392,7 +497,9 @@ impl Fib {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.lpm.memory_bytes() + self.nexthops.capacity() * std::mem::size_of::<NextHop>()
+        self.lpm.memory_bytes()
+            + self.nexthops.capacity() * std::mem::size_of::<NextHop>()
+            + self.groups.iter().flatten().count() * std::mem::size_of::<Buckets>()
     }
 }
 
@@ -418,6 +525,16 @@ impl fmt::Display for Route {
                 write!(f, "{} via {gw}", self.prefix)?;
                 if let Some(p) = port {
                     write!(f, " dev {p}")?;
+                }
+            }
+            RouteTarget::Multipath(ref mp) => {
+                write!(f, "{}", self.prefix)?;
+                for m in mp.members() {
+                    write!(f, " nexthop")?;
+                    if let Some(gw) = m.gw {
+                        write!(f, " via {gw}")?;
+                    }
+                    write!(f, " dev {} weight {}", m.port, m.weight)?;
                 }
             }
         }
@@ -668,6 +785,92 @@ mod tests {
             assert_eq!(fib.nexthop(id), o);
         }
         assert_eq!(ids[3], u32::MAX);
+    }
+
+    fn multipath(members: &[(&str, u16, u16)]) -> RouteTarget {
+        let members = members
+            .iter()
+            .map(|&(gw, port, weight)| Member {
+                gw: Some(gw.parse().unwrap()),
+                port,
+                weight,
+            })
+            .collect();
+        RouteTarget::Multipath(Arc::new(Multipath::new(members)))
+    }
+
+    /// The member each of 128 flows to 192.0.2.0/24 takes.
+    fn paths(fib: &Fib) -> Vec<Option<NextHop>> {
+        (0..128u16)
+            .map(|sport| {
+                let hash = flow::hash_tuple(0x0a00_0102, 0xc000_0207, 17, 1000 + sport, 53);
+                fib.pick(fib.lookup(0xc000_0207), hash)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multipath_member_dies_with_its_subnet_and_comes_back() {
+        let mut rib = rib();
+        rib.insert(Route {
+            prefix: net("10.0.3.0/24"),
+            target: RouteTarget::Connected { port: 2 },
+            metric: 0,
+            proto: Proto::Kernel,
+        });
+        rib.insert(Route {
+            prefix: net("192.0.2.0/24"),
+            target: multipath(&[("10.0.2.2", 1, 1), ("10.0.3.2", 2, 1)]),
+            metric: 0,
+            proto: Proto::Static,
+        });
+        let (mut publisher, fib) = FibPublisher::new(&rib, 1);
+        let swap = arc_swap::ArcSwap::new(fib);
+        let both = paths(&swap.load());
+        let via3 = NextHop::Gateway {
+            port: 2,
+            gw: "10.0.3.2".parse().unwrap(),
+        };
+        let on3 = both.iter().filter(|&&p| p == Some(via3)).count();
+        assert!((40..=88).contains(&on3), "{on3} of 128 flows on 10.0.3.2");
+        assert!(matches!(
+            swap.load()
+                .nexthop(swap.load().lookup_id(0xc000_0207).unwrap()),
+            Some(NextHop::Group { .. })
+        ));
+        // Port 2's subnet goes (the port went down): only its flows move.
+        assert!(rib.remove(&net("10.0.3.0/24"), 0));
+        publisher.publish(&rib, &[net("10.0.3.0/24")], 2, &swap);
+        let one = paths(&swap.load());
+        for (a, b) in both.iter().zip(&one) {
+            if *a != Some(via3) {
+                assert_eq!(a, b, "a flow on the live member moved");
+            } else {
+                assert_ne!(b, &Some(via3));
+            }
+        }
+        // It comes back: every flow is where it was.
+        rib.insert(Route {
+            prefix: net("10.0.3.0/24"),
+            target: RouteTarget::Connected { port: 2 },
+            metric: 0,
+            proto: Proto::Kernel,
+        });
+        publisher.publish(&rib, &[net("10.0.3.0/24")], 3, &swap);
+        assert_eq!(paths(&swap.load()), both);
+        assert_eq!(paths(&rib.build_fib(4)), both);
+        // Both dead: the route does not resolve; the blackhole behind it is used.
+        rib.insert(Route {
+            prefix: net("192.0.2.0/24"),
+            target: RouteTarget::Blackhole,
+            metric: 9,
+            proto: Proto::Static,
+        });
+        for p in ["10.0.2.0/24", "10.0.3.0/24"] {
+            assert!(rib.remove(&net(p), 0));
+        }
+        publisher.publish(&rib, &[net("192.0.2.0/24")], 5, &swap);
+        assert_eq!(swap.load().lookup(0xc000_0207), Some(NextHop::Blackhole));
     }
 
     #[test]

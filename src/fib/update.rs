@@ -46,7 +46,7 @@
 //! table stays as small as the set of next hops in use.
 
 use super::lpm::{Lpm, NhId, DIR_BITS, DIR_SIZE};
-use super::{key, mask, Fib, NextHop, Rib};
+use super::{key, mask, Buckets, Fib, NextHop, Resolved, Rib};
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, HashMap};
@@ -99,35 +99,59 @@ pub struct Published {
     pub copied: bool,
 }
 
-/// Distinct next hops with stable ids and reference counts.
+/// Distinct next hops (and multipath groups, each with its buckets) with stable ids and
+/// reference counts.
 #[derive(Default)]
 struct NextHopTable {
     list: Vec<NextHop>,
+    /// What each id was acquired for (the key of `ids`).
+    keys: Vec<Resolved>,
     refs: Vec<u32>,
-    ids: HashMap<NextHop, NhId>,
+    ids: HashMap<Resolved, NhId>,
     free: Vec<NhId>,
+    /// The buckets of each `NextHop::Group` in `list`, by group id.
+    groups: Vec<Option<Arc<Buckets>>>,
+    free_groups: Vec<u32>,
 }
 
 impl NextHopTable {
     /// The id of `nh`, counting one more user.
-    fn acquire(&mut self, nh: NextHop) -> NhId {
-        if let Some(&id) = self.ids.get(&nh) {
+    fn acquire(&mut self, nh: &Resolved) -> NhId {
+        if let Some(&id) = self.ids.get(nh) {
             self.refs[id as usize] += 1;
             return id;
         }
+        let hop = match nh {
+            Resolved::One(hop) => *hop,
+            Resolved::Group(b) => {
+                let group = match self.free_groups.pop() {
+                    Some(g) => {
+                        self.groups[g as usize] = Some(b.clone());
+                        g
+                    }
+                    None => {
+                        self.groups.push(Some(b.clone()));
+                        (self.groups.len() - 1) as u32
+                    }
+                };
+                NextHop::Group { group }
+            }
+        };
         let id = match self.free.pop() {
             Some(id) => {
-                self.list[id as usize] = nh;
+                self.list[id as usize] = hop;
+                self.keys[id as usize] = nh.clone();
                 self.refs[id as usize] = 1;
                 id
             }
             None => {
-                self.list.push(nh);
+                self.list.push(hop);
+                self.keys.push(nh.clone());
                 self.refs.push(1);
                 (self.list.len() - 1) as NhId
             }
         };
-        self.ids.insert(nh, id);
+        self.ids.insert(nh.clone(), id);
         id
     }
 
@@ -136,10 +160,17 @@ impl NextHopTable {
         let r = &mut self.refs[id as usize];
         *r -= 1;
         if *r == 0 {
-            self.ids.remove(&self.list[id as usize]);
+            self.ids.remove(&self.keys[id as usize]);
             // Readers of older versions never see the reuse: every copy that still refers
-            // to `id` has its referring slots rebuilt before its next publication.
+            // to `id` has its referring slots rebuilt before its next publication, and
+            // each version has its own copy of the group table.
             self.free.push(id);
+            if let NextHop::Group { group } = self.list[id as usize] {
+                self.groups[group as usize] = None;
+                self.free_groups.push(group);
+            }
+            // Nothing keeps a freed group's buckets alive.
+            self.keys[id as usize] = Resolved::One(NextHop::Blackhole);
         }
     }
 
@@ -377,6 +408,7 @@ impl FibPublisher {
         let fib = Fib {
             lpm: current.lpm.clone(),
             nexthops: current.nexthops.clone(),
+            groups: current.groups.clone(),
             version: current.version,
         };
         Some((fib, Vec::new(), true))
@@ -393,11 +425,12 @@ impl FibPublisher {
     fn change(&mut self, rib: &Rib, k: (u32, u8), dirty: &mut Vec<u32>) -> bool {
         let (addr, len) = k;
         let best = rib.best(k);
+        let best = best.as_ref();
         // Often (a re-announcement with other attributes) the next hop is unchanged.
         if let Some(nh) = best {
             if self
                 .installed(k)
-                .is_some_and(|id| self.nh.list[id as usize] == nh)
+                .is_some_and(|id| self.nh.keys[id as usize] == *nh)
             {
                 return false;
             }
@@ -496,7 +529,7 @@ impl FibPublisher {
             let Some(nh) = list.as_slice().iter().find_map(|r| rib.resolve(r)) else {
                 continue;
             };
-            let id = self.nh.acquire(nh);
+            let id = self.nh.acquire(&nh);
             self.count += 1;
             let (addr, len) = k;
             if u32::from(len) <= DIR_BITS {
@@ -542,6 +575,7 @@ impl FibPublisher {
         Fib {
             lpm: Lpm::build(short.chain(long)),
             nexthops: self.nh.list.clone(),
+            groups: self.nh.groups.clone(),
             version,
         }
     }
@@ -578,6 +612,7 @@ impl FibPublisher {
         }
         fib.lpm.set_len(self.count);
         fib.nexthops.clone_from(&self.nh.list);
+        fib.groups.clone_from(&self.nh.groups);
         Ok(())
     }
 
