@@ -22,6 +22,9 @@ use crate::datapath::punt::{self, PuntLimits};
 use crate::datapath::qdisc::{self, Limit, TbfParams};
 use crate::wire::MacAddr;
 
+mod nexthops;
+pub use nexthops::NexthopConfig;
+
 /// The default configuration, compiled in.
 pub const DEFAULT_CONFIG: &str = include_str!("../conf/router.toml");
 /// [`Config::source`] of the embedded default.
@@ -384,6 +387,8 @@ pub struct RouteConfig {
     pub port: Option<usize>,
     pub route_type: RouteType,
     pub metric: u32,
+    /// The paths of a multipath route (`nexthops`); empty for a single path.
+    pub nexthops: Vec<NexthopConfig>,
 }
 
 /// A further address of a port (`[[address]]`), with its connected subnet.
@@ -622,6 +627,7 @@ struct RawRoute {
     #[serde(rename = "type")]
     route_type: Option<String>,
     metric: Option<Int>,
+    nexthops: Option<Vec<nexthops::RawNexthop>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1745,7 +1751,27 @@ impl Builder<'_> {
                 Some(v) => Some(parse_addr(v).map_err(|m| self.err(key("via"), m))?),
                 None => None,
             };
-            if route_type == RouteType::Unicast {
+            let nexthops = match r.nexthops {
+                Some(raw) => {
+                    for (field, given) in [("via", via.is_some()), ("port", port.is_some())] {
+                        if given {
+                            return Err(self.err(
+                                key(field),
+                                "a route with `nexthops` gives `via` and `port` in each next hop",
+                            ));
+                        }
+                    }
+                    if route_type != RouteType::Unicast {
+                        return Err(self.err(
+                            key("nexthops"),
+                            format!("a {route_type} route must not have `nexthops`"),
+                        ));
+                    }
+                    self.nexthops(i, raw, ports, &addrs)?
+                }
+                None => Vec::new(),
+            };
+            if route_type == RouteType::Unicast && nexthops.is_empty() {
                 if via.is_none() && port.is_none() {
                     return Err(self.err(
                         format!("route[{i}]"),
@@ -1773,7 +1799,10 @@ impl Builder<'_> {
             let mut same = seen.get(&(prefix, metric)).into_iter().flatten().copied();
             if let Some(j) = same.find(|&j| {
                 let q = &routes[j];
-                q.route_type == route_type && q.via == via && q.port == port
+                q.route_type == route_type
+                    && q.via == via
+                    && q.port == port
+                    && q.nexthops == nexthops
             }) {
                 return Err(self.err(
                     key("prefix"),
@@ -1787,6 +1816,7 @@ impl Builder<'_> {
                 port,
                 route_type,
                 metric,
+                nexthops,
             });
         }
         Ok(routes)
@@ -2032,6 +2062,7 @@ rx = ["port0:0", "port1:0"]
                 port: None,
                 route_type: RouteType::Unicast,
                 metric: 0,
+                nexthops: Vec::new(),
             }]
         );
         assert!(c.neighbors.is_empty());
@@ -2999,6 +3030,83 @@ port = "a"
 
     fn route(body: &str) -> String {
         with(&format!("[[route]]\n{body}\n"))
+    }
+
+    #[test]
+    fn route_nexthops() {
+        let mp = |hops: &str| route(&format!("prefix = \"10.7.0.0/16\"\nnexthops = [{hops}]"));
+        let c = ok(&mp(
+            "{ via = \"10.0.1.2\" }, { via = \"10.0.2.2\", port = \"port1\", weight = 2 }, \
+             { dev = \"port0\", weight = 256 }",
+        ));
+        assert_eq!(
+            c.routes[0].nexthops,
+            [
+                NexthopConfig {
+                    via: Some(Ipv4Addr::new(10, 0, 1, 2)),
+                    port: None,
+                    weight: 1
+                },
+                NexthopConfig {
+                    via: Some(Ipv4Addr::new(10, 0, 2, 2)),
+                    port: Some(1),
+                    weight: 2
+                },
+                NexthopConfig {
+                    via: None,
+                    port: Some(0),
+                    weight: 256
+                },
+            ]
+        );
+        let one = "{ via = \"10.0.1.2\" }";
+        fail(
+            &mp(&format!("{one}, {{ via = \"10.0.2.2\", weight = 0 }}")),
+            "route[0].nexthops[1].weight",
+            "0 is out of range; must be 1..=256",
+        );
+        fail(
+            &mp(&format!("{one}, {{ via = \"10.0.2.2\", weight = 257 }}")),
+            "route[0].nexthops[1].weight",
+            "1..=256",
+        );
+        fail(&mp(""), "route[0].nexthops", "at least one next hop");
+        fail(
+            &mp(&format!(
+                "{one}, {{ via = \"10.0.1.2\", port = \"port0\" }}"
+            )),
+            "route[0].nexthops[1]",
+            "duplicate next hop (same as nexthops[0])",
+        );
+        fail(
+            &mp(&format!("{one}, {{ via = \"10.0.9.2\" }}")),
+            "route[0].nexthops[1].via",
+            "10.0.9.2 is not on a connected network",
+        );
+        fail(
+            &mp(&format!("{one}, {{ weight = 3 }}")),
+            "route[0].nexthops[1]",
+            "needs `via` (gateway) or `port`",
+        );
+        fail(
+            &mp(&format!("{one}, {{ via = \"10.0.2.2\", port = \"nope\" }}")),
+            "route[0].nexthops[1].port",
+            "nope",
+        );
+        fail(
+            &route(&format!(
+                "prefix = \"10.7.0.0/16\"\nvia = \"10.0.1.2\"\nnexthops = [{one}]"
+            )),
+            "route[0].via",
+            "in each next hop",
+        );
+        fail(
+            &route(&format!(
+                "prefix = \"10.7.0.0/16\"\ntype = \"blackhole\"\nnexthops = [{one}]"
+            )),
+            "route[0].nexthops",
+            "a blackhole route must not have `nexthops`",
+        );
     }
 
     #[test]

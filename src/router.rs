@@ -98,6 +98,15 @@ pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)>
         m.gateway = r.via;
         m.oif = r.port.map(|p| ifindex(port_ids[p]));
         m.metric = Some(r.metric);
+        m.multipath = r
+            .nexthops
+            .iter()
+            .map(|n| RtNexthop {
+                gateway: n.via,
+                oif: n.port.map(|p| ifindex(port_ids[p])),
+                weight: n.weight,
+            })
+            .collect();
         push(
             format!("route[{i}]"),
             RTM_NEWROUTE,

@@ -51,6 +51,7 @@ pub const HELP: &str = "\
        ferroute route [show] [table main|local|all] [SELECTOR] | get ADDR
        ferroute route add|del|replace|append|change|prepend [blackhole|unreachable|prohibit]
                       PREFIX [via GW] [dev PORT] [metric N]
+                      [nexthop [via GW] [dev PORT] [weight W]]...   (multipath, W 1..256)
        ferroute route flush SELECTOR     SELECTOR: [PREFIX|root P|match P|exact P] [proto P]
                                          [dev PORT] [via GW] [type T] [table T]
        ferroute route load FILE|- [via GW] [dev PORT] [metric N] [batch N]
@@ -337,8 +338,12 @@ impl RouteFilter {
         prefix_ok
             && self.table().shows(r)
             && self.proto.map_or(true, |p| p == r.protocol)
-            && self.oif.map_or(true, |o| r.oif == Some(o))
-            && self.via.map_or(true, |g| r.gateway == Some(g))
+            && self.oif.map_or(true, |o| {
+                r.oif == Some(o) || r.multipath.iter().any(|h| h.oif == Some(o))
+            })
+            && self.via.map_or(true, |g| {
+                r.gateway == Some(g) || r.multipath.iter().any(|h| h.gateway == Some(g))
+            })
             && self.rtype.map_or(true, |t| t == r.rtype)
             && self.scope.map_or(true, |s| s == r.scope)
     }
@@ -555,8 +560,10 @@ impl Session {
         Ok(self.conn.change(RTM_NEWROUTE, flags, Body::Route(r))?)
     }
 
-    /// `[TYPE] PREFIX [via GW] [dev PORT] [metric N]`; for a delete, the type and metric
-    /// only when given (a delete matches what is given).
+    /// `[TYPE] PREFIX [via GW] [dev PORT] [metric N] [nexthop NH]...`; for a delete, the
+    /// type and metric only when given (a delete matches what is given). As in ip-route(8),
+    /// `nexthop` starts the multipath next hops (`via GW [dev PORT] [weight W]` each), which
+    /// take the rest of the line.
     fn parse_route(&mut self, args: &[&str], del: bool) -> Result<RouteMsg, CliError> {
         let mut it = args.iter().copied().peekable();
         let rtype = match it.peek().copied() {
@@ -602,10 +609,52 @@ impl Session {
                         _ => return Err(usage(format!("invalid protocol \"{v}\""))),
                     };
                 }
+                "nexthop" => {
+                    let rest: Vec<&str> = it.by_ref().collect();
+                    r.multipath = self.parse_nexthops(&rest)?;
+                }
                 other => return Err(usage(format!("unknown route argument \"{other}\""))),
             }
         }
         Ok(r)
+    }
+
+    /// The words after the first `nexthop`: `via GW [dev PORT] [weight W]` per next hop,
+    /// separated by `nexthop`.
+    fn parse_nexthops(&mut self, args: &[&str]) -> Result<Vec<RtNexthop>, CliError> {
+        let mut hops = Vec::new();
+        for words in args.split(|w| *w == "nexthop") {
+            let mut h = RtNexthop {
+                gateway: None,
+                oif: None,
+                weight: 1,
+            };
+            let mut it = words.iter().copied();
+            while let Some(w) = it.next() {
+                let v = it
+                    .next()
+                    .ok_or_else(|| usage(format!("nexthop: \"{w}\" needs a value")))?;
+                match w {
+                    "via" => h.gateway = Some(parse_ip(v)?),
+                    "dev" | "oif" => h.oif = Some(self.ifindex(v)?),
+                    "weight" => {
+                        h.weight = v
+                            .parse()
+                            .ok()
+                            .filter(|w| (1..=256).contains(w))
+                            .ok_or_else(|| {
+                                usage(format!("invalid weight \"{v}\": expected 1..=256"))
+                            })?
+                    }
+                    other => return Err(usage(format!("unknown nexthop argument \"{other}\""))),
+                }
+            }
+            if h.gateway.is_none() && h.oif.is_none() {
+                return Err(usage("nexthop needs \"via GW\" or \"dev PORT\""));
+            }
+            hops.push(h);
+        }
+        Ok(hops)
     }
 
     /// ip-route(8)'s SELECTOR words.
@@ -696,7 +745,15 @@ impl Session {
                 .iter()
                 .map(|r| {
                     let dev = r.oif.map(|o| self.name(o));
-                    json::route::Route::listed(r, table, dev)
+                    let mut j = json::route::Route::listed(r, table, dev);
+                    if !r.multipath.is_empty() {
+                        let hops = r.multipath.iter().map(|h| {
+                            let dev = h.oif.map(|o| self.name(o));
+                            json::route::Nexthop::of(h, dev)
+                        });
+                        j.nexthops = Some(hops.collect());
+                    }
+                    j
                 })
                 .collect();
             let _ = writeln!(out, "{}", to_json(&v));
@@ -792,6 +849,17 @@ impl Session {
         }
         if let Some(m) = r.metric.filter(|m| *m != 0) {
             let _ = write!(s, " metric {m}");
+        }
+        // Multipath: one indented line per next hop, as ip prints them.
+        for h in &r.multipath {
+            s.push_str("\n\tnexthop");
+            if let Some(g) = h.gateway {
+                let _ = write!(s, " via {g}");
+            }
+            if let Some(o) = h.oif {
+                let _ = write!(s, " dev {}", self.name(o));
+            }
+            let _ = write!(s, " weight {}", h.weight);
         }
         s
     }

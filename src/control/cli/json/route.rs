@@ -63,12 +63,38 @@ pub struct Route {
     pub metric: Option<u32>,
     /// RTNH_F_* names (`onlink`, `linkdown`, ...): none apply to ferroute's routes.
     pub flags: Vec<&'static str>,
+    /// A multipath route's next hops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nexthops: Option<Vec<Nexthop>>,
     /// `route get` only: the uid asking, as `ip route get` reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     /// `route get` only: the route cache flags (`local` for a local destination).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<Vec<&'static str>>,
+}
+
+/// One next hop of a multipath route, as ip prints it in `nexthops`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Nexthop {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    pub weight: u16,
+    /// RTNH_F_* names; ferroute reports none (dead members are not marked).
+    pub flags: Vec<&'static str>,
+}
+
+impl Nexthop {
+    pub fn of(h: &RtNexthop, dev: Option<String>) -> Nexthop {
+        Nexthop {
+            gateway: h.gateway.map(|g| g.to_string()),
+            dev,
+            weight: h.weight,
+            flags: Vec::new(),
+        }
+    }
 }
 
 pub fn rtype_name(t: u8) -> &'static str {
@@ -122,6 +148,7 @@ impl Route {
             prefsrc: r.prefsrc.map(|s| s.to_string()),
             metric: r.metric.filter(|m| *m != 0),
             flags: Vec::new(),
+            nexthops: None,
             uid: None,
             cache: None,
         }
@@ -140,6 +167,7 @@ impl Route {
             prefsrc: r.prefsrc.map(|s| s.to_string()),
             metric: None,
             flags: Vec::new(),
+            nexthops: None,
             uid: Some(uid),
             cache: Some(match r.rtype {
                 RTN_LOCAL => vec!["local"],
@@ -174,6 +202,27 @@ mod tests {
         assert_eq!(
             j,
             r#"{"type":"local","dst":"10.0.1.1","table":"local","protocol":"kernel","scope":"host","metric":7,"flags":[]}"#
+        );
+        // As `ip -j route` prints `10.7.0.0/16 nexthop via 10.0.1.2 dev va weight 1
+        // nexthop dev vc weight 2` (iproute2 6.1).
+        let m = RouteMsg::new(Ipv4Addr::new(10, 7, 0, 0), 16);
+        let mut j = Route::listed(&m, Table::Main, None);
+        j.protocol = None;
+        let hop = |gw: Option<Ipv4Addr>, dev: &str, weight| {
+            let h = RtNexthop {
+                gateway: gw,
+                oif: None,
+                weight,
+            };
+            Nexthop::of(&h, Some(dev.into()))
+        };
+        j.nexthops = Some(vec![
+            hop(Some(Ipv4Addr::new(10, 0, 1, 2)), "va", 1),
+            hop(None, "vc", 2),
+        ]);
+        assert_eq!(
+            serde_json::to_string(&j).unwrap(),
+            r#"{"dst":"10.7.0.0/16","flags":[],"nexthops":[{"gateway":"10.0.1.2","dev":"va","weight":1,"flags":[]},{"dev":"vc","weight":2,"flags":[]}]}"#
         );
     }
 }
