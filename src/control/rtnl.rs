@@ -790,13 +790,18 @@ impl Rtnl {
             Some(gw) => p == port && net.map_or(true, |n| n.contains(&gw)),
             None => p == port && net.is_none(),
         };
-        // A multipath route goes when all its members are dead; until then the dead ones
-        // are skipped in the FIB (they resolve through no connected subnet), and come
-        // back with their subnet (Linux RTNH_F_DEAD, fib_sync_up).
+        // A multipath route goes when all its members are dead (through this port or
+        // a port that is down); until then the dead ones are skipped in the FIB (they
+        // resolve through no connected subnet), and come back with their subnet (Linux
+        // RTNH_F_DEAD, fib_sync_up).
+        let down: Vec<u16> = self.ports.iter().filter(|p| !p.up).map(|p| p.id).collect();
         let dead = |r: &Route| match &r.target {
             RouteTarget::Gateway { gw, port: Some(p) } => dead_via(Some(*gw), *p),
             RouteTarget::Connected { port: p } => dead_via(None, *p),
-            RouteTarget::Multipath(mp) => mp.members().iter().all(|m| dead_via(m.gw, m.port)),
+            RouteTarget::Multipath(mp) => mp
+                .members()
+                .iter()
+                .all(|m| dead_via(m.gw, m.port) || down.contains(&m.port)),
             _ => false,
         };
         let prefixes: Vec<Ipv4Net> = self

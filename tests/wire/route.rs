@@ -212,9 +212,32 @@ const MULTIPATH_ADD: &str = "44000000 18000506 08000000 00000000 \
      0a000202";
 
 #[test]
-fn route_add_multipath_request() {
-    let (kind, flags, seq, body) = multipath_add();
-    let m = Message::new(kind, flags | NLM_F_REQUEST, seq, body);
-    let req = pin("multipath.request", &m.to_bytes(), MULTIPATH_ADD);
-    assert_eq!(Message::decode(&req), Decoded::Msg(m, req.len()));
+fn route_add_multipath_and_dump_it() {
+    let mut api = Api::new();
+    api.exchange(
+        "route add multipath",
+        multipath_add(),
+        MULTIPATH_ADD,
+        "24000000 02000000 08000000 00000000 \
+         00000000 00000000 18000506 08000000 \
+         00000000",
+    );
+    // The dump gives each member its port (ifindex 1 for 10.0.1.2, found by its subnet).
+    api.exchange(
+        "route show 10.7.0.0/16",
+        (
+            RTM_GETROUTE,
+            NLM_F_DUMP,
+            9,
+            Body::Route(RouteMsg::new(ip("10.7.0.0"), 16)),
+        ),
+        "20000000 1a000103 09000000 00000000 \
+         02100000 fe040001 08000100 0a070000",
+        "4c000000 18000200 09000000 00000000 \
+         02100000 fe040001 08000100 0a070000 \
+         08000600 00000000 24000900 10000000 \
+         01000000 08000500 0a000102 10000001 \
+         02000000 08000500 0a000202 10000000 \
+         03000200 09000000 00000000",
+    );
 }
