@@ -262,8 +262,13 @@ impl<'a> Pipeline<'a> {
         self.fib.lookup_ids_burst(&dsts, &mut ids);
         // Stage 3: route, forward or deliver.
         for ((m, dst, l2_bcast, fast), id) in ip4.into_iter().zip(ids) {
-            let nh = self.fib.nexthop(id);
+            let mut nh = self.fib.nexthop(id);
             assert_eq!(nh, self.fib.lookup(dst), "burst and single lookups agree");
+            // A multipath route: the member by the flow hash, as pipeline.rs picks it.
+            if let Some(NextHop::Group { group }) = nh {
+                let ip = m.data().get(ETH_HLEN..).unwrap_or(&[]);
+                nh = self.fib.member(group, ferroute::fib::flow::hash_ipv4(ip));
+            }
             let m = if fast {
                 match self.fast_forward(m, dst, nh) {
                     Ok(()) => continue,

@@ -113,5 +113,10 @@ mod tests {
             ip4_route(0xe0000005, None, false),
             RouteNext::Drop(Reason::Ip4Multicast)
         );
+        // A group whose member the caller did not pick is no route.
+        assert_eq!(
+            ip4_route(D, Some(NextHop::Group { group: 0 }), false),
+            RouteNext::Icmp(IcmpOut::NetUnreachable, Reason::Ip4NoRoute)
+        );
     }
 }
