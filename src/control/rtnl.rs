@@ -554,10 +554,9 @@ impl Rtnl {
             prefix,
             target,
             metric: r.metric.unwrap_or(0),
-            proto: if r.protocol == RTPROT_KERNEL {
-                Proto::Kernel
-            } else {
-                Proto::Static
+            proto: match r.protocol {
+                RTPROT_UNSPEC => Proto::Static,
+                n => Proto::from_num(n),
             },
         })
     }
@@ -618,7 +617,7 @@ impl Rtnl {
                         && (r.rtype == RTN_UNSPEC || r.rtype == t)
                         && r.gateway.map_or(true, |g| gw == Some(g))
                         && port.map_or(true, |o| p == Some(o))
-                        && (r.protocol == RTPROT_UNSPEC || r.protocol == proto_num(x.proto))
+                        && (r.protocol == RTPROT_UNSPEC || r.protocol == x.proto.num())
                 })
                 .ok_or_else(|| ApiError::new(errno::ESRCH, "no such route"))?;
             list.remove(i);
@@ -645,7 +644,7 @@ impl Rtnl {
         RouteMsg {
             dst: r.prefix.network(),
             dst_len: r.prefix.prefix_len(),
-            protocol: proto_num(r.proto),
+            protocol: r.proto.num(),
             scope,
             rtype,
             gateway,
@@ -760,8 +759,9 @@ impl Rtnl {
         subnet_gone
     }
 
-    /// Deletes static routes through `port` whose gateway is in `net` (all of them when
-    /// `net` is None): Linux flushes routes whose nexthop died.
+    /// Deletes the routes not derived from addresses (static, a daemon's) through `port`
+    /// whose gateway is in `net` (all of them when `net` is None): Linux flushes routes
+    /// whose nexthop died.
     fn flush_routes_via(&mut self, port: u16, net: Option<Ipv4Net>) {
         let dead = |r: &Route| match r.target {
             RouteTarget::Gateway { gw, port: Some(p) } => {
@@ -773,12 +773,12 @@ impl Rtnl {
         let prefixes: Vec<Ipv4Net> = self
             .rib
             .iter()
-            .filter(|r| r.proto == Proto::Static && dead(r))
+            .filter(|r| r.proto != Proto::Kernel && dead(r))
             .map(|r| r.prefix)
             .collect();
         for p in prefixes {
             let _ = self.edit(p, |list| {
-                list.retain(|r| !(r.proto == Proto::Static && dead(r)));
+                list.retain(|r| !(r.proto != Proto::Kernel && dead(r)));
                 Ok(())
             });
         }
@@ -1290,13 +1290,6 @@ fn route_parts(r: &Route) -> (u8, Option<Ipv4Addr>, Option<u16>) {
         RouteTarget::Blackhole => (RTN_BLACKHOLE, None, None),
         RouteTarget::Unreachable => (RTN_UNREACHABLE, None, None),
         RouteTarget::Prohibit => (RTN_PROHIBIT, None, None),
-    }
-}
-
-fn proto_num(p: Proto) -> u8 {
-    match p {
-        Proto::Kernel => RTPROT_KERNEL,
-        Proto::Static => RTPROT_STATIC,
     }
 }
 
