@@ -80,6 +80,8 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// At least one.
     pub workers: Vec<WorkerConfig>,
+    /// The exception path to the kernel twins and the route mirror (`[linux_cp]`).
+    pub linux_cp: crate::linuxcp::config::LinuxCpConfig,
     /// Further port addresses (`[[address]]`), beyond each port's `address`.
     pub addresses: Vec<AddressConfig>,
     pub routes: Vec<RouteConfig>,
@@ -486,6 +488,7 @@ struct RawConfig {
     arp: Option<RawArp>,
     reassembly: Option<RawReassembly>,
     ip: Option<RawIp>,
+    linux_cp: Option<linux_cp::RawLinuxCp>,
     #[serde(default)]
     port: Vec<RawPort>,
     #[serde(default)]
@@ -1007,6 +1010,9 @@ fn reserved_host(addr: Ipv4Addr, net: &Ipv4Net) -> Option<&'static str> {
     }
 }
 
+#[path = "linuxcp/config_parse.rs"]
+mod linux_cp;
+
 struct Builder<'a> {
     file: &'a str,
 }
@@ -1069,6 +1075,7 @@ impl Builder<'_> {
         let arp = self.arp(raw.arp.unwrap_or_default())?;
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ip = self.ip(raw.ip.unwrap_or_default())?;
+        let linux_cp = self.linux_cp(raw.linux_cp.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
         self.check_rx_rings(&datapath, &workers)?;
@@ -1088,6 +1095,7 @@ impl Builder<'_> {
             arp,
             reassembly,
             ip,
+            linux_cp,
             ports,
             workers,
             addresses,

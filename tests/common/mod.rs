@@ -509,3 +509,40 @@ pub fn iperf_num(json: &str, section: &str, field: &str) -> f64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{section}.{field} is not a number: {json}"))
 }
+
+/// A network namespace a test makes the router create (`[linux_cp] netns`), deleted
+/// when dropped, also when the test fails.
+pub struct NetnsGuard(pub String);
+
+impl NetnsGuard {
+    /// A name unique to this test process and `tag`; any leftover of it is deleted.
+    pub fn new(tag: &str) -> NetnsGuard {
+        let name = format!("frcp-{tag}{}", std::process::id() % 100000);
+        let _ = run(&["ip", "netns", "del", &name]);
+        NetnsGuard(name)
+    }
+
+    /// Runs a command inside it.
+    pub fn exec(&self, cmd: &[&str]) -> Output {
+        let mut v = vec!["ip", "netns", "exec", &self.0];
+        v.extend_from_slice(cmd);
+        run(&v)
+    }
+
+    /// Spawns a command inside it.
+    pub fn spawn(&self, cmd: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace")
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = run(&["ip", "netns", "del", &self.0]);
+    }
+}
