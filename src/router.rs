@@ -469,6 +469,7 @@ fn run_ports(
         neigh_summary: Arc::clone(&neigh_summary),
         reasm: Arc::clone(&reasm_gauges),
         dev_mtu,
+        linux_cp: linux_cp.as_ref().map(|cp| Arc::clone(&cp.stats)),
     };
     let api = server::spawn(server, rtnl, env).map_err(|e| {
         shared

@@ -1,5 +1,5 @@
 //! What the exception path and the mirror did, for `ferroute status` and /metrics.
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub struct LinuxCpStats {
@@ -17,4 +17,19 @@ pub struct LinuxCpStats {
     pub mirror_rejected: AtomicU64,
     /// Routes the mirror holds in ferroute now.
     pub mirror_routes: AtomicU64,
+}
+
+impl LinuxCpStats {
+    /// Each counter by name, as `ferroute counters` and /metrics show them.
+    pub fn pairs(&self) -> [(&'static str, u64); 7] {
+        [
+            ("to_kernel", self.to_kernel.load(Relaxed)),
+            ("from_kernel", self.from_kernel.load(Relaxed)),
+            ("to_kernel_errors", self.to_kernel_errors.load(Relaxed)),
+            ("mirror_events", self.mirror_events.load(Relaxed)),
+            ("mirror_resyncs", self.mirror_resyncs.load(Relaxed)),
+            ("mirror_rejected", self.mirror_rejected.load(Relaxed)),
+            ("mirror_routes", self.mirror_routes.load(Relaxed)),
+        ]
+    }
 }
