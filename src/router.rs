@@ -457,6 +457,7 @@ fn run_ports(
         pool,
         neigh: Arc::clone(&neigh_summary),
         reasm: Arc::clone(&reasm_gauges),
+        linux_cp: linux_cp.as_ref().map(|cp| Arc::clone(&cp.stats)),
         tsc_hz: hz,
         build: BuildInfo::this_build(dpdk::dpdk_version()),
     };
