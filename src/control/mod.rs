@@ -111,8 +111,8 @@ impl Control {
         work += self.serve_api();
         work += drain!(self, arp, |m| self.arp(m));
         work += drain!(self, frags, |f| self.fragment(f.pkt, f.l2_bcast));
-        work += drain!(self, host, |m| self.to_kernel(m));
-        work += self.from_kernel();
+        work += drain!(self, host, |m| self.punt_to_kernel(m));
+        work += self.read_twins();
         let now = self.now_ms();
         self.expire_reassembly(now);
         self.neigh.tick(now, &mut self.actions);
@@ -232,9 +232,9 @@ impl Control {
     }
 
     /// A punted frame, to the twin of the port it came in on (`linux_cp`).
-    fn to_kernel(&mut self, m: Mbuf) {
+    fn punt_to_kernel(&mut self, m: Mbuf) {
         let port = m.in_port();
-        let taken = (self.twins.as_mut()).is_some_and(|t| t.to_kernel(port, m.data()));
+        let taken = (self.twins.as_mut()).is_some_and(|t| t.write(port, m.data()));
         if taken {
             drop(m);
         } else {
@@ -245,7 +245,7 @@ impl Control {
     /// What the kernel sent out of the twins, through the output path: unicast is
     /// routed by the FIB and resolved by the neighbour table; link-local multicast and
     /// broadcast leave the twin's own port. Up to [`FROM_KERNEL_BUDGET`] per twin.
-    fn from_kernel(&mut self) -> usize {
+    fn read_twins(&mut self) -> usize {
         let Some(mut twins) = self.twins.take() else {
             return 0;
         };
@@ -253,7 +253,7 @@ impl Control {
         let mut n = 0;
         for port in ports {
             for _ in 0..FROM_KERNEL_BUDGET {
-                let Some(frame) = twins.from_kernel(port) else {
+                let Some(frame) = twins.read(port) else {
                     break;
                 };
                 n += 1;

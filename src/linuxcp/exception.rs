@@ -89,7 +89,7 @@ impl TwinPorts {
 
     /// Writes a frame that came in on `port` to its twin; false if the twin refused it
     /// (counted) or there is none.
-    pub fn to_kernel(&mut self, port: u16, frame: &[u8]) -> bool {
+    pub fn write(&mut self, port: u16, frame: &[u8]) -> bool {
         let Some(Some(tap)) = self.by_port.get(port as usize) else {
             return false;
         };
@@ -106,7 +106,7 @@ impl TwinPorts {
     }
 
     /// The next frame the kernel sent out of `port`'s twin, if any.
-    pub fn from_kernel(&mut self, port: u16) -> Option<&[u8]> {
+    pub fn read(&mut self, port: u16) -> Option<&[u8]> {
         let tap = self.by_port.get(port as usize)?.as_ref()?;
         match tap.recv(&mut self.buf) {
             Ok(n) => {

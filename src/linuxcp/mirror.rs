@@ -20,6 +20,10 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// Requests in flight at once: a few FIB publications per full table, and about 100 kB
+/// of requests and 40 kB of acks per window, well within the sockets' buffers.
+const WINDOW: usize = 1024;
+
 /// A route's identity in a kernel table (tos is always 0 here): prefix and priority.
 type Key = (Ipv4Addr, u8, u32);
 
@@ -79,6 +83,7 @@ pub struct Mirror {
     ifmap: HashMap<u32, u32>,
     installed: HashMap<Key, RouteMsg>,
     api: Conn,
+    api_path: std::path::PathBuf,
     stats: std::sync::Arc<LinuxCpStats>,
 }
 
@@ -89,19 +94,29 @@ enum Change {
 }
 
 impl Mirror {
-    pub fn new(
+    /// A mirror that speaks to the control API at `api_path`.
+    pub fn connect(
         cfg: MirrorConfig,
         ifmap: HashMap<u32, u32>,
-        api: Conn,
+        api_path: &std::path::Path,
         stats: std::sync::Arc<LinuxCpStats>,
-    ) -> Mirror {
-        Mirror {
+    ) -> Result<Mirror, ClientError> {
+        Ok(Mirror {
             cfg,
             ifmap,
             installed: HashMap::new(),
-            api,
+            api: Conn::connect(api_path)?,
+            api_path: api_path.to_owned(),
             stats,
-        }
+        })
+    }
+
+    /// A new connection to the API after the old one failed; what ferroute holds is
+    /// then unknown, so the caller resyncs (re-sending every route, replaced in place).
+    pub fn reconnect(&mut self) -> Result<(), ClientError> {
+        self.api = Conn::connect(&self.api_path)?;
+        self.installed.clear();
+        Ok(())
     }
 
     /// Applies kernel events in order.
@@ -155,12 +170,23 @@ impl Mirror {
         self.apply(changes)
     }
 
-    /// Sends the changes pipelined, then reads every answer; a refused route is counted
-    /// and logged (the API says why) and dropped from `installed`.
-    fn apply(&mut self, changes: Vec<Change>) -> Result<(), ClientError> {
-        if changes.is_empty() {
-            return Ok(());
+    /// Sends the changes pipelined, [`WINDOW`] at a time, reading each window's answers
+    /// before the next (so neither side's socket buffer fills while the other waits); a
+    /// refused route is counted and logged (the API says why) and dropped from
+    /// `installed`.
+    fn apply(&mut self, mut changes: Vec<Change>) -> Result<(), ClientError> {
+        while !changes.is_empty() {
+            let rest = changes.split_off(changes.len().min(WINDOW));
+            self.apply_window(changes)?;
+            changes = rest;
         }
+        self.stats
+            .mirror_routes
+            .store(self.installed.len() as u64, Relaxed);
+        Ok(())
+    }
+
+    fn apply_window(&mut self, changes: Vec<Change>) -> Result<(), ClientError> {
         let mut bytes = Vec::new();
         let mut sent = Vec::new();
         for c in changes {
@@ -201,9 +227,6 @@ impl Mirror {
                 Err(e) => return Err(e),
             }
         }
-        self.stats
-            .mirror_routes
-            .store(self.installed.len() as u64, Relaxed);
         Ok(())
     }
 }

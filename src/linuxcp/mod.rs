@@ -21,7 +21,7 @@ pub mod netns;
 pub mod stats;
 pub mod twin;
 
-use crate::control::client::Conn;
+use crate::control::client::ClientError;
 use crate::datapath::worker::Shared;
 use crate::datapath::PortCtx;
 use config::LinuxCpConfig;
@@ -44,6 +44,8 @@ use twin::{Applied, Twin};
 
 /// How long the follower waits for route events before it looks at the ports again.
 const POLL: Duration = Duration::from_millis(50);
+/// Route events applied as one set of API changes at most.
+const EVENT_BATCH: usize = 16_384;
 /// Receive buffer of the route-event socket: a full table's worth of events in a burst
 /// (about 100 bytes each) before ENOBUFS forces a resync.
 const EVENT_RCVBUF: usize = 32 << 20;
@@ -157,11 +159,8 @@ impl LinuxCp {
             let ifmap: HashMap<u32, u32> = (self.twins.iter())
                 .map(|t| (t.ifindex, u32::from(t.port) + 1))
                 .collect();
-            match Conn::connect(&api) {
-                Ok(c) => {
-                    let m = mirror::Mirror::new(cfg, ifmap, c, Arc::clone(&self.stats));
-                    mirror = Some(m);
-                }
+            match mirror::Mirror::connect(cfg, ifmap, &api, Arc::clone(&self.stats)) {
+                Ok(m) => mirror = Some(m),
                 Err(e) => log::error!("linux_cp mirror: {e}; routes are not mirrored"),
             }
         }
@@ -184,14 +183,26 @@ impl LinuxCp {
                 match self.resync(m) {
                     Ok(()) => resync = false,
                     Err(e) => {
+                        if shared.stop.load(Relaxed) {
+                            break;
+                        }
                         log::warn!("linux_cp mirror: resync: {e}");
+                        let _ = m.reconnect();
                         std::thread::sleep(POLL);
                     }
                 }
                 continue;
             }
-            let result = match self.events_nl.events() {
-                Ok(ev) => m.events(ev).map_err(|e| e.to_string()),
+            let result = match self.events_nl.events(EVENT_BATCH) {
+                Ok(ev) => match m.events(ev) {
+                    Ok(()) => Ok(()),
+                    Err(ClientError::Io(e)) => {
+                        // The API connection broke: a new one, and a full resync.
+                        resync = true;
+                        m.reconnect().map_err(|r| format!("{e}; reconnect: {r}"))
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
                 Err(e) if e.raw_os_error() == Some(nix::libc::ENOBUFS) => {
                     log::warn!("linux_cp mirror: route events lost (ENOBUFS): resyncing");
                     resync = true;

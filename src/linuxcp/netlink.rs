@@ -5,7 +5,10 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::io;
+use std::io::{
+    self,
+    ErrorKind::{TimedOut, WouldBlock},
+};
 
 /// RTNLGRP_IPV4_ROUTE (linux/rtnetlink.h): IPv4 route changes.
 pub const RTNLGRP_IPV4_ROUTE: u32 = 7;
@@ -104,29 +107,30 @@ impl Netlink {
         }
     }
 
-    /// The next batch of multicast messages, or Ok(empty) when the receive timeout
-    /// passes; ENOBUFS means events were lost (the caller resyncs).
-    pub fn events(&mut self) -> io::Result<Vec<RouteNetlinkMessage>> {
-        let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(Vec::new())
-            }
-            Err(e) => return Err(e),
-        };
+    /// The multicast messages queued now, up to about `max`: waits for the first one
+    /// up to the socket's receive timeout (Ok(empty) then), takes the rest without
+    /// waiting. ENOBUFS means events were lost (the caller resyncs).
+    pub fn events(&mut self, max: usize) -> io::Result<Vec<RouteNetlinkMessage>> {
         let mut out = Vec::new();
-        let mut at = 0;
-        while at < n {
-            let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[at..n])
-                .map_err(decode_err)?;
-            at += (m.header.length as usize).max(16).next_multiple_of(4);
-            if let NetlinkPayload::InnerMessage(inner) = m.payload {
-                out.push(inner);
+        while out.len() < max {
+            let flags = if out.is_empty() {
+                0
+            } else {
+                nix::libc::MSG_DONTWAIT
+            };
+            let n = match self.sock.recv(&mut &mut self.buf[..], flags) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => break,
+                Err(e) => return Err(e),
+            };
+            let mut at = 0;
+            while at < n {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[at..n])
+                    .map_err(decode_err)?;
+                at += (m.header.length as usize).max(16).next_multiple_of(4);
+                if let NetlinkPayload::InnerMessage(inner) = m.payload {
+                    out.push(inner);
+                }
             }
         }
         Ok(out)

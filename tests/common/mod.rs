@@ -283,6 +283,24 @@ address = "10.0.2.1/24"
         self.setup_hosts();
     }
 
+    /// Stops the router and starts it again on the same config; the hosts' namespaces
+    /// (and what runs in them) stay, their taps are moved back in and set up again.
+    pub fn restart(&mut self) {
+        self.stop();
+        let logf = std::fs::File::create(&self.log).expect("log file");
+        let child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .stdout(logf.try_clone().expect("dup log"))
+            .stderr(logf)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start ferroute");
+        self.router = Some(child);
+        self.wait_ready();
+        self.setup_hosts();
+    }
+
     /// Waits for `ferroute status` to say ready.
     pub fn wait_ready(&self) {
         let lab = self;
