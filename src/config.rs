@@ -3387,4 +3387,35 @@ port = "a"
             "r.toml: datapath.burst: 0 is out of range; must be 1..=32"
         );
     }
+
+    #[test]
+    fn linux_cp_section() {
+        assert!(!ok(&base()).linux_cp.enabled, "off without the section");
+        let embedded = Config::parse(DEFAULT_CONFIG, DEFAULT_SOURCE).unwrap();
+        assert!(embedded.linux_cp.enabled, "on in the embedded config");
+        assert_eq!(embedded.linux_cp.netns, "ferroute-cp");
+        let c = ok(&with(
+            "[linux_cp]\nenabled = true\nnetns = \"cp1\"\nmirror_protocols = [\"bird\", \"zebra\", \"99\"]\nmirror_tables = [254, 1000]\n",
+        ));
+        assert_eq!(c.linux_cp.mirror.protocols, vec![12, 11, 99]);
+        assert_eq!(c.linux_cp.mirror.tables, vec![254, 1000]);
+        let cp = |kv: &str| with(&format!("[linux_cp]\n{kv}\n"));
+        fail(
+            &cp("netns = \"a/b\""),
+            "linux_cp.netns",
+            "\"a/b\": must be a file name",
+        );
+        fail(&cp("punt_burst = 0"), "linux_cp.punt_burst", "at least 1");
+        fail(
+            &cp("mirror_protocols = [\"bird\", \"birdd\"]"),
+            "linux_cp.mirror_protocols[1]",
+            "\"birdd\" is not a route protocol",
+        );
+        fail(
+            &cp("mirror_tables = [0]"),
+            "linux_cp.mirror_tables[0]",
+            "out of range",
+        );
+        fail(&cp("tap = true"), "linux_cp.tap", "unknown field");
+    }
 }

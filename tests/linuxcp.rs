@@ -34,6 +34,7 @@ fn each_port_has_a_kernel_twin_kept_in_step_with_the_api() {
         assert!(j.contains("\"mtu\":1500"), "{dev} MTU: {j}");
         assert!(addrs(&ns, dev).contains(&format!("10.0.{}.1/24", i + 1)));
     }
+    assert!(link_json(&ns, "lo").contains("\"UP\""), "lo is up");
     let fwd = ns.exec(&["cat", "/proc/sys/net/ipv4/ip_forward"]);
     assert_eq!(text(&fwd).trim(), "0", "the kernel does not forward");
 

@@ -80,6 +80,7 @@ pub fn start(
     let made = netns::run_in(&ns, || -> io::Result<_> {
         netns::sysctl("net.ipv4.ip_forward", "0")?;
         let mut link_nl = Netlink::open()?;
+        twin::loopback_up(&mut link_nl)?;
         let mut twins = Vec::new();
         let mut taps = Vec::new();
         let mut applied = Vec::new();

@@ -110,6 +110,16 @@ fn set_link(
         .map_err(|e| with_name(e, &twin.name, "RTM_SETLINK"))
 }
 
+/// Brings the namespace's `lo` up (a new namespace has it down; daemons and `ssh
+/// localhost` expect it).
+pub fn loopback_up(nl: &mut Netlink) -> io::Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = ifindex_of(nl, "lo")?;
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+    nl.change(RouteNetlinkMessage::SetLink(m), 0)
+}
+
 fn addr_msg(twin: &Twin, a: Ipv4Net) -> AddressMessage {
     let mut m = AddressMessage::default();
     m.header.family = AddressFamily::Inet;
