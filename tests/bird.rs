@@ -330,3 +330,66 @@ fn a_100k_route_feed_reaches_the_fib_and_comes_back_after_a_router_restart() {
     drop(h2);
     drop(cp);
 }
+
+#[test]
+fn an_ecmp_route_from_two_bgp_peers_is_installed_as_multipath() {
+    let ns = NetnsGuard::new("ecmp");
+    let lab = Lab::start("birdecmp", &cp_config(&ns));
+    let idle = lab.counter("mempool_in_use");
+    // A second peer on h2's link: 10.0.2.3, its own BIRD bound to that address.
+    let h2 = &lab.hosts[1];
+    let o = lab.exec(1, &["ip", "addr", "add", "10.0.2.3/24", "dev", &h2.tap]);
+    assert!(o.status.success(), "{}", text(&o));
+    lab.exec(1, &["ip", "addr", "add", "10.90.0.1/32", "dev", "lo"]);
+    let peer = |me: &str| {
+        format!(
+            r#"
+router id {me};
+protocol device {{ scan time 1; }}
+protocol static st {{ ipv4; route 10.90.0.0/16 blackhole; }}
+protocol bgp uplink {{
+    local {me} as 65002; neighbor 10.0.2.1 as 65001; strict bind yes; {BGP_TIMERS}
+    ipv4 {{ import none; export all; }};
+}}
+"#
+        )
+    };
+    let p2 = Bird::start(&h2.ns, "h2a", &peer("10.0.2.2"));
+    let p3 = Bird::start(&h2.ns, "h2b", &peer("10.0.2.3"));
+    let second = format!(
+        r#"protocol bgp h3 {{
+    local 10.0.2.1 as 65001; neighbor 10.0.2.3 as 65002; {BGP_TIMERS}
+    ipv4 {{ import all; export none; }};
+}}"#
+    );
+    let cp = cp_bird(&ns.0, &second);
+    cp.wait_up("h2", Duration::from_secs(20));
+    cp.wait_up("h3", Duration::from_secs(20));
+    let shown = |lab: &Lab| text(&lab.cli(&["route", "show", "10.90.0.0/16"]));
+    assert!(
+        Lab::wait_for(Duration::from_secs(5), || {
+            let s = shown(&lab);
+            s.contains("nexthop via 10.0.2.2 dev port1")
+                && s.contains("nexthop via 10.0.2.3 dev port1")
+        }),
+        "multipath in ferroute: {:?}\nkernel: {}\nbird: {}",
+        shown(&lab),
+        text(&ns.exec(&["ip", "route", "show", "10.90.0.0/16"])),
+        cp.birdc(&["show", "route", "all"])
+    );
+    let o = lab.exec(0, &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.90.0.1"]);
+    assert_eq!(common::received(&text(&o)), 3, "{}", text(&o));
+    // One peer goes: the route keeps the other path only.
+    drop(p3);
+    assert!(
+        Lab::wait_for(Duration::from_secs(10), || {
+            let s = shown(&lab);
+            !s.contains("10.0.2.3") && s.contains("10.0.2.2")
+        }),
+        "one path left: {:?}",
+        shown(&lab)
+    );
+    drop(p2);
+    drop(cp);
+    lab.assert_pool_back_to(idle);
+}

@@ -33,7 +33,6 @@ use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 use stats::LinuxCpStats;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -118,7 +117,6 @@ pub fn start(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let _keep: File = ns;
     let cp = LinuxCp {
         netns: cfg.netns.clone(),
         twins,
