@@ -149,6 +149,7 @@ impl Bench {
             }),
             reasm_gauges: Arc::new(ReasmGauges::default()),
             unresolved: Vec::new(),
+            twins: None,
         };
         Ok(Bench {
             control,

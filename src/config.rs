@@ -83,6 +83,8 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// At least one.
     pub workers: Vec<WorkerConfig>,
+    /// The exception path to the kernel twins and the route mirror (`[linux_cp]`).
+    pub linux_cp: crate::linuxcp::config::LinuxCpConfig,
     /// Further port addresses (`[[address]]`), beyond each port's `address`.
     pub addresses: Vec<AddressConfig>,
     pub routes: Vec<RouteConfig>,
@@ -491,6 +493,7 @@ struct RawConfig {
     arp: Option<RawArp>,
     reassembly: Option<RawReassembly>,
     ip: Option<RawIp>,
+    linux_cp: Option<linux_cp::RawLinuxCp>,
     #[serde(default)]
     port: Vec<RawPort>,
     #[serde(default)]
@@ -1013,6 +1016,9 @@ fn reserved_host(addr: Ipv4Addr, net: &Ipv4Net) -> Option<&'static str> {
     }
 }
 
+#[path = "linuxcp/config_parse.rs"]
+mod linux_cp;
+
 struct Builder<'a> {
     file: &'a str,
 }
@@ -1075,6 +1081,7 @@ impl Builder<'_> {
         let arp = self.arp(raw.arp.unwrap_or_default())?;
         let reassembly = self.reassembly(raw.reassembly.unwrap_or_default())?;
         let ip = self.ip(raw.ip.unwrap_or_default())?;
+        let linux_cp = self.linux_cp(raw.linux_cp.unwrap_or_default())?;
         let ports = self.ports(raw.port)?;
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
         self.check_rx_rings(&datapath, &workers)?;
@@ -1094,6 +1101,7 @@ impl Builder<'_> {
             arp,
             reassembly,
             ip,
+            linux_cp,
             ports,
             workers,
             addresses,
@@ -3486,5 +3494,36 @@ port = "a"
             e.to_string(),
             "r.toml: datapath.burst: 0 is out of range; must be 1..=32"
         );
+    }
+
+    #[test]
+    fn linux_cp_section() {
+        assert!(!ok(&base()).linux_cp.enabled, "off without the section");
+        let embedded = Config::parse(DEFAULT_CONFIG, DEFAULT_SOURCE).unwrap();
+        assert!(embedded.linux_cp.enabled, "on in the embedded config");
+        assert_eq!(embedded.linux_cp.netns, "ferroute-cp");
+        let c = ok(&with(
+            "[linux_cp]\nenabled = true\nnetns = \"cp1\"\nmirror_protocols = [\"bird\", \"zebra\", \"99\"]\nmirror_tables = [254, 1000]\n",
+        ));
+        assert_eq!(c.linux_cp.mirror.protocols, vec![12, 11, 99]);
+        assert_eq!(c.linux_cp.mirror.tables, vec![254, 1000]);
+        let cp = |kv: &str| with(&format!("[linux_cp]\n{kv}\n"));
+        fail(
+            &cp("netns = \"a/b\""),
+            "linux_cp.netns",
+            "\"a/b\": must be a file name",
+        );
+        fail(&cp("punt_burst = 0"), "linux_cp.punt_burst", "at least 1");
+        fail(
+            &cp("mirror_protocols = [\"bird\", \"birdd\"]"),
+            "linux_cp.mirror_protocols[1]",
+            "\"birdd\" is not a route protocol",
+        );
+        fail(
+            &cp("mirror_tables = [0]"),
+            "linux_cp.mirror_tables[0]",
+            "out of range",
+        );
+        fail(&cp("tap = true"), "linux_cp.tap", "unknown field");
     }
 }

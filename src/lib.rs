@@ -11,6 +11,7 @@ pub mod datapath;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod fib;
+pub mod linuxcp;
 pub mod logging;
 pub mod metrics;
 pub mod neigh;

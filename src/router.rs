@@ -11,9 +11,10 @@ use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
 use crate::datapath::punt;
 use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
 use crate::datapath::worker::{LoopParams, Shared, Worker};
-use crate::datapath::{PortCtx, Ports, SharedCounters, MAX_PORTS};
+use crate::datapath::{PortCtx, Ports, SharedCounters, ETH_HLEN, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
 use crate::fib::{Fib, Proto, Route, RouteTarget};
+use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
 use arc_swap::ArcSwap;
@@ -394,7 +395,24 @@ fn run_ports(
         }
         v
     };
-    let (slow, punt_rx) = punt::queues(cfg.punt, hz);
+    let (mut slow, punt_rx) = punt::queues(cfg.punt, hz);
+    // The kernel twins exist before any worker punts to them.
+    let twin_mtu = pool
+        .alloc()
+        .map_or(0, |m| m.capacity().saturating_sub(ETH_HLEN)) as u16;
+    let linux_cp = if cfg.linux_cp.enabled {
+        let ports: Vec<PortCtx> = shared.ports.load().iter().cloned().collect();
+        let (cp, twins) = linuxcp::start(&cfg.linux_cp, &ports, twin_mtu)
+            .map_err(|e| format!("{}: {e}", cfg.source))?;
+        slow.to_host(cfg.linux_cp.punt);
+        Some((cp, twins))
+    } else {
+        None
+    };
+    let (linux_cp, twins) = match linux_cp {
+        Some((cp, t)) => (Some(cp), Some(t)),
+        None => (None, None),
+    };
     // The control thread transmits through worker 0.
     let (inject_tx, inject_rx) = std::sync::mpsc::sync_channel::<Injected>(INJECT_QUEUE);
     let mut inject_rx = Some(inject_rx);
@@ -448,6 +466,7 @@ fn run_ports(
         pool,
         neigh: Arc::clone(&neigh_summary),
         reasm: Arc::clone(&reasm_gauges),
+        linux_cp: linux_cp.as_ref().map(|cp| Arc::clone(&cp.stats)),
         tsc_hz: hz,
         build: BuildInfo::this_build(dpdk::dpdk_version()),
     };
@@ -460,6 +479,7 @@ fn run_ports(
         neigh_summary: Arc::clone(&neigh_summary),
         reasm: Arc::clone(&reasm_gauges),
         dev_mtu,
+        linux_cp: linux_cp.as_ref().map(|cp| Arc::clone(&cp.stats)),
     };
     let api = server::spawn(server, rtnl, env).map_err(|e| {
         shared
@@ -495,6 +515,29 @@ fn run_ports(
         }),
         reasm_gauges,
         unresolved: Vec::new(),
+        twins,
+    };
+    let follower = match linux_cp {
+        Some(cp) => {
+            let spawned = cp.spawn(
+                &cfg.linux_cp,
+                Arc::clone(&shared),
+                cfg.control.socket.clone(),
+                twin_mtu,
+            );
+            match spawned {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    shared
+                        .stop
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    api.stop();
+                    dpdk::wait_lcores();
+                    return Err(format!("linux_cp follower thread: {e}"));
+                }
+            }
+        }
+        None => None,
     };
     let metrics_url = match &endpoint {
         Some(ep) => ep
@@ -533,6 +576,10 @@ fn run_ports(
     crate::service::ready(&ready);
     control.run();
     crate::service::stopping();
+    // Before the API stops: the mirror is one of its clients.
+    if let Some(h) = follower {
+        let _ = h.join();
+    }
     api.stop();
     // Before the ports close: the metrics thread reads their stats.
     if let Some(s) = serving {

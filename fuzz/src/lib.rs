@@ -234,7 +234,7 @@ impl<'a> Pipeline<'a> {
             };
             let verdict = match accepted {
                 Some(dst) => Ok((dst, false, true)),
-                None => match eth_input(m.data(), mac) {
+                None => match eth_input(m.data(), mac, false) {
                     EthNext::Ip4 { l2_bcast } => {
                         ip4_input(&mut m).map(|a| (a.dst, l2_bcast, false))
                     }

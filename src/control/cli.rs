@@ -7,6 +7,7 @@ pub mod json;
 use super::client::{ClientError, Conn};
 use super::message::*;
 use crate::datapath::qdisc;
+use crate::fib::Proto;
 use crate::wire::MacAddr;
 use json::route::{prefix_text, Table};
 use std::fmt::Write as _;
@@ -350,14 +351,7 @@ impl RouteFilter {
 }
 
 fn proto_num(v: &str) -> Result<u8, CliError> {
-    match v {
-        "static" => Ok(RTPROT_STATIC),
-        "kernel" => Ok(RTPROT_KERNEL),
-        "boot" => Ok(3),
-        n => n
-            .parse()
-            .map_err(|_| usage(format!("invalid protocol \"{v}\""))),
-    }
+    Proto::parse_num(v).ok_or_else(|| usage(format!("invalid protocol \"{v}\"")))
 }
 
 fn rtype_num(v: &str) -> Option<u8> {
@@ -601,14 +595,7 @@ impl Session {
                             .map_err(|_| usage(format!("invalid metric \"{v}\"")))?,
                     );
                 }
-                "proto" | "protocol" => {
-                    let v = val()?;
-                    r.protocol = match v {
-                        "static" => RTPROT_STATIC,
-                        "kernel" => RTPROT_KERNEL,
-                        _ => return Err(usage(format!("invalid protocol \"{v}\""))),
-                    };
-                }
+                "proto" | "protocol" => r.protocol = proto_num(val()?)?,
                 "nexthop" => {
                     let rest: Vec<&str> = it.by_ref().collect();
                     r.multipath = self.parse_nexthops(&rest)?;
@@ -834,10 +821,8 @@ impl Session {
         if table == Table::All && Table::of(r) == Table::Local {
             s.push_str(" table local");
         }
-        match r.protocol {
-            RTPROT_KERNEL => s.push_str(" proto kernel"),
-            RTPROT_STATIC => s.push_str(" proto static"),
-            _ => {}
+        if let Some(name) = json::route::proto_name(r.protocol) {
+            let _ = write!(s, " proto {name}");
         }
         match r.scope {
             RT_SCOPE_LINK => s.push_str(" scope link"),

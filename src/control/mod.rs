@@ -17,13 +17,14 @@ pub mod server;
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
 use crate::datapath::ip4_local::{ip4_local, LocalNext};
-use crate::datapath::ip4_output::dst_of;
+use crate::datapath::ip4_output::{dst_of, write_eth};
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
 use crate::datapath::pipeline::{self, Meta, Unresolved, View};
 use crate::datapath::punt::PuntRx;
 use crate::datapath::worker::Shared;
 use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
+use crate::linuxcp::exception::{classify, FromKernel, TwinPorts, FROM_KERNEL_BUDGET};
 use crate::metrics::NeighSummary;
 use crate::neigh::{ArpKind, DropReason, NeighAction, NeighKey, NeighTable};
 use std::sync::atomic::Ordering::Relaxed;
@@ -81,6 +82,8 @@ pub struct Control {
     pub reasm_gauges: Arc<ReasmGauges>,
     /// Packets of a reassembled datagram's answer waiting for ARP (reused buffer).
     pub unresolved: Vec<Unresolved>,
+    /// The ports' kernel twins (`[linux_cp]`), if on.
+    pub twins: Option<TwinPorts>,
 }
 
 impl Control {
@@ -108,6 +111,8 @@ impl Control {
         work += self.serve_api();
         work += drain!(self, arp, |m| self.arp(m));
         work += drain!(self, frags, |f| self.fragment(f.pkt, f.l2_bcast));
+        work += drain!(self, host, |m| self.punt_to_kernel(m));
+        work += self.read_twins();
         let now = self.now_ms();
         self.expire_reassembly(now);
         self.neigh.tick(now, &mut self.actions);
@@ -222,6 +227,79 @@ impl Control {
             );
             if let Some(u) = u {
                 self.resolve(u);
+            }
+        }
+    }
+
+    /// A punted frame, to the twin of the port it came in on (`linux_cp`).
+    fn punt_to_kernel(&mut self, m: Mbuf) {
+        let port = m.in_port();
+        let taken = (self.twins.as_mut()).is_some_and(|t| t.write(port, m.data()));
+        if taken {
+            drop(m);
+        } else {
+            self.egress.drop_on(port, m, Reason::TwinRefused);
+        }
+    }
+
+    /// What the kernel sent out of the twins, through the output path: unicast is
+    /// routed by the FIB and resolved by the neighbour table; link-local multicast and
+    /// broadcast leave the twin's own port. Up to [`FROM_KERNEL_BUDGET`] per twin.
+    fn read_twins(&mut self) -> usize {
+        let Some(mut twins) = self.twins.take() else {
+            return 0;
+        };
+        let ports: Vec<u16> = twins.ports().collect();
+        let mut n = 0;
+        for port in ports {
+            for _ in 0..FROM_KERNEL_BUDGET {
+                let Some(frame) = twins.read(port) else {
+                    break;
+                };
+                n += 1;
+                self.inject(port, frame);
+            }
+        }
+        self.twins = Some(twins);
+        n
+    }
+
+    fn inject(&mut self, port: u16, frame: &[u8]) {
+        let shared = Arc::clone(&self.shared);
+        let ports = shared.ports.load();
+        let Some(pc) = ports.get(port) else {
+            return;
+        };
+        let how = classify(frame, pc);
+        if how == FromKernel::Drop {
+            self.egress.tally.drop(port, Reason::TwinNotIpv4);
+            return;
+        }
+        let Some(mut m) = self.pool.alloc().filter(|m| m.capacity() >= frame.len()) else {
+            self.egress.tally.drop(port, Reason::TwinNoMbuf);
+            return;
+        };
+        if !m.set_len(frame.len()) {
+            self.egress.drop_pkt(m, Reason::TwinNoMbuf);
+            return;
+        }
+        m.data_mut().copy_from_slice(frame);
+        m.set_in_port(port);
+        match how {
+            FromKernel::Link(mac) => {
+                if !pc.up {
+                    return self.egress.drop_pkt(m, Reason::PortDown);
+                }
+                write_eth(&mut m, pc.mac, mac);
+                self.egress.transmit(m, port);
+            }
+            _ => {
+                let fib = shared.fib.load();
+                let neigh = shared.neigh.load();
+                let mut v = View::new(&fib, &neigh, &ports);
+                if let Some(u) = pipeline::send_local(&mut self.egress, m, &mut v) {
+                    self.resolve(u);
+                }
             }
         }
     }

@@ -563,10 +563,9 @@ impl Rtnl {
             prefix,
             target,
             metric: r.metric.unwrap_or(0),
-            proto: if r.protocol == RTPROT_KERNEL {
-                Proto::Kernel
-            } else {
-                Proto::Static
+            proto: match r.protocol {
+                RTPROT_UNSPEC => Proto::Static,
+                n => Proto::from_num(n),
             },
         })
     }
@@ -628,7 +627,7 @@ impl Rtnl {
                         && (r.rtype == RTN_UNSPEC || r.rtype == t)
                         && r.gateway.map_or(true, |g| gw == Some(g))
                         && port.map_or(true, |o| p == Some(o))
-                        && (r.protocol == RTPROT_UNSPEC || r.protocol == proto_num(x.proto))
+                        && (r.protocol == RTPROT_UNSPEC || r.protocol == x.proto.num())
                         && (r.multipath.is_empty()
                             || multipath::multipath_of(x)
                                 .iter()
@@ -660,7 +659,7 @@ impl Rtnl {
         RouteMsg {
             dst: r.prefix.network(),
             dst_len: r.prefix.prefix_len(),
-            protocol: proto_num(r.proto),
+            protocol: r.proto.num(),
             scope,
             rtype,
             gateway,
@@ -783,8 +782,9 @@ impl Rtnl {
         subnet_gone
     }
 
-    /// Deletes static routes through `port` whose gateway is in `net` (all of them when
-    /// `net` is None): Linux flushes routes whose nexthop died.
+    /// Deletes the routes not derived from addresses (static, a daemon's) through `port`
+    /// whose gateway is in `net` (all of them when `net` is None): Linux flushes routes
+    /// whose nexthop died.
     fn flush_routes_via(&mut self, port: u16, net: Option<Ipv4Net>) {
         let dead_via = |gw: Option<Ipv4Addr>, p: u16| match gw {
             Some(gw) => p == port && net.map_or(true, |n| n.contains(&gw)),
@@ -807,12 +807,12 @@ impl Rtnl {
         let prefixes: Vec<Ipv4Net> = self
             .rib
             .iter()
-            .filter(|r| r.proto == Proto::Static && dead(r))
+            .filter(|r| r.proto != Proto::Kernel && dead(r))
             .map(|r| r.prefix)
             .collect();
         for p in prefixes {
             let _ = self.edit(p, |list| {
-                list.retain(|r| !(r.proto == Proto::Static && dead(r)));
+                list.retain(|r| !(r.proto != Proto::Kernel && dead(r)));
                 Ok(())
             });
         }
@@ -1325,13 +1325,6 @@ fn route_parts(r: &Route) -> (u8, Option<Ipv4Addr>, Option<u16>) {
         RouteTarget::Unreachable => (RTN_UNREACHABLE, None, None),
         RouteTarget::Prohibit => (RTN_PROHIBIT, None, None),
         RouteTarget::Multipath(_) => (RTN_UNICAST, None, None),
-    }
-}
-
-fn proto_num(p: Proto) -> u8 {
-    match p {
-        Proto::Kernel => RTPROT_KERNEL,
-        Proto::Static => RTPROT_STATIC,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct RouterEnv {
     pub reasm: Arc<ReasmGauges>,
     /// Device MTU set at start, per port id: lowering below it needs no device change.
     pub dev_mtu: Vec<(u16, u16)>,
+    /// The exception path's and the mirror's counters, when `[linux_cp]` is on.
+    pub linux_cp: Option<Arc<crate::linuxcp::stats::LinuxCpStats>>,
 }
 
 impl Env for RouterEnv {
@@ -225,6 +227,9 @@ fn counters_text(e: &RouterEnv) -> String {
         ("fib_memory_bytes", fib.memory_bytes() as u64),
     ] {
         let _ = writeln!(out, "{k} {v}");
+    }
+    for (k, v) in e.linux_cp.iter().flat_map(|s| s.pairs()) {
+        let _ = writeln!(out, "linux_cp_{k} {v}");
     }
     out
 }

@@ -164,7 +164,7 @@ mod tests {
     fn stages(frame: &[u8], csum: RxCsum) -> Option<u32> {
         let mut p = TestPacket::new(frame, 0);
         p.csum = csum;
-        let EthNext::Ip4 { l2_bcast } = eth_input(p.data(), ROUTER_MAC) else {
+        let EthNext::Ip4 { l2_bcast } = eth_input(p.data(), ROUTER_MAC, false) else {
             return None;
         };
         let len_before = p.data().len();

@@ -28,6 +28,11 @@ pub fn is_loopback(a: u32) -> bool {
 pub fn is_multicast(a: u32) -> bool {
     a >> 28 == 0xe
 }
+/// 224.0.0.0/24, the link-local groups (RFC 5771 §4: never forwarded).
+#[inline]
+pub fn is_link_local_group(a: u32) -> bool {
+    a >> 8 == 0xe0_00_00
+}
 /// 255.255.255.255.
 #[inline]
 pub fn is_limited_broadcast(a: u32) -> bool {

@@ -34,7 +34,7 @@ use super::eth_input::{eth_input, EthNext};
 use super::fastpath::{self, EthAddrs};
 use super::icmp_error::{build_icmp_error, may_send_error, QUOTE_MAX};
 use super::ip4_forward::{ip4_forward, FwdNext};
-use super::ip4_input::ip4_input;
+use super::ip4_input::{ip4_input, is_limited_broadcast, is_link_local_group};
 use super::ip4_local::{for_host, ip4_local, LocalNext};
 use super::ip4_options::{self, OptError, ReplyOptions};
 use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
@@ -160,7 +160,7 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
                     fast |= 1 << i;
                     Ok(())
                 }
-                None => match eth_input(m.data(), pc.mac) {
+                None => match eth_input(m.data(), pc.mac, slow.host_on()) {
                     EthNext::Ip4 { l2_bcast: b } => ip4_input(m).map(|a| {
                         dst[i] = a.dst;
                         l2_bcast |= u32::from(b) << i;
@@ -392,9 +392,17 @@ fn route(
     let Some((mut m, reply_opts)) = checks(eg, slow, m, meta, dst, nh, v) else {
         return;
     };
+    // The exception path: link-local multicast (OSPF, RIP) and broadcasts (of the
+    // arrival subnet, or limited) go to the kernel twin, but for ICMP.
+    let link = is_link_local_group(dst) || is_limited_broadcast(dst);
+    let link = link || matches!(nh, Some(NextHop::Broadcast { .. }));
+    if link && slow.host_on() && for_host(m.data()) {
+        eg.tally.port(meta.in_port, PortStat::Delivered, 1);
+        return slow.host(eg, m);
+    }
     let u = match ip4_route(dst, nh, meta.l2_bcast) {
         RouteNext::Forward { port, nh } => forward(eg, m, meta, port, nh, v),
-        // The exception path (issue 14): what the datapath does not answer, to the twin.
+        // The exception path: what the datapath does not answer, to the twin.
         RouteNext::Local if slow.host_on() && for_host(m.data()) => {
             eg.tally.port(meta.in_port, PortStat::Delivered, 1);
             slow.host(eg, m);

@@ -39,6 +39,9 @@ reasons! {
     PuntArpQueueFull => "punt_arp_queue_full", "The control thread's queue of other ARP was full.";
     PuntResolveQueueFull => "punt_resolve_queue_full", "The control thread's queue of packets waiting for neighbour resolution was full.";
     PuntHostQueueFull => "punt_host_queue_full", "The control thread's queue of packets for the kernel twins was full.";
+    TwinRefused => "twin_refused", "A kernel twin did not take a punted frame (its queue was full, or it is gone).";
+    TwinNotIpv4 => "twin_not_ipv4", "A frame the kernel sent out of a twin that is not IPv4 or has no valid header (ferroute owns ARP; twins have no IPv6).";
+    TwinNoMbuf => "twin_no_mbuf", "A frame the kernel sent out of a twin found no free mbuf, or was longer than one.";
     ReasmQueueFull => "reasm_queue_full", "The queue of fragments from the workers to reassembly (on the control thread) was full: a fragment storm; ARP has a queue of its own.";
     Ip4HdrTruncated => "ip4_hdr_truncated", "Frame too short for an IPv4 header (Linux PKT_TOO_SMALL, InHdrErrors).";
     Ip4BadVersion => "ip4_bad_version", "IP version field not 4 in an IPv4 frame (InHdrErrors).";

@@ -54,13 +54,78 @@ pub enum Resolved {
     Group(Arc<Buckets>),
 }
 
-/// Who put a route in the RIB.
+/// Who put a route in the RIB: rtnetlink's `rtm_protocol`, kept as given so that a
+/// routing daemon's routes show as `proto bird` or `proto zebra`, as in `ip route`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Proto {
     /// Derived from a port address (local, broadcast and connected routes).
     Kernel,
-    /// From the config file or the control API.
+    /// From the config file or the control API, unless the request names another.
     Static,
+    /// Any other RTPROT_* number (a routing daemon's, `boot`, ...); never 2 or 4.
+    Other(u8),
+}
+
+/// The protocol numbers with names (linux/rtnetlink.h, iproute2's `rt_protos`).
+const PROTO_NAMES: [(u8, &str); 22] = [
+    (1, "redirect"),
+    (2, "kernel"),
+    (3, "boot"),
+    (4, "static"),
+    (8, "gated"),
+    (9, "ra"),
+    (10, "mrt"),
+    (11, "zebra"),
+    (12, "bird"),
+    (13, "dnrouted"),
+    (14, "xorp"),
+    (15, "ntk"),
+    (16, "dhcp"),
+    (17, "mrouted"),
+    (18, "keepalived"),
+    (42, "babel"),
+    (99, "openr"),
+    (186, "bgp"),
+    (187, "isis"),
+    (188, "ospf"),
+    (189, "rip"),
+    (192, "eigrp"),
+];
+
+impl Proto {
+    pub const KERNEL: u8 = 2;
+    pub const STATIC: u8 = 4;
+
+    /// The protocol of an RTPROT_* number.
+    pub fn from_num(n: u8) -> Proto {
+        match n {
+            Proto::KERNEL => Proto::Kernel,
+            Proto::STATIC => Proto::Static,
+            n => Proto::Other(n),
+        }
+    }
+
+    /// Its RTPROT_* number.
+    pub fn num(self) -> u8 {
+        match self {
+            Proto::Kernel => Proto::KERNEL,
+            Proto::Static => Proto::STATIC,
+            Proto::Other(n) => n,
+        }
+    }
+
+    /// The name `ip route` prints for an RTPROT_* number, if it has one.
+    pub fn name_of(n: u8) -> Option<&'static str> {
+        PROTO_NAMES.iter().find(|p| p.0 == n).map(|p| p.1)
+    }
+
+    /// The number of a protocol name or of a number written out (as iproute2 takes them).
+    pub fn parse_num(s: &str) -> Option<u8> {
+        match PROTO_NAMES.iter().find(|p| p.1 == s) {
+            Some(p) => Some(p.0),
+            None => s.parse().ok(),
+        }
+    }
 }
 
 /// What a route points at before resolution (a gateway may omit its port).
@@ -538,17 +603,33 @@ impl fmt::Display for Route {
                 }
             }
         }
-        let proto = match self.proto {
-            Proto::Kernel => "kernel",
-            Proto::Static => "static",
-        };
-        write!(f, " proto {proto} metric {}", self.metric)
+        match Proto::name_of(self.proto.num()) {
+            Some(name) => write!(f, " proto {name}")?,
+            None => write!(f, " proto {}", self.proto.num())?,
+        }
+        write!(f, " metric {}", self.metric)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocols_keep_their_number_and_iproute2_name() {
+        assert_eq!(Proto::from_num(2), Proto::Kernel);
+        assert_eq!(Proto::from_num(4), Proto::Static);
+        assert_eq!(Proto::from_num(12), Proto::Other(12));
+        for n in 0..=255u8 {
+            assert_eq!(Proto::from_num(n).num(), n);
+        }
+        assert_eq!(Proto::name_of(12), Some("bird"));
+        assert_eq!(Proto::name_of(11), Some("zebra"));
+        assert_eq!(Proto::name_of(77), None);
+        assert_eq!(Proto::parse_num("bird"), Some(12));
+        assert_eq!(Proto::parse_num("186"), Some(186));
+        assert_eq!(Proto::parse_num("birdd"), None);
+    }
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()

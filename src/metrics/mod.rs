@@ -113,6 +113,8 @@ pub struct Snapshot {
     pub reasm_datagrams: u64,
     pub mbufs_in_use: u64,
     pub mbufs_free: u64,
+    /// The exception path's and the mirror's counters (`[linux_cp]` on).
+    pub linux_cp: Option<[(&'static str, u64); 7]>,
     pub tsc_hz: u64,
     pub build: BuildInfo,
 }
@@ -127,6 +129,7 @@ pub struct Sources {
     pub pool: Mempool,
     pub neigh: Arc<NeighSummary>,
     pub reasm: Arc<ReasmGauges>,
+    pub linux_cp: Option<Arc<crate::linuxcp::stats::LinuxCpStats>>,
     pub tsc_hz: u64,
     pub build: BuildInfo,
 }
@@ -187,6 +190,7 @@ impl Sources {
             reasm_datagrams: self.reasm.datagrams(),
             mbufs_in_use: u64::from(self.pool.in_use()),
             mbufs_free: u64::from(self.pool.available()),
+            linux_cp: self.linux_cp.as_ref().map(|l| l.pairs()),
             tsc_hz: self.tsc_hz,
             build: self.build.clone(),
         }
@@ -476,6 +480,19 @@ const REASM_DATAGRAMS: Spec = gauge(
     &[],
     "Datagrams in reassembly, at most reassembly.max_datagrams.",
 );
+const LINUX_CP: Spec = counter(
+    "ferroute_linux_cp_total",
+    &["event"],
+    "The exception path and the kernel-table mirror ([linux_cp]): frames to_kernel \
+     (written to a twin), from_kernel (sent by the kernel through ferroute), \
+     to_kernel_errors (a twin refused one), route mirror_events, mirror_resyncs (the \
+     dump at start and after lost events), mirror_rejected (routes the API refused).",
+);
+const LINUX_CP_ROUTES: Spec = gauge(
+    "ferroute_linux_cp_mirror_routes",
+    &[],
+    "Routes the kernel-table mirror holds in ferroute's RIB.",
+);
 const FIB_ROUTES: Spec = gauge(
     "ferroute_fib_routes",
     &[],
@@ -573,6 +590,8 @@ fn all_specs() -> Vec<&'static Spec> {
         &REASM_FAILS,
         &REASM_BYTES,
         &REASM_DATAGRAMS,
+        &LINUX_CP,
+        &LINUX_CP_ROUTES,
         &FIB_ROUTES,
         &FIB_VERSION,
         &FIB_MEMORY,
@@ -759,6 +778,16 @@ pub fn families(s: &Snapshot) -> Vec<MetricFamily> {
     let b = &s.build;
     f.sample(&[&b.version, &b.git_rev, &b.dpdk], 1);
     out.push(f);
+
+    if let Some(pairs) = &s.linux_cp {
+        let mut f = Family::new(&LINUX_CP);
+        for (k, v) in pairs.iter().filter(|(k, _)| *k != "mirror_routes") {
+            f.sample(&[k], *v);
+        }
+        out.push(f);
+        let routes = pairs.iter().find(|(k, _)| *k == "mirror_routes");
+        out.push(one(&LINUX_CP_ROUTES, routes.map_or(0, |(_, v)| *v)));
+    }
 
     out.into_iter().map(|f| f.mf).collect()
 }

@@ -88,6 +88,7 @@ impl Lcores {
             reasm_datagrams: 2,
             mbufs_in_use: 100,
             mbufs_free: 8091,
+            linux_cp: Some(crate::linuxcp::stats::LinuxCpStats::default().pairs()),
             tsc_hz: 2_000_000_000,
             build: build(),
         }

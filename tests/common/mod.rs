@@ -283,6 +283,24 @@ address = "10.0.2.1/24"
         self.setup_hosts();
     }
 
+    /// Stops the router and starts it again on the same config; the hosts' namespaces
+    /// (and what runs in them) stay, their taps are moved back in and set up again.
+    pub fn restart(&mut self) {
+        self.stop();
+        let logf = std::fs::File::create(&self.log).expect("log file");
+        let child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .stdout(logf.try_clone().expect("dup log"))
+            .stderr(logf)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start ferroute");
+        self.router = Some(child);
+        self.wait_ready();
+        self.setup_hosts();
+    }
+
     /// Waits for `ferroute status` to say ready.
     pub fn wait_ready(&self) {
         let lab = self;
@@ -508,4 +526,41 @@ pub fn iperf_num(json: &str, section: &str, field: &str) -> f64 {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{section}.{field} is not a number: {json}"))
+}
+
+/// A network namespace a test makes the router create (`[linux_cp] netns`), deleted
+/// when dropped, also when the test fails.
+pub struct NetnsGuard(pub String);
+
+impl NetnsGuard {
+    /// A name unique to this test process and `tag`; any leftover of it is deleted.
+    pub fn new(tag: &str) -> NetnsGuard {
+        let name = format!("frcp-{tag}{}", std::process::id() % 100000);
+        let _ = run(&["ip", "netns", "del", &name]);
+        NetnsGuard(name)
+    }
+
+    /// Runs a command inside it.
+    pub fn exec(&self, cmd: &[&str]) -> Output {
+        let mut v = vec!["ip", "netns", "exec", &self.0];
+        v.extend_from_slice(cmd);
+        run(&v)
+    }
+
+    /// Spawns a command inside it.
+    pub fn spawn(&self, cmd: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace")
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = run(&["ip", "netns", "del", &self.0]);
+    }
 }

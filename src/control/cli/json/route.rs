@@ -1,5 +1,6 @@
 //! A route as `ip -j route` prints it (iproute2 `print_route`).
 use crate::control::message::*;
+use crate::fib::Proto;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
@@ -52,7 +53,7 @@ pub struct Route {
     pub table: Option<&'static str>,
     /// Omitted for `boot` and unspecified (as ip omits `proto boot`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<&'static str>,
+    pub protocol: Option<String>,
     /// Omitted for global (universe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
@@ -108,11 +109,12 @@ pub fn rtype_name(t: u8) -> &'static str {
     }
 }
 
-pub fn proto_name(p: u8) -> Option<&'static str> {
+/// The protocol as `ip route` prints it: its name, else its number; nothing for `boot`
+/// (3) and unspec (0), which iproute2 leaves out.
+pub fn proto_name(p: u8) -> Option<String> {
     match p {
-        RTPROT_KERNEL => Some("kernel"),
-        RTPROT_STATIC => Some("static"),
-        _ => None,
+        0 | 3 => None,
+        p => Some(Proto::name_of(p).map_or_else(|| p.to_string(), str::to_string)),
     }
 }
 
