@@ -1,7 +1,8 @@
-//! ECMP end to end: a multipath route through two next hops, two macvlans on h2's side
+//! ECMP end to end: a multipath route through next hops that are macvlans on h2's side
 //! of port1 (each with its own MAC and address). h1 sends many UDP flows (distinct
 //! source ports) to a prefix behind them; tcpdump in h2 tells which macvlan each packet
-//! reached. Each flow must stick to one next hop, and the split must follow the weights.
+//! reached. Each flow must stick to one next hop, the split must follow the weights, and
+//! adding or removing a next hop must move only the flows that must move.
 mod common;
 
 use common::{text, Lab};
@@ -15,7 +16,7 @@ const FLOWS: u16 = 240;
 const PER_FLOW: u16 = 3;
 const SPORT: u16 = 20000;
 const DST: &str = "10.9.0.1";
-const GW: [&str; 2] = ["10.0.2.11", "10.0.2.12"];
+const GW: [&str; 3] = ["10.0.2.11", "10.0.2.12", "10.0.2.13"];
 
 /// Sends `per_flow` rounds of one datagram from each of `flows` sockets bound to
 /// 10.0.1.2:SPORT.. to DST:9.
@@ -38,8 +39,9 @@ fn ok(o: std::process::Output, what: &str) {
     assert!(o.status.success(), "{what}: {}", text(&o));
 }
 
-/// h2 gets two macvlans on its tap, mv1 = 10.0.2.11 and mv2 = 10.0.2.12; ARP is answered
-/// only by the interface holding the address (arp_ignore=1), so each address has one MAC.
+/// h2 gets macvlans on its tap, mv1 = 10.0.2.11, mv2 = 10.0.2.12, mv3 = 10.0.2.13; ARP is
+/// answered only by the interface holding the address (arp_ignore=1), so each address has
+/// one MAC.
 fn macvlans(lab: &Lab) {
     let h2 = &lab.hosts[1];
     for k in ["all", "default"] {
@@ -141,9 +143,20 @@ fn send(lab: &Lab, per_flow: u16) {
     ok(o, "sender");
 }
 
-/// The share of flows on mv2.
-fn share_mv2(paths: &BTreeMap<u16, String>) -> f64 {
-    paths.values().filter(|d| *d == "mv2").count() as f64 / paths.len() as f64
+/// The share of flows on `dev`.
+fn share(paths: &BTreeMap<u16, String>, dev: &str) -> f64 {
+    paths.values().filter(|d| *d == dev).count() as f64 / paths.len() as f64
+}
+
+/// Asserts that between `a` and `b` flows moved only to or from `dev`.
+fn only_moved_via(a: &BTreeMap<u16, String>, b: &BTreeMap<u16, String>, dev: &str) {
+    for (port, before) in a {
+        let after = &b[port];
+        assert!(
+            before == after || before == dev || after == dev,
+            "flow {port} moved from {before} to {after}, not via {dev}"
+        );
+    }
 }
 
 #[test]
@@ -151,25 +164,15 @@ fn flows_stick_to_one_next_hop_and_split_by_the_weights() {
     let lab = Lab::start("ecmp", "");
     let idle = lab.counter("mempool_in_use");
     macvlans(&lab);
-    let add = |verb: &str, w: [&str; 2]| {
-        let o = lab.cli(&[
-            "route",
-            verb,
-            "10.9.0.0/24",
-            "nexthop",
-            "via",
-            GW[0],
-            "weight",
-            w[0],
-            "nexthop",
-            "via",
-            GW[1],
-            "weight",
-            w[1],
-        ]);
-        ok(o, &format!("route {verb}"));
+    // `route VERB 10.9.0.0/24 nexthop via GW[i] weight W[i] ...` for the weights given.
+    let add = |verb: &str, w: &[&str]| {
+        let mut args = vec!["route", verb, "10.9.0.0/24"];
+        for (gw, w) in GW.iter().zip(w) {
+            args.extend(["nexthop", "via", gw, "weight", w]);
+        }
+        ok(lab.cli(&args), &format!("{args:?}"));
     };
-    add("add", ["1", "1"]);
+    add("add", &["1", "1"]);
     let shown = text(&lab.cli(&["route", "show", "10.9.0.0/24"]));
     assert_eq!(
         shown.trim_end(),
@@ -177,18 +180,21 @@ fn flows_stick_to_one_next_hop_and_split_by_the_weights() {
          \tnexthop via 10.0.2.12 dev port1 weight 1",
         "{shown}"
     );
-    // ARP for both next hops first (the first packets wait for it), then the rounds.
-    send(&lab, 1);
-    assert!(Lab::wait_for(Duration::from_secs(5), || {
-        let n = text(&lab.cli(&["neigh"]));
-        GW.iter()
-            .all(|g| n.contains(&format!("{g} dev port1 lladdr")))
-    }));
-    std::thread::sleep(Duration::from_millis(300));
+    // ARP for the next hops first (the first packets wait for it), then the rounds.
+    let resolved = |gws: &[&str]| {
+        send(&lab, 1);
+        assert!(Lab::wait_for(Duration::from_secs(5), || {
+            let n = text(&lab.cli(&["neigh"]));
+            gws.iter()
+                .all(|g| n.contains(&format!("{g} dev port1 lladdr")))
+        }));
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    resolved(&GW[..2]);
 
     // 1:1, twice: the same flows take the same paths.
     let even = round(&lab);
-    let s = share_mv2(&even);
+    let s = share(&even, "mv2");
     assert!(
         (s - 0.5).abs() <= 0.10,
         "1:1 puts {s:.3} of the flows on mv2"
@@ -196,9 +202,9 @@ fn flows_stick_to_one_next_hop_and_split_by_the_weights() {
     assert_eq!(round(&lab), even, "a flow changed path between rounds");
 
     // 1:2 by replacing the route: only flows from mv1 move (to mv2).
-    add("replace", ["1", "2"]);
+    add("replace", &["1", "2"]);
     let heavier = round(&lab);
-    let s = share_mv2(&heavier);
+    let s = share(&heavier, "mv2");
     assert!(
         (s - 2.0 / 3.0).abs() <= 0.10,
         "1:2 puts {s:.3} of the flows on mv2"
@@ -211,9 +217,24 @@ fn flows_stick_to_one_next_hop_and_split_by_the_weights() {
             );
         }
     }
+
+    // A third next hop (1:2:1): it takes about a quarter of the flows, from both others;
+    // no flow moves between mv1 and mv2.
+    add("replace", &["1", "2", "1"]);
+    resolved(&GW);
+    let three = round(&lab);
+    only_moved_via(&heavier, &three, "mv3");
+    let s3 = share(&three, "mv3");
+    assert!((s3 - 0.25).abs() <= 0.10, "mv3 has {s3:.3} of the flows");
+    // Removed again: only its flows move.
+    add("replace", &["1", "2"]);
+    let two = round(&lab);
+    only_moved_via(&three, &two, "mv3");
+    assert_eq!(share(&two, "mv3"), 0.0);
     eprintln!(
-        "ecmp: {FLOWS} flows x {PER_FLOW}: 1:1 -> {:.3} on mv2, 1:2 -> {s:.3}",
-        share_mv2(&even)
+        "ecmp: {FLOWS} flows x {PER_FLOW}: 1:1 -> {:.3} on mv2, 1:2 -> {s:.3} on mv2, \
+         1:2:1 -> {s3:.3} on mv3",
+        share(&even, "mv2")
     );
     lab.assert_pool_back_to(idle);
 }
