@@ -1095,6 +1095,12 @@ fn config_dump_reloaded_reproduces_the_state() {
         ADD,
         route("10.79.0.0/16", None, Some(P0), None),
     );
+    let hops = [
+        hop(Some("10.0.1.2"), None, 1),
+        hop(Some("10.0.2.2"), None, 3),
+        hop(None, Some(P1), 2),
+    ];
+    t.ok(RTM_NEWROUTE, ADD, multipath("10.80.0.0/16", &hops));
     t.ok(RTM_DELROUTE, 0, del("0.0.0.0/0"));
     t.ok(RTM_NEWADDR, ADD, addr(P0, "10.0.3.1", 24));
     t.ok(
