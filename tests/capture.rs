@@ -217,7 +217,10 @@ fn pings_are_captured_as_they_are_forwarded_and_tcpdump_reads_them() {
         &tx,
         &["frame.interface_name", "frame.packet_flags_direction"],
     );
-    assert!(f.iter().all(|v| v[0] == "port1" && v[1] == "0x00000002"), "{f:?}");
+    assert!(
+        f.iter().all(|v| v[0] == "port1" && v[1] == "0x00000002"),
+        "{f:?}"
+    );
 
     // pcapng on stdout, into tcpdump -r - (the ping outlasts the capture's start).
     let sh = format!(

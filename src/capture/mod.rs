@@ -170,7 +170,9 @@ impl Session {
     /// `f` with its bytes; returns how many. Records of different workers come ring
     /// by ring (each ring in order).
     pub fn drain(&self, max: usize, f: &mut dyn FnMut(&Copied, &[u8])) -> usize {
-        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        // Out of the lock while they are read: a worker attaching meanwhile (at the
+        // capture's start) does not wait for a drain.
+        let mut rings = std::mem::take(&mut *self.rings.lock().unwrap_or_else(|e| e.into_inner()));
         let mut n = 0;
         let mut buf = Vec::new();
         for c in rings.iter_mut() {
@@ -186,6 +188,10 @@ impl Session {
                 n += 1;
             }
         }
+        self.rings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(&mut rings);
         n
     }
 }
