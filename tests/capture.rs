@@ -81,6 +81,13 @@ fn tshark(file: &Path, fields: &[&str]) -> Vec<Vec<String>> {
     }
     let o = run(&cmd);
     assert!(o.status.success(), "tshark -r {f}: {}", text(&o));
+    // Wireshark's reader says nothing about the file (tshark warns about root only).
+    let err = String::from_utf8_lossy(&o.stderr);
+    let complaints: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("Running as user"))
+        .collect();
+    assert!(complaints.is_empty(), "tshark -r {f}: {err}");
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(|l| l.split('\t').map(String::from).collect())
@@ -270,7 +277,8 @@ fn pings_are_captured_as_they_are_forwarded_and_tcpdump_reads_them() {
 
 #[test]
 fn dropped_frames_are_captured_with_their_reason() {
-    let lab = Lab::start("capd", "");
+    // A neighbour that never answers ARP, given up on quickly.
+    let lab = Lab::start("capd", "[arp]\nretrans_ms = 200\nmcast_probes = 3\n");
     let idle = lab.counter("mempool_in_use");
     let mac = lab.router_mac(0);
     assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 1, &[])), 1);
@@ -295,15 +303,19 @@ fn dropped_frames_are_captured_with_their_reason() {
     assert!(out.contains("Time to live exceeded"), "{out}");
     // A good ping is forwarded, not dropped: not in a capture of drops.
     assert_eq!(received(&ping(&lab, 0, "10.0.2.2", 2, &[])), 2);
-    assert!(Lab::wait_for(Duration::from_secs(5), || lab
-        .counter("drop ip4_bad_ihl")
-        == 2));
+    // Held for ARP, dropped by the control thread when resolution fails.
+    let out = ping(&lab, 0, "10.0.2.99", 1, &[]);
+    assert!(out.contains("Destination Host Unreachable"), "{out}");
+    assert!(Lab::wait_for(Duration::from_secs(5), || {
+        let c = lab.counters();
+        c["drop ip4_bad_ihl"] == 2 && c["drop neigh_failed"] == 1
+    }));
     std::thread::sleep(Duration::from_millis(100));
     // Ctrl-C ends it cleanly, with the counts.
     let _ = run(&["kill", "-INT", &c.id().to_string()]);
     let o = finish(c, 10);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("7 packets captured"), "{}", text(&o));
+    assert!(text(&o).contains("8 packets captured"), "{}", text(&o));
     assert!(
         text(&o).contains("0 packets dropped by ferroute"),
         "{}",
@@ -321,14 +333,19 @@ fn dropped_frames_are_captured_with_their_reason() {
             "ip4_bad_ihl",
             "ip4_bad_ihl",
             "ip4_ttl_exceeded",
-            "ip4_ttl_exceeded"
+            "ip4_ttl_exceeded",
+            "neigh_failed"
         ],
         "{f:?}"
     );
     assert!(f.iter().all(|v| v[1] == "0x00000001"), "{f:?}");
-    // tcpdump reads the same file: 7 frames, the expired pings among them.
+    // tcpdump reads the same file: 8 frames, the expired pings among them.
     let lines = tcpdump(&file, &[]);
-    assert_eq!(lines.len(), 7, "{lines:#?}");
+    assert_eq!(lines.len(), 8, "{lines:#?}");
+    assert_eq!(
+        count(&lines, &["10.0.1.2 > 10.0.2.99: ICMP echo request"]),
+        1
+    );
     assert_eq!(
         count(&lines, &["10.0.1.2 > 10.0.2.2: ICMP echo request"]),
         2
