@@ -78,38 +78,41 @@ impl Sink<'_> {
             .is_ok()
     }
 
-    /// Drains the rings (up to `max` packets) into one write; false if the writer is
-    /// gone.
+    /// Drains the rings (up to `max` packets) into one write, in time order (the
+    /// rings are read one after the other); false if the writer is gone.
     fn drain(&mut self, s: &Session, max: usize) -> bool {
         let behind = self.queued.load(Relaxed) >= MAX_QUEUED;
-        let mut bytes = Vec::new();
+        let mut pkts = Vec::new();
         let mut n = 0u64;
         s.drain(max, &mut |r: &Copied, data: &[u8]| {
             n += 1;
             if behind {
                 return;
             }
-            let m = Message::new(
-                FR_CAPTURE_PKT,
-                0,
-                0,
-                Body::CapturePkt(CapturePkt {
-                    ifindex: u32::from(r.port) + 1,
-                    point: r.point as u8,
-                    ts_ns: r.ts_ns,
-                    orig_len: r.orig_len,
-                    data: data.to_vec(),
-                    reason: r.reason.map(|r| r.name().to_string()),
-                }),
-            );
-            m.encode(&mut bytes);
+            pkts.push(CapturePkt {
+                ifindex: u32::from(r.port) + 1,
+                point: r.point as u8,
+                ts_ns: r.ts_ns,
+                orig_len: r.orig_len,
+                data: data.to_vec(),
+                reason: r.reason.map(|r| r.name().to_string()),
+            });
         });
         if behind {
             self.slow += n;
             return true;
         }
         self.captured += n;
-        bytes.is_empty() || self.send(bytes)
+        if pkts.is_empty() {
+            return true;
+        }
+        // Stable: a worker's copies keep their order when their stamps are equal.
+        pkts.sort_by_key(|p| p.ts_ns);
+        let mut bytes = Vec::new();
+        for p in pkts {
+            Message::new(FR_CAPTURE_PKT, 0, 0, Body::CapturePkt(p)).encode(&mut bytes);
+        }
+        self.send(bytes)
     }
 }
 
