@@ -9,7 +9,8 @@
 //!          drop (reason) ────┘  (full ring: counted as missed)
 //! ```
 //!
-//! Cost while no capture runs: one relaxed load of [`Hub`]'s generation per poll round
+//! Cost while no capture runs: one load of [`Hub`]'s generation per poll round (acquire,
+//! so that a new generation shows the session stored before it; a plain load on x86)
 //! and one test of a local `Option` per burst, per sent packet and per drop. A capture is
 //! published by storing a [`Session`] and bumping the generation; each worker attaches
 //! at its next round (it makes its own ring, whose consumer the session keeps) and lets
