@@ -260,4 +260,55 @@ mod tests {
             assert_eq!(filter(&bad).unwrap_err().errno, errno::EINVAL, "{bad:?}");
         }
     }
+
+    #[test]
+    fn copies_of_two_workers_go_out_in_time_order_and_a_lagging_writer_loses_them_counted() {
+        let hub = Hub::default();
+        let session = hub.start(filter(&req()).unwrap(), 1_000_000_000).unwrap();
+        let (mut a, mut b) = (
+            crate::capture::Tap::default(),
+            crate::capture::Tap::default(),
+        );
+        a.sync(&hub);
+        b.sync(&hub);
+        // Interleaved in time, but read ring after ring.
+        a.record(Point::Rx, 0, b"a1", 2, None);
+        b.record(Point::Rx, 0, b"b1", 2, None);
+        a.record(Point::Rx, 0, b"a2", 2, None);
+        b.record(Point::Rx, 0, b"b2", 2, None);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut sink = Sink {
+            out: &tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            captured: 0,
+            slow: 0,
+        };
+        assert!(sink.drain(&session, usize::MAX));
+        let Ok(Out::Event(bytes, _)) = rx.try_recv() else {
+            panic!("one write expected");
+        };
+        let mut got = Vec::new();
+        let mut at = 0;
+        while let Decoded::Msg(m, n) = Message::decode(&bytes[at..]) {
+            at += n;
+            if let Body::CapturePkt(p) = m.body {
+                got.push((p.ts_ns, p.data));
+            }
+        }
+        let frames: Vec<&[u8]> = got.iter().map(|(_, d)| d.as_slice()).collect();
+        assert_eq!(frames, [b"a1", b"b1", b"a2", b"b2"]);
+        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(sink.captured, 4);
+        // A writer MAX_QUEUED writes behind: the copies are taken and counted as missed.
+        sink.queued.store(MAX_QUEUED, Relaxed);
+        a.record(Point::Rx, 0, b"a3", 2, None);
+        assert!(sink.drain(&session, usize::MAX));
+        assert!(rx.try_recv().is_err());
+        assert_eq!((sink.captured, sink.slow), (4, 1));
+        // The workers let go at their next round; then the stop completes.
+        assert!(!hub.stop(&session, Duration::ZERO));
+        a.sync(&hub);
+        b.sync(&hub);
+        assert!(hub.stop(&session, STOP_WAIT));
+    }
 }
