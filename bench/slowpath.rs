@@ -116,6 +116,7 @@ impl Bench {
             ports: ArcSwap::from_pointee(ports),
             qdisc: Qdiscs::new(hz, 1, pool.size()),
             stop: AtomicBool::new(false),
+            capture: Default::default(),
         });
         let off = Limit { pps: 0, burst: 0 };
         let limits = PuntLimits {

@@ -5,6 +5,7 @@
 //! is tested without DPDK.
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod config;
 pub mod control;
 pub mod datapath;

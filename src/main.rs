@@ -67,6 +67,14 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut a = Args::default();
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
+        // `capture` has tcpdump's options (`-c N` is a count, `-w` a file): they are its
+        // own, but for --socket and --config.
+        if a.words.first().is_some_and(|w| w == "capture")
+            && !matches!(arg.as_str(), "--socket" | "--config")
+        {
+            a.words.push(arg);
+            continue;
+        }
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "-c" | "--config" => a.config = Some(value(&arg)?.into()),
@@ -185,6 +193,29 @@ fn command(a: &Args) -> Result<(), (String, u8)> {
             e => (format!("Error: {e}"), code),
         }
     })
+}
+
+/// `ferroute capture PORT ...` (see `cli::capture`).
+fn capture(a: &Args) -> ExitCode {
+    let r = socket_path(a)
+        .map_err(|e| CliError::Usage(format!("ferroute: {e}")))
+        .and_then(|path| {
+            let words: Vec<&str> = a.words[1..].iter().map(String::as_str).collect();
+            let opts = cli::capture::parse(&words)?;
+            let conn = Conn::connect(&path)?;
+            cli::capture::run(conn, &opts)
+        });
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = cli_exit(&e);
+            match e {
+                CliError::Usage(u) => err_line(&u),
+                e => err_line(&format!("Error: {e}")),
+            }
+            ExitCode::from(code)
+        }
+    }
 }
 
 /// `ferroute stats`: readings of `counters` a second apart; `--once` prints one view.
@@ -306,6 +337,7 @@ fn main() -> ExitCode {
         },
         "status" => status(&args),
         "stats" => stats(&args),
+        "capture" => return capture(&args),
         _ => {
             return match command(&args) {
                 Ok(()) => ExitCode::SUCCESS,

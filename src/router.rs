@@ -326,6 +326,7 @@ fn run_ports(
         ports: ArcSwap::from_pointee(Ports::new(ctxs).with_policy(cfg.ip.policy())),
         qdisc: Qdiscs::new(hz, cfg.workers.len() as u32, pool.size()),
         stop: AtomicBool::new(false),
+        capture: Default::default(),
     });
     let mut rtnl = Rtnl::new(Arc::clone(&shared), port_states);
     rtnl.base = Some(cfg.clone());

@@ -129,6 +129,23 @@ except ConnectionRefusedError:
         "echo stays in the datapath"
     );
     assert!(before > 100, "the TCP segments went to the twin: {before}");
+    // What the kernel sends that is not IPv4 is dropped by reason (a raw frame of an
+    // unknown EtherType written to the twin by a packet socket in the namespace).
+    let raw = r#"
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("port0", 0))
+for _ in range(3):
+    s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x09" + b"\x88\xb5" + b"\x00" * 46)
+"#;
+    let o = ns.exec(&["python3", "-c", raw]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        Lab::wait_for(Duration::from_secs(2), || lab.counter("drop twin_not_ipv4")
+            >= 3),
+        "twin_not_ipv4: {}",
+        lab.counter("drop twin_not_ipv4")
+    );
     lab.assert_pool_back_to(idle);
 }
 

@@ -388,8 +388,13 @@ fn each_drop_reason_moves_alone_in_metrics() {
     // qdisc_overlimit, and a burst below the largest frame, which qdisc_exceeds_burst
     // needs, is refused (the unit tests of datapath::qdisc cover it); the punt
     // policers need floods: tests/flood.rs covers them; the source, option and local
-    // TCP/UDP checks need crafted packets: tests/conformance covers them.
+    // TCP/UDP checks need crafted packets: tests/conformance covers them; the twins'
+    // need [linux_cp]: tests/linuxcp.rs covers twin_not_ipv4, and twin_refused and
+    // twin_no_mbuf need a twin that is gone or an exhausted pool.
     let unreachable_here = [
+        "twin_refused",
+        "twin_not_ipv4",
+        "twin_no_mbuf",
         "ip4_local_source",
         "ip4_broadcast_source",
         "ip4_rp_filter",

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         ports: ArcSwap::from_pointee(Ports::default()),
         qdisc: Qdiscs::new(1_000_000_000, 1, 8192),
         stop: AtomicBool::new(false),
+        capture: Default::default(),
     });
     let ports = (0..cfg.ports.len())
         .map(|i| PortState {

@@ -123,6 +123,7 @@ fuzz_target!(|data: &[u8]| {
         ports: ArcSwap::from_pointee(Ports::default()),
         qdisc: Qdiscs::new(1_000_000_000, 1, 8192),
         stop: AtomicBool::new(false),
+        capture: Default::default(),
     });
     let mut rtnl = Rtnl::new(shared.clone(), vec![port(0), port(1)]);
     let mut table: NeighTable<u32> = NeighTable::new(NeighParams::default());

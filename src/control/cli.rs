@@ -2,6 +2,7 @@
 //! neigh`, `ferroute addr`, `ferroute link set port1 mtu 1280`, `ferroute qdisc ...`,
 //! `ferroute config dump`): parsed into control API messages, answers printed as
 //! `ip` prints them, or as JSON with `-j`. `-batch FILE` runs many over one connection.
+pub mod capture;
 pub mod json;
 
 use super::client::{ClientError, Conn};
@@ -63,7 +64,9 @@ pub const HELP: &str = "\
        ferroute qdisc add|replace|change|del dev PORT [root] tbf rate RATE burst SIZE
                       latency TIME|limit SIZE
        ferroute config dump
-       ferroute -batch FILE [-force]      one command per line over one connection";
+       ferroute -batch FILE [-force]      one command per line over one connection
+       ferroute capture PORT[,PORT...]|all [-c N] [-w FILE|-] [--drops] [--dir rx|tx|both]
+                        [--proto any|arp|ip|icmp|tcp|udp] [--host ADDR] [-s SNAPLEN]";
 
 /// iproute2's `matches()`: `word` is a nonempty prefix of `full`.
 fn matches(word: &str, full: &str) -> bool {

@@ -51,6 +51,12 @@ impl Conn {
         })
     }
 
+    /// How long `recv` waits before it fails with a timeout (streams that poll a flag
+    /// between messages, as `ferroute capture`).
+    pub fn set_read_timeout(&self, d: Duration) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(Some(d)).map_err(Conn::io)
+    }
+
     fn io(e: std::io::Error) -> ClientError {
         ClientError::Io(format!("control socket: {e}"))
     }

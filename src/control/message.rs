@@ -70,6 +70,14 @@ pub const FR_TEXT: u16 = 0x105;
 /// change in those groups, whoever made it. A subscriber that does not read loses
 /// notifications and gets one NLMSG_ERROR ENOBUFS (seq 0), as a netlink overrun.
 pub const FR_MONITOR: u16 = 0x106;
+/// Packet capture (`ferroute capture`, see the capture section below): starts a capture
+/// with a [`CaptureReq`]; acked, then the connection receives [`FR_CAPTURE_PKT`]s until
+/// the client sends [`FR_CAPTURE_STOP`] (or closes), answered by the last packets and
+/// one [`FR_CAPTURE_END`]. One capture at a time (EBUSY).
+pub const FR_CAPTURE: u16 = 0x110;
+pub const FR_CAPTURE_STOP: u16 = 0x111;
+pub const FR_CAPTURE_PKT: u16 = 0x112;
+pub const FR_CAPTURE_END: u16 = 0x113;
 
 // Header flags (Linux values; DUMP overlaps REPLACE|EXCL, told apart by the type).
 /// Notification groups (linux/rtnetlink.h `RTMGRP_*`), for [`FR_MONITOR`].
@@ -410,6 +418,12 @@ pub enum Body {
     Text(String),
     /// FR_MONITOR: the `RTMGRP_*` groups subscribed to.
     Groups(u32),
+    /// FR_CAPTURE.
+    CaptureReq(CaptureReq),
+    /// FR_CAPTURE_PKT.
+    CapturePkt(CapturePkt),
+    /// FR_CAPTURE_END.
+    CaptureEnd(CaptureEnd),
 }
 
 /// One message: header fields and the typed body.
@@ -964,6 +978,9 @@ impl Message {
             Body::Qdisc(q) => q.emit(out),
             Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
+            Body::CaptureReq(c) => c.emit(out),
+            Body::CapturePkt(p) => p.emit(out),
+            Body::CaptureEnd(e) => e.emit(out),
         }
         let len = (out.len() - start) as u32;
         out[start + hdr::LEN.start..start + hdr::LEN.end].copy_from_slice(&len.to_le_bytes());
@@ -1034,7 +1051,7 @@ impl Message {
                 }
             }
             NLMSG_NOOP | NLMSG_DONE | FR_BATCH_BEGIN | FR_BATCH_END | FR_GETSTATUS
-            | FR_GETCOUNTERS | FR_GETCONFIG => {
+            | FR_GETCOUNTERS | FR_GETCONFIG | FR_CAPTURE_STOP => {
                 if !b.is_empty() {
                     return Err(ApiError::inval(format!(
                         "message type {:#x} takes no body ({} bytes given)",
@@ -1061,6 +1078,9 @@ impl Message {
                 }
                 Body::Groups(u32::from_le_bytes(g))
             }
+            FR_CAPTURE => Body::CaptureReq(CaptureReq::parse(b)?),
+            FR_CAPTURE_PKT => Body::CapturePkt(CapturePkt::parse(b)?),
+            FR_CAPTURE_END => Body::CaptureEnd(CaptureEnd::parse(b)?),
             RTM_NEWROUTE | RTM_DELROUTE | RTM_GETROUTE => Body::Route(RouteMsg::parse(b, h)?),
             RTM_NEWNEIGH | RTM_DELNEIGH | RTM_GETNEIGH => Body::Neigh(NeighMsg::parse(b, h)?),
             RTM_NEWADDR | RTM_DELADDR | RTM_GETADDR => Body::Addr(AddrMsg::parse(b, h)?),
@@ -1072,6 +1092,141 @@ impl Message {
                     format!("unknown message type {other}"),
                 ))
             }
+        })
+    }
+}
+
+// --- Packet capture (FR_CAPTURE*) ------------------------------------------------------
+
+/// Capture point numbers in [`CaptureReq::points`] (bits) and [`CapturePkt::point`]:
+/// as received, as handed to TX, dropped (`crate::capture::Point`).
+pub const CAPTURE_RX: u8 = 0;
+pub const CAPTURE_TX: u8 = 1;
+pub const CAPTURE_DROP: u8 = 2;
+/// The drop reason's name, in an FR_CAPTURE_PKT of a drop.
+pub const FRA_CAPTURE_REASON: u16 = 1;
+
+/// What to capture: `{ports u64, points u8, proto u8, pad u16, snaplen u32, host [4]}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureReq {
+    /// Bit i: ifindex i + 1 (DPDK port i).
+    pub ports: u64,
+    /// Bit `CAPTURE_*` for each point wanted.
+    pub points: u8,
+    /// `crate::capture::Proto` as a number (0 any).
+    pub proto: u8,
+    pub snaplen: u32,
+    /// From or to this address only (0.0.0.0 on the wire: any).
+    pub host: Option<Ipv4Addr>,
+}
+
+impl CaptureReq {
+    const LEN: usize = 20;
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ports.to_le_bytes());
+        out.extend_from_slice(&[self.points, self.proto, 0, 0]);
+        out.extend_from_slice(&self.snaplen.to_le_bytes());
+        out.extend_from_slice(&self.host.unwrap_or(Ipv4Addr::UNSPECIFIED).octets());
+    }
+
+    fn parse(b: &[u8]) -> Result<CaptureReq, ApiError> {
+        let f: [u8; CaptureReq::LEN] = fixed(b, "capture request")?;
+        if b.len() != CaptureReq::LEN {
+            return Err(ApiError::inval(format!(
+                "capture request: expected {} bytes, got {}",
+                CaptureReq::LEN,
+                b.len()
+            )));
+        }
+        let host = Ipv4Addr::new(f[16], f[17], f[18], f[19]);
+        Ok(CaptureReq {
+            ports: u64::from_le_bytes(f[0..8].try_into().unwrap_or_default()),
+            points: f[8],
+            proto: f[9],
+            snaplen: u32::from_le_bytes(f[12..16].try_into().unwrap_or_default()),
+            host: (!host.is_unspecified()).then_some(host),
+        })
+    }
+}
+
+/// One captured frame: `{ifindex u32, point u8, pad [3], ts_ns u64, orig_len u32,
+/// cap_len u32}`, the `cap_len` octets padded to 4, then FRA_CAPTURE_REASON for a drop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturePkt {
+    pub ifindex: u32,
+    pub point: u8,
+    /// Nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+    pub reason: Option<String>,
+}
+
+impl CapturePkt {
+    const LEN: usize = 24;
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ifindex.to_le_bytes());
+        out.extend_from_slice(&[self.point, 0, 0, 0]);
+        out.extend_from_slice(&self.ts_ns.to_le_bytes());
+        out.extend_from_slice(&self.orig_len.to_le_bytes());
+        out.extend_from_slice(&(self.data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.data);
+        out.resize(align4(out.len()), 0);
+        if let Some(r) = &self.reason {
+            Attrs(out).str(FRA_CAPTURE_REASON, r);
+        }
+    }
+
+    fn parse(b: &[u8]) -> Result<CapturePkt, ApiError> {
+        let f: [u8; CapturePkt::LEN] = fixed(b, "captured packet")?;
+        let le32 = |at: usize| u32::from_le_bytes(f[at..at + 4].try_into().unwrap_or_default());
+        let cap = le32(20) as usize;
+        let data = b
+            .get(CapturePkt::LEN..CapturePkt::LEN + cap)
+            .ok_or_else(|| ApiError::inval(format!("captured packet: {cap} octets do not fit")))?;
+        let mut reason = None;
+        let rest = b.get(align4(CapturePkt::LEN + cap)..).unwrap_or(&[]);
+        for (k, v) in attrs(rest)? {
+            match k {
+                FRA_CAPTURE_REASON => reason = Some(a_str(k, v)?),
+                _ => return Err(unknown_attr("captured packet", k)),
+            }
+        }
+        Ok(CapturePkt {
+            ifindex: le32(0),
+            point: f[4],
+            ts_ns: u64::from_le_bytes(f[8..16].try_into().unwrap_or_default()),
+            orig_len: le32(16),
+            data: data.to_vec(),
+            reason,
+        })
+    }
+}
+
+/// The end of a capture: `{captured u64, missed u64}`, frames sent to the client and
+/// frames the capture lost (a worker's ring full, or the client not reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureEnd {
+    pub captured: u64,
+    pub missed: u64,
+}
+
+impl CaptureEnd {
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.captured.to_le_bytes());
+        out.extend_from_slice(&self.missed.to_le_bytes());
+    }
+
+    fn parse(b: &[u8]) -> Result<CaptureEnd, ApiError> {
+        let f: [u8; 16] = fixed(b, "capture end")?;
+        if b.len() != 16 {
+            return Err(ApiError::inval("capture end: expected 16 bytes"));
+        }
+        Ok(CaptureEnd {
+            captured: u64::from_le_bytes(f[0..8].try_into().unwrap_or_default()),
+            missed: u64::from_le_bytes(f[8..16].try_into().unwrap_or_default()),
         })
     }
 }
@@ -1415,5 +1570,63 @@ mod tests {
         let e = ApiError::new(errno::EEXIST, "route already exists");
         assert_eq!(e.to_string(), "route already exists (EEXIST)");
         assert_eq!(errno::name(4242), "errno 4242");
+    }
+
+    #[test]
+    fn capture_messages_round_trip_and_bad_ones_are_refused() {
+        round_trip(Message::new(
+            FR_CAPTURE,
+            NLM_F_REQUEST | NLM_F_ACK,
+            1,
+            Body::CaptureReq(CaptureReq {
+                ports: 0b101,
+                points: 1 << CAPTURE_RX | 1 << CAPTURE_DROP,
+                proto: 3,
+                snaplen: 262_144,
+                host: Some(ip("10.0.1.2")),
+            }),
+        ));
+        round_trip(Message::new(FR_CAPTURE_STOP, NLM_F_REQUEST, 2, Body::Empty));
+        for (data, reason) in [(vec![1u8; 61], Some("ip4_bad_checksum")), (vec![], None)] {
+            round_trip(Message::new(
+                FR_CAPTURE_PKT,
+                0,
+                0,
+                Body::CapturePkt(CapturePkt {
+                    ifindex: 1,
+                    point: CAPTURE_DROP,
+                    ts_ns: 1_700_000_000_000_000_001,
+                    orig_len: 98,
+                    data,
+                    reason: reason.map(String::from),
+                }),
+            ));
+        }
+        round_trip(Message::new(
+            FR_CAPTURE_END,
+            0,
+            2,
+            Body::CaptureEnd(CaptureEnd {
+                captured: 5,
+                missed: 1,
+            }),
+        ));
+        // A packet whose cap_len passes the message's end.
+        let mut b = Message::new(
+            FR_CAPTURE_PKT,
+            0,
+            0,
+            Body::CapturePkt(CapturePkt {
+                ifindex: 1,
+                point: 0,
+                ts_ns: 0,
+                orig_len: 4,
+                data: vec![0; 4],
+                reason: None,
+            }),
+        )
+        .to_bytes();
+        b[HDR_LEN + 20] = 200;
+        assert!(matches!(Message::decode(&b), Decoded::Bad(_, e, _) if e.errno == errno::EINVAL));
     }
 }

@@ -105,6 +105,8 @@ impl Control {
     /// the API between the queues (a neighbour query never waits behind a backlog),
     /// then timers and publication. How many items it handled.
     pub fn round(&mut self) -> usize {
+        // Drops made here (held packets, ARP) reach a capture of drops too.
+        self.egress.sync_capture(&self.shared.capture);
         let mut work = self.serve_api();
         work += drain!(self, arp_known, |m| self.arp(m));
         work += drain!(self, resolve, |u| self.resolve(u));

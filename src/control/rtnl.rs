@@ -110,6 +110,10 @@ pub trait Env {
     fn link_running(&self, port: u16) -> bool;
     /// The `ferroute counters` text.
     fn counters(&self) -> String;
+    /// Where packet captures start (`ferroute capture`); none without a datapath.
+    fn capture_hub(&self) -> Option<std::sync::Arc<crate::capture::Hub>> {
+        None
+    }
 }
 
 /// An [`Env`] over a neighbour table the caller owns (startup before the control thread

@@ -13,10 +13,12 @@
 //! (longer while a large FIB makes each build expensive: publications are spaced by at
 //! least the last build time) into one FIB version, and acks them once it is published,
 //! so an ack means the workers use the change.
+mod capture;
 mod monitor;
 
 use super::message::*;
 use super::rtnl::{Env, NeighReq, NeighResp, Rtnl};
+use crate::capture::Hub;
 use crate::datapath::ip4_reassembly::ReasmGauges;
 use crate::datapath::worker::Shared;
 use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tally};
@@ -142,6 +144,10 @@ impl Env for RouterEnv {
 
     fn counters(&self) -> String {
         counters_text(self)
+    }
+
+    fn capture_hub(&self) -> Option<Arc<crate::capture::Hub>> {
+        Some(Arc::clone(&self.shared.capture))
     }
 }
 
@@ -289,6 +295,7 @@ pub fn spawn<E: Env + Send + 'static>(
     mut env: E,
 ) -> std::io::Result<Running> {
     let stop = Arc::new(AtomicBool::new(false));
+    let hub = env.capture_hub();
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let s = Arc::clone(&stop);
     let rtnl_thread = std::thread::Builder::new()
@@ -297,14 +304,14 @@ pub fn spawn<E: Env + Send + 'static>(
     let s = Arc::clone(&stop);
     let accept_thread = std::thread::Builder::new()
         .name("ferroute-api".into())
-        .spawn(move || accept_loop(&server, &job_tx, &s))?;
+        .spawn(move || accept_loop(&server, &job_tx, hub.as_ref(), &s))?;
     Ok(Running {
         threads: vec![rtnl_thread, accept_thread],
         stop,
     })
 }
 
-fn accept_loop(server: &Server, jobs: &Sender<Job>, stop: &AtomicBool) {
+fn accept_loop(server: &Server, jobs: &Sender<Job>, hub: Option<&Arc<Hub>>, stop: &AtomicBool) {
     let active = Arc::new(AtomicUsize::new(0));
     while !stop.load(Relaxed) {
         match server.listener.accept() {
@@ -316,10 +323,11 @@ fn accept_loop(server: &Server, jobs: &Sender<Job>, stop: &AtomicBool) {
                 active.fetch_add(1, Relaxed);
                 let jobs = jobs.clone();
                 let a = Arc::clone(&active);
+                let hub = hub.cloned();
                 let spawned = std::thread::Builder::new()
                     .name("ferroute-conn".into())
                     .spawn(move || {
-                        connection(stream, &jobs);
+                        connection(stream, &jobs, hub.as_ref());
                         a.fetch_sub(1, Relaxed);
                     });
                 if spawned.is_err() {
@@ -345,7 +353,7 @@ fn refuse(mut stream: UnixStream) {
 /// thread without waiting for its answers (a client may pipeline: a table load keeps
 /// several batches in flight, which the rtnl thread then publishes together); a writer
 /// thread of the connection sends the answers back in order.
-fn connection(stream: UnixStream, jobs: &Sender<Job>) {
+fn connection(stream: UnixStream, jobs: &Sender<Job>, hub: Option<&Arc<Hub>>) {
     if stream.set_nonblocking(false).is_err()
         || stream.set_read_timeout(Some(READ_TIMEOUT)).is_err()
         || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
@@ -407,7 +415,7 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
     let Ok(writer) = writer else {
         return;
     };
-    read_loop(stream, jobs, &reply_tx, &token_tx);
+    read_loop(stream, jobs, hub, &reply_tx, &token_tx);
     let _ = reply_tx.send(Out::Close);
     drop(reply_tx);
     let _ = writer.join();
@@ -416,6 +424,7 @@ fn connection(stream: UnixStream, jobs: &Sender<Job>) {
 fn read_loop(
     mut stream: UnixStream,
     jobs: &Sender<Job>,
+    hub: Option<&Arc<Hub>>,
     reply_tx: &Sender<Out>,
     tokens: &SyncSender<()>,
 ) {
@@ -443,7 +452,10 @@ fn read_loop(
         let mut units = Vec::new();
         let mut at = 0;
         let mut fatal = None;
-        loop {
+        // A capture request streams until it is stopped; the requests before it are
+        // handed on first.
+        let mut capture = None;
+        while capture.is_none() {
             let (item, used) = match Message::decode(&buf[at..]) {
                 Decoded::Incomplete => break,
                 Decoded::Msg(m, used) => (Ok(m), used),
@@ -455,7 +467,10 @@ fn read_loop(
             };
             at += used;
             monitoring |= matches!(&item, Ok(m) if m.kind == FR_MONITOR);
-            group(item, &mut batch, &mut units);
+            match item {
+                Ok(m) if m.kind == FR_CAPTURE && batch.is_none() => capture = Some(m),
+                item => group(item, &mut batch, &mut units),
+            }
         }
         buf.drain(..at);
         if eof && fatal.is_none() && !buf.is_empty() {
@@ -492,6 +507,11 @@ fn read_loop(
         }
         if closing {
             return;
+        }
+        if let Some(req) = capture {
+            if !capture::serve(&mut stream, &mut buf, hub, &req, reply_tx) {
+                return;
+            }
         }
     }
 }
@@ -666,6 +686,7 @@ mod tests {
             ports: ArcSwap::from_pointee(Ports::default()),
             qdisc: crate::datapath::qdisc::Qdiscs::new(1_000_000_000, 1, 8192),
             stop: AtomicBool::new(false),
+            capture: Default::default(),
         });
         let port = PortState {
             id: 0,
@@ -757,6 +778,7 @@ mod tests {
             ports: ArcSwap::from_pointee(Ports::default()),
             qdisc: crate::datapath::qdisc::Qdiscs::new(1_000_000_000, 1, 8192),
             stop: AtomicBool::new(false),
+            capture: Default::default(),
         });
         let port = PortState {
             id: 0,

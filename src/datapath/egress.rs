@@ -10,6 +10,7 @@ use super::ip4_output::{dont_frag, exceeds_mtu, write_eth};
 use super::qdisc::{QdiscSet, Qdiscs};
 use super::IcmpOut;
 use super::{HeapPacket, Packet, PortCtx, PortStat, QdiscStat, Reason, SharedCounters, Tally};
+use crate::capture::{Hub, Point, Tap};
 use crate::dpdk::{Mbuf, MbufBurst, Mempool, TxBuffer, TxResult};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
@@ -48,6 +49,8 @@ pub struct Egress {
     qdisc: QdiscSet<Mbuf>,
     /// Ports whose backlog gauge was last published (to publish a 0 after a delete).
     gauged: u32,
+    /// Packet capture (`ferroute capture`): off until [`Egress::sync_capture`] sees one.
+    tap: Tap,
 }
 
 impl Egress {
@@ -61,20 +64,49 @@ impl Egress {
             frags: Vec::with_capacity(FRAGS_RESERVED),
             qdisc: QdiscSet::default(),
             gauged: 0,
+            tap: Tap::default(),
         }
     }
 
     /// Drops a packet, counting it against the port it came in on.
     #[inline]
     pub fn drop_pkt(&mut self, m: Mbuf, reason: Reason) {
-        self.tally.drop(m.in_port(), reason);
+        self.drop_on(m.in_port(), m, reason);
     }
 
-    /// Drops a packet that arrived on `port`, counting it there.
+    /// Drops a packet that arrived on `port`, counting it there. Every mbuf the
+    /// datapath drops (rather than turns into an ICMP error) ends here or in
+    /// [`Egress::count_drop`], where a capture of drops copies it.
     #[inline]
     pub fn drop_on(&mut self, port: u16, m: Mbuf, reason: Reason) {
-        self.tally.drop(port, reason);
+        self.count_drop(port, &m, reason);
         drop(m);
+    }
+
+    /// Counts a drop of `m` (the caller frees it or reuses its buffer, as an ICMP error
+    /// does) and shows it to a capture of drops.
+    #[inline]
+    pub fn count_drop(&mut self, port: u16, m: &Mbuf, reason: Reason) {
+        self.tally.drop(port, reason);
+        if self.tap.is_on() {
+            self.tap
+                .record(Point::Drop, port, m.data(), m.pkt_len(), Some(reason));
+        }
+    }
+
+    /// Follows the captures the control side starts and stops (one atomic load per
+    /// poll round when nothing changed).
+    #[inline]
+    pub fn sync_capture(&mut self, hub: &Hub) {
+        self.tap.sync(hub);
+    }
+
+    /// Shows a received burst to a capture of `port`'s RX (one test when none runs).
+    #[inline]
+    pub fn capture_rx(&mut self, port: u16, b: &MbufBurst) {
+        if self.tap.is_on() {
+            capture_burst(&mut self.tap, Point::Rx, port, b);
+        }
     }
 
     /// May an ICMP message `kind` go to `dst` (the rate limits, see `icmp_ratelimit`)?
@@ -121,7 +153,7 @@ impl Egress {
             }
             return;
         }
-        to_sink(&mut self.sink, &mut self.tally, m, port);
+        to_sink(&mut self.sink, &mut self.tally, &mut self.tap, m, port);
     }
 
     /// Sends a run of packets to `port` whose Ethernet headers are written and whose
@@ -135,6 +167,9 @@ impl Egress {
         if !self.qdisc.is_shaped(port) {
             if let Sink::Tx(bufs) = &mut self.sink {
                 if let Some(Some(buf)) = bufs.get_mut(port as usize) {
+                    if self.tap.is_on() {
+                        capture_burst(&mut self.tap, Point::Tx, port, b);
+                    }
                     self.tally.port(port, PortStat::TxBytes, bytes);
                     let r = buf.push_burst(b);
                     count_tx(&mut self.tally, port, r);
@@ -153,17 +188,21 @@ impl Egress {
     #[inline]
     pub fn sync_qdiscs(&mut self, qdiscs: &Qdiscs) {
         let Egress {
-            qdisc, sink, tally, ..
+            qdisc,
+            sink,
+            tally,
+            tap,
+            ..
         } = self;
         qdisc.sync(qdiscs, &mut |port, m, fate| match fate {
             Ok(len) => {
                 tally.qdisc(port, QdiscStat::SentPackets, 1);
                 tally.qdisc(port, QdiscStat::SentBytes, u64::from(len));
-                to_sink(sink, tally, m, port);
+                to_sink(sink, tally, tap, m, port);
             }
             Err(r) => {
                 tally.qdisc(port, QdiscStat::Dropped, 1);
-                tally.drop(m.in_port(), r);
+                drop_seen(tally, tap, m, r);
             }
         });
     }
@@ -177,13 +216,17 @@ impl Egress {
             return (0, None);
         }
         let Egress {
-            qdisc, sink, tally, ..
+            qdisc,
+            sink,
+            tally,
+            tap,
+            ..
         } = self;
         let mut n = 0;
         let next = qdisc.service(now, &mut |port, m, len| {
             tally.qdisc(port, QdiscStat::SentPackets, 1);
             tally.qdisc(port, QdiscStat::SentBytes, u64::from(len));
-            to_sink(sink, tally, m, port);
+            to_sink(sink, tally, tap, m, port);
             n += 1;
         });
         (n, next)
@@ -279,25 +322,52 @@ impl Egress {
 }
 
 /// Hands a finished packet to the TX buffer (worker) or the inject queue (control).
+/// What goes to a TX buffer is what a capture of the port's TX sees.
 #[inline(always)]
-fn to_sink(sink: &mut Sink, tally: &mut Tally, m: Mbuf, port: u16) {
+fn to_sink(sink: &mut Sink, tally: &mut Tally, tap: &mut Tap, m: Mbuf, port: u16) {
     match sink {
         Sink::Tx(bufs) => match bufs.get_mut(port as usize) {
             Some(Some(buf)) => {
+                if tap.is_on() {
+                    tap.record(Point::Tx, port, m.data(), m.pkt_len(), None);
+                }
                 tally.port(port, PortStat::TxBytes, m.len() as u64);
                 if let Some(r) = buf.push(m) {
                     count_tx(tally, port, r);
                 }
             }
-            _ => tally.drop(m.in_port(), Reason::TxQueueFull),
+            _ => drop_seen(tally, tap, m, Reason::TxQueueFull),
         },
         Sink::Inject(q) => {
             // The worker counts it when it sends it.
             if let Err(TrySendError::Full(i) | TrySendError::Disconnected(i)) =
                 q.try_send(Injected { pkt: m, port })
             {
-                tally.drop(i.pkt.in_port(), Reason::TxQueueFull);
+                drop_seen(tally, tap, i.pkt, Reason::TxQueueFull);
             }
+        }
+    }
+}
+
+/// [`Egress::drop_pkt`] for the helpers that hold the tally and tap apart.
+fn drop_seen(tally: &mut Tally, tap: &mut Tap, m: Mbuf, reason: Reason) {
+    let port = m.in_port();
+    tally.drop(port, reason);
+    if tap.is_on() {
+        tap.record(Point::Drop, port, m.data(), m.pkt_len(), Some(reason));
+    }
+}
+
+/// Copies every packet of `b` for a capture of `point` on `port`.
+#[cold]
+#[inline(never)]
+fn capture_burst(tap: &mut Tap, point: Point, port: u16, b: &MbufBurst) {
+    if !tap.wants(point, port) {
+        return;
+    }
+    for i in 0..b.len() {
+        if let Some(m) = b.get(i) {
+            tap.record(point, port, m.data(), m.pkt_len(), None);
         }
     }
 }

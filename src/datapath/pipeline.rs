@@ -606,7 +606,7 @@ pub fn icmp_error(
     reason: Reason,
     v: &mut View,
 ) -> Option<Unresolved> {
-    eg.tally.drop(meta.in_port, reason);
+    eg.count_drop(meta.in_port, &m, reason);
     icmp_answer(eg, m, meta, kind, v)
 }
 

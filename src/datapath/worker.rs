@@ -10,6 +10,7 @@ use super::pipeline::{self, View};
 use super::punt::SlowPath;
 use super::qdisc::{QdiscStatus, Qdiscs, TbfParams};
 use super::{Ports, SharedCounters, MAX_BURST};
+use crate::capture::Hub;
 use crate::dpdk::{rdtsc, MbufBurst, RxQueue};
 use crate::fib::Fib;
 use crate::neigh::NeighSnapshot;
@@ -28,6 +29,8 @@ pub struct Shared {
     /// Egress qdiscs by port; workers apply changes at their next poll round.
     pub qdisc: Qdiscs,
     pub stop: AtomicBool,
+    /// The running packet capture, if any (`ferroute capture`).
+    pub capture: Arc<Hub>,
 }
 
 impl Shared {
@@ -112,10 +115,12 @@ impl Worker {
         while !shared.stop.load(Relaxed) {
             let mut v = View::new(fib.load(), neigh.load(), ports.load());
             self.egress.sync_qdiscs(&shared.qdisc);
+            self.egress.sync_capture(&shared.capture);
             let mut received = 0;
             for q in &mut self.rxqs {
                 if rx.rx(q, burst) > 0 {
                     received += rx.len();
+                    self.egress.capture_rx(q.port, &rx);
                     pipeline::receive(&mut self.egress, &mut self.slow, q.port, &mut rx, &mut v);
                 }
             }

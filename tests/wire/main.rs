@@ -84,6 +84,7 @@ impl Default for Api {
             ports: ArcSwap::from_pointee(Ports::default()),
             qdisc: Qdiscs::new(1_000_000_000, 1, 8192),
             stop: AtomicBool::new(false),
+            capture: Default::default(),
         });
         let mut api = Api {
             rtnl: Rtnl::new(shared, vec![port(0), port(1)]),

@@ -35,6 +35,7 @@ fn shared() -> Arc<Shared> {
         ports: ArcSwap::from_pointee(Ports::default()),
         qdisc: Qdiscs::new(1_000_000_000, 1, 8192),
         stop: AtomicBool::new(false),
+        capture: Default::default(),
     })
 }
 
