@@ -60,6 +60,21 @@ pub fn convert(
             RouteAttribute::Priority(p) => r.metric = Some(*p),
             RouteAttribute::Table(t) => table = *t,
             RouteAttribute::PrefSource(RouteAddress::Inet(s)) => r.prefsrc = Some(*s),
+            RouteAttribute::MultiPath(hops) => {
+                for nh in hops {
+                    let gateway = nh.attributes.iter().find_map(|a| match a {
+                        RouteAttribute::Gateway(RouteAddress::Inet(g)) => Some(*g),
+                        _ => None,
+                    });
+                    r.multipath.push(RtNexthop {
+                        gateway,
+                        // Every member must leave through a twin.
+                        oif: Some(*ifmap.get(&nh.interface_index)?),
+                        // rtnexthop.hops is the weight minus one.
+                        weight: u16::from(nh.hops) + 1,
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -67,7 +82,7 @@ pub fn convert(
         return None;
     }
     // A unicast route must leave through a twin.
-    if r.rtype == RTN_UNICAST && r.oif.is_none() {
+    if r.rtype == RTN_UNICAST && r.oif.is_none() && r.multipath.is_empty() {
         return None;
     }
     Some(r)
@@ -266,6 +281,49 @@ mod tests {
         assert_eq!((r.dst, r.dst_len), ("10.9.0.0".parse().unwrap(), 16));
         assert_eq!(r.gateway, Some("10.0.2.2".parse().unwrap()));
         assert_eq!((r.oif, r.metric, r.protocol), (Some(2), Some(32), 12));
+    }
+
+    #[test]
+    fn a_multipath_route_keeps_its_members_and_weights() {
+        use netlink_packet_route::route::RouteNextHop;
+        let cfg = LinuxCpConfig::default().mirror;
+        let ifmap = HashMap::from([(7, 2), (8, 1)]);
+        let mut m = kernel_route("10.90.0.0", 16, 12, 254, 7);
+        m.attributes
+            .retain(|a| matches!(a, RouteAttribute::Destination(_)));
+        let hop = |gw: &str, ifindex, hops| {
+            let mut nh = RouteNextHop::default();
+            nh.hops = hops;
+            nh.interface_index = ifindex;
+            let gw = RouteAddress::Inet(gw.parse().unwrap());
+            nh.attributes = vec![RouteAttribute::Gateway(gw)];
+            nh
+        };
+        m.attributes.push(RouteAttribute::MultiPath(vec![
+            hop("10.0.2.2", 7, 0),
+            hop("10.0.1.2", 8, 1),
+        ]));
+        let r = convert(&m, &cfg, &ifmap).unwrap();
+        assert_eq!(r.gateway, None);
+        assert_eq!(
+            r.multipath,
+            vec![
+                RtNexthop {
+                    gateway: Some("10.0.2.2".parse().unwrap()),
+                    oif: Some(2),
+                    weight: 1
+                },
+                RtNexthop {
+                    gateway: Some("10.0.1.2".parse().unwrap()),
+                    oif: Some(1),
+                    weight: 2
+                },
+            ]
+        );
+        // A member through a device that is not a twin: the route is not ferroute's.
+        m.attributes
+            .push(RouteAttribute::MultiPath(vec![hop("10.0.3.2", 99, 0)]));
+        assert!(convert(&m, &cfg, &ifmap).is_none());
     }
 
     #[test]
