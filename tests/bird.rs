@@ -319,6 +319,7 @@ fn a_100k_route_feed_reaches_the_fib_and_comes_back_after_a_router_restart() {
     // and events rebuild the table.
     let t = Instant::now();
     lab.restart();
+    let idle = lab.counter("mempool_in_use");
     let back = Lab::wait_for(Duration::from_secs(120), || {
         lab.counter("fib_prefixes") as usize >= base + N
     });
@@ -329,6 +330,7 @@ fn a_100k_route_feed_reaches_the_fib_and_comes_back_after_a_router_restart() {
     );
     drop(h2);
     drop(cp);
+    lab.assert_pool_back_to(idle);
 }
 
 #[test]

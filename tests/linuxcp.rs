@@ -119,6 +119,35 @@ except ConnectionRefusedError:
         "kernel's port unreachable: {}",
         text(&o)
     );
+    // A UDP datagram in fragments is reassembled and handed to the kernel whole.
+    let udp_srv = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10)
+s.bind(("10.0.1.1", 7778))
+d, a = s.recvfrom(65536); print("udp %d from %s" % (len(d), a[0]))
+"#;
+    let srv = ns.spawn(&["python3", "-c", udp_srv]);
+    std::thread::sleep(Duration::from_millis(300));
+    let send = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"y" * 4000, ("10.0.1.1", 7778))
+"#;
+    lab.exec(0, &["python3", "-c", send]);
+    let got = srv.wait_with_output().expect("udp server");
+    assert!(
+        text(&got).contains("udp 4000 from 10.0.1.2"),
+        "fragmented UDP to the twin: {}",
+        text(&got)
+    );
+    // The kernel's own ping: its echo replies come back through the twin.
+    let o = ns.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2"]);
+    assert_eq!(
+        common::received(&text(&o)),
+        2,
+        "ping from the cp namespace: {}",
+        text(&o)
+    );
     // Echo is answered by the datapath: the twin never sees it.
     let before = lab.counter("linux_cp_to_kernel");
     let o = lab.exec(0, &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.1.1"]);

@@ -16,13 +16,13 @@ pub mod server;
 
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
-use crate::datapath::ip4_local::{ip4_local, LocalNext};
+use crate::datapath::ip4_local::{for_host, ip4_local, LocalNext};
 use crate::datapath::ip4_output::{dst_of, write_eth};
 use crate::datapath::ip4_reassembly::{ReasmGauges, Reassembler, Verdict};
 use crate::datapath::pipeline::{self, Meta, Unresolved, View};
 use crate::datapath::punt::PuntRx;
 use crate::datapath::worker::Shared;
-use crate::datapath::{HeapPacket, IcmpOut, Reason, SharedCounters, Tally};
+use crate::datapath::{HeapPacket, IcmpOut, Packet, Reason, SharedCounters, Tally};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::linuxcp::exception::{classify, FromKernel, TwinPorts, FROM_KERNEL_BUDGET};
 use crate::metrics::NeighSummary;
@@ -162,6 +162,14 @@ impl Control {
     /// Local delivery of a reassembled datagram, as a worker delivers a whole packet;
     /// the answer leaves in fragments when it is longer than the MTU.
     fn deliver(&mut self, mut p: HeapPacket, l2_bcast: bool) {
+        // With the exception path on, a whole datagram for the kernel goes to the twin
+        // as the workers send unfragmented ones (the kernel takes it above the MTU).
+        if let Some(t) = self.twins.as_mut().filter(|_| for_host(p.data())) {
+            if !t.write(p.port, p.data()) {
+                self.egress.tally.drop(p.port, Reason::TwinRefused);
+            }
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         let fib = shared.fib.load();
         let neigh = shared.neigh.load();

@@ -54,17 +54,25 @@ pub fn ip4_local<P: Packet>(pkt: &mut P) -> LocalNext {
     }
 }
 
-/// With the exception path on (`[linux_cp]`): true if the kernel twin answers this
-/// datagram rather than the datapath: every protocol but ICMP (TCP, UDP, OSPF 89, IGMP
-/// ...), as a whole datagram (fragments go to reassembly first). ICMP stays here: echo
-/// is answered in the datapath, as linux-cp leaves it to VPP. The kernel checks the
-/// transport header itself.
+/// With the exception path on (`[linux_cp]`): true if the kernel twin takes this
+/// datagram rather than the datapath: everything but ICMP echo requests (TCP, UDP,
+/// OSPF 89, IGMP, and the ICMP echo replies and errors that answer the kernel's own
+/// sockets: `ping` and PMTU discovery in the namespace), as a whole datagram (fragments
+/// go to reassembly first). Echo requests are answered in the datapath, as linux-cp
+/// leaves them to VPP. The kernel checks the transport header itself.
 pub fn for_host(data: &[u8]) -> bool {
     let Ok(ip) = Ipv4Packet::new_checked(data.get(ETH_HLEN..).unwrap_or_default()) else {
         return false;
     };
-    let frag = ip.more_frags() || ip.frag_offset() != 0;
-    !frag && ip.protocol() != ipv4::PROTO_ICMP
+    if ip.more_frags() || ip.frag_offset() != 0 {
+        return false;
+    }
+    if ip.protocol() != ipv4::PROTO_ICMP {
+        return true;
+    }
+    // A truncated ICMP header stays here, to be dropped as malformed.
+    let icmp_type = data.get(ETH_HLEN + ip.header_len());
+    icmp_type.is_some_and(|t| *t != icmpv4::ECHO_REQUEST)
 }
 
 /// The addresses of a validated header.
@@ -446,9 +454,17 @@ mod tests {
     }
 
     #[test]
-    fn to_the_twin_goes_all_but_icmp_and_fragments() {
+    fn to_the_twin_goes_all_but_echo_requests_and_fragments() {
         let mut f = echo_request([10, 0, 1, 2], [10, 0, 1, 1], 3, b"ping!");
         assert!(!for_host(&f), "ICMP echo stays in the datapath");
+        f[ETH_HLEN + 20] = icmpv4::ECHO_REPLY;
+        assert!(for_host(&f), "replies to the kernel's ping");
+        f[ETH_HLEN + 20] = 3;
+        assert!(for_host(&f), "errors for the kernel's sockets");
+        assert!(
+            !for_host(&f[..ETH_HLEN + 20]),
+            "truncated ICMP stays to be dropped"
+        );
         for proto in [ipv4::PROTO_TCP, ipv4::PROTO_UDP, 89, PROTO_IGMP] {
             f[ETH_HLEN + 9] = proto;
             assert!(for_host(&f), "protocol {proto}");
