@@ -205,7 +205,7 @@ fn rdtsc_overhead() -> u64 {
 
 fn build_fib(port: u16, routes: &[Ipv4Net], default_route: bool) -> Fib {
     let mut rib = Rib::new();
-    for r in ferroute::router::address_routes("198.18.1.1/24".parse().unwrap_or_default(), port) {
+    for r in ferroute::fib::address_routes("198.18.1.1/24".parse().unwrap_or_default(), port) {
         rib.insert(r);
     }
     let via = |prefix| Route {

@@ -3,6 +3,30 @@
 //! `unsafe` is confined to [`dpdk`], the safe layer over `dpdk-sys`; everything else is
 //! safe Rust and most of it (wire formats, pipeline stages, FIB, neighbour state machine)
 //! is tested without DPDK.
+//!
+//! # Layers
+//!
+//! Each module uses only modules of lower layers (or itself); `layers.rs` checks every
+//! `crate::` path of every non-test source file against this table, the most specific
+//! entry of a path deciding its layer:
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | `wire` | packet formats |
+//! | 2 | `dpdk` | the safe layer over DPDK |
+//! | 3 | `logging`, `service` | the log sink, systemd notifications |
+//! | 4 | `fib`, `neigh` | routes and neighbours, as the datapath reads them |
+//! | 5 | `datapath::reason` | the table of drop reasons |
+//! | 6 | `capture` | packet capture rings and pcapng |
+//! | 7 | `datapath` | the per-packet stages and the worker loop |
+//! | 8 | `linuxcp::config` | the `[linux_cp]` settings |
+//! | 9 | `config` | the config file |
+//! | 10 | `control::message` | the control API's wire format |
+//! | 11 | `control::client` | a connection to the control API |
+//! | 12 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
+//! | 13 | `metrics` | Prometheus |
+//! | 14 | `control` | the API's handlers, server and CLI, and the control thread |
+//! | 15 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
 #![deny(unsafe_code)]
 
 pub mod capture;
@@ -12,6 +36,8 @@ pub mod datapath;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod fib;
+#[cfg(test)]
+mod layers;
 pub mod linuxcp;
 pub mod logging;
 pub mod metrics;

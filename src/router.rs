@@ -13,7 +13,7 @@ use crate::datapath::qdisc::{fmt_time_us, Qdiscs};
 use crate::datapath::worker::{LoopParams, Shared, Worker};
 use crate::datapath::{PortCtx, Ports, SharedCounters, ETH_HLEN, MAX_PORTS};
 use crate::dpdk::{self, Eal, Mempool, PortSetup, RxQueue, TxBuffer, TxQueue};
-use crate::fib::{Fib, Proto, Route, RouteTarget};
+use crate::fib::Fib;
 use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
@@ -26,31 +26,6 @@ use std::time::{Duration, Instant};
 /// Depth of the control thread -> worker 0 queue of packets to send (ARP, released
 /// held packets).
 const INJECT_QUEUE: usize = 4096;
-
-/// Connected, local and broadcast routes of one port address (as Linux adds for
-/// `ip addr add`).
-pub fn address_routes(addr: Ipv4Net, port: u16) -> Vec<Route> {
-    let kernel = |prefix, target| Route {
-        prefix,
-        target,
-        metric: 0,
-        proto: Proto::Kernel,
-    };
-    let mut v = vec![
-        kernel(addr.trunc(), RouteTarget::Connected { port }),
-        kernel(
-            Ipv4Net::new(addr.addr(), 32).expect("/32 is valid"),
-            RouteTarget::Local { port },
-        ),
-    ];
-    if addr.prefix_len() <= 30 {
-        v.push(kernel(
-            Ipv4Net::new(addr.broadcast(), 32).expect("/32 is valid"),
-            RouteTarget::Broadcast { port },
-        ));
-    }
-    v
-}
 
 /// The configuration's addresses, routes and neighbours as control API requests, each
 /// with the config key it comes from: the router applies its config through the same

@@ -24,7 +24,7 @@ mod tap;
 pub use filter::{Filter, Point, Proto};
 pub use tap::Tap;
 
-use crate::datapath::Reason;
+use crate::datapath::reason::Reason;
 use arc_swap::ArcSwapOption;
 use rtrb::{Consumer, Producer, RingBuffer};
 use std::sync::atomic::{AtomicU64, Ordering};

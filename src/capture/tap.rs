@@ -1,7 +1,7 @@
 //! A worker's side of a capture: attached to the running [`Session`] (if any), it copies
 //! the frames the filter wants into the worker's ring.
 use super::{put, Filter, Hub, Point, Session};
-use crate::datapath::Reason;
+use crate::datapath::reason::Reason;
 use rtrb::Producer;
 use std::sync::Arc;
 

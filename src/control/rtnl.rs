@@ -755,7 +755,7 @@ impl Rtnl {
     /// Local, connected and broadcast routes of `addr` on `port` (as Linux's
     /// `fib_add_ifaddr`); already present ones are left alone.
     fn add_address_routes(&mut self, addr: Ipv4Net, port: u16) -> Result<(), ApiError> {
-        for r in crate::router::address_routes(addr, port) {
+        for r in crate::fib::address_routes(addr, port) {
             self.edit(r.prefix, |list| {
                 if !list.contains(&r) {
                     let at = list.iter().position(|x| x.metric > 0).unwrap_or(list.len());
@@ -771,7 +771,7 @@ impl Rtnl {
     /// address of the port is in it. Returns whether the subnet went away.
     fn remove_address_routes(&mut self, addr: Ipv4Net, port: u16, others: &[Ipv4Net]) -> bool {
         let subnet_gone = !others.iter().any(|o| o.trunc() == addr.trunc());
-        for r in crate::router::address_routes(addr, port) {
+        for r in crate::fib::address_routes(addr, port) {
             let keep = match r.target {
                 RouteTarget::Local { .. } => others.iter().any(|o| o.addr() == addr.addr()),
                 _ => !subnet_gone,

@@ -8,11 +8,13 @@
 //! them is [`NextHop::Group`], and the datapath picks the member with [`Fib::member`] by
 //! the packet's [`flow`] hash.
 
+mod address;
 pub mod flow;
 pub mod lpm;
 pub mod multipath;
 mod update;
 
+pub use address::address_routes;
 pub use multipath::{Buckets, Member, Multipath};
 pub use update::{FibPublisher, Published, PublisherStats, Rebuild};
 

@@ -1,5 +1,5 @@
 //! The `[linux_cp]` section: the exception path to the kernel twins and the mirror of
-//! the control-plane namespace's routing table (see [`crate::linuxcp`]).
+//! the control-plane namespace's routing table (see the `linuxcp` module).
 use crate::datapath::punt::Limit;
 use crate::fib::Proto;
 
