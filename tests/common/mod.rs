@@ -269,24 +269,19 @@ address = "10.0.2.1/24"
             let _ = run(&["ip", "netns", "del", &h.ns]);
         }
         std::fs::write(&self.config, config).expect("write config");
-        let logf = std::fs::File::create(&self.log).expect("log file");
-        let child = Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(&self.config)
-            .stdout(logf.try_clone().expect("dup log"))
-            .stderr(logf)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start ferroute");
-        self.router = Some(child);
-        self.wait_ready();
-        self.setup_hosts();
+        self.respawn();
     }
 
     /// Stops the router and starts it again on the same config; the hosts' namespaces
     /// (and what runs in them) stay, their taps are moved back in and set up again.
     pub fn restart(&mut self) {
         self.stop();
+        self.respawn();
+    }
+
+    /// Starts the router on `self.config` (log truncated), waits until it is ready and
+    /// sets the hosts up.
+    fn respawn(&mut self) {
         let logf = std::fs::File::create(&self.log).expect("log file");
         let child = Command::new(BIN)
             .args(["run", "-c"])
