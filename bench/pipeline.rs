@@ -236,7 +236,11 @@ fn bench(mode: Mode) -> Result<(), String> {
 
 fn run(mode: Mode) -> Result<(), String> {
     let bursts = mode.pick(512, 8);
-    let rounds = mode.pick(15, 2);
+    // PIPELINE_ROUNDS=N overrides the number of rounds (for `perf record`).
+    let rounds = std::env::var("PIPELINE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(mode.pick(15, 2));
     let npkts = bursts * MAX_BURST;
     let pool =
         Mempool::create("pipeline", (2 * npkts + 2048) as u32, 256).map_err(|e| e.to_string())?;
