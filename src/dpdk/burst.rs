@@ -90,6 +90,23 @@ impl MbufBurst {
         Some(unsafe { Mbuf::from_raw(p) })
     }
 
+    /// Moves packet `i` to the end of `dst`, owner to owner, without handing it out (so
+    /// no drop path, and no call, on the pipeline's hot loop). False, nothing moved, if
+    /// slot `i` is empty or `dst` is full.
+    #[inline]
+    pub fn move_to(&mut self, i: usize, dst: &mut MbufBurst) -> bool {
+        let (Some(slot), Some(to)) = (self.ptrs.get_mut(i), dst.ptrs.get_mut(dst.len)) else {
+            return false;
+        };
+        if slot.is_null() {
+            return false;
+        }
+        *to = std::mem::replace(slot, std::ptr::null_mut());
+        dst.len += 1;
+        self.taken += 1;
+        true
+    }
+
     /// Packet `i`, left in the burst.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&Mbuf> {

@@ -134,23 +134,36 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     // burst here (dropped or punted).
     // By index: i also names the packet's slot in `rx` and its bit in the masks (and
     // `iter_mut().enumerate().take(n)` cost 16 instructions per packet).
-    #[allow(clippy::needless_range_loop)]
-    for i in 0..n {
-        rx.prefetch(i + PREFETCH_AHEAD);
-        let Some(m) = rx.get(i) else {
-            continue;
-        };
-        rx_bytes += m.len() as u64;
-        if m.is_contiguous() {
-            if let Some(a) = fastpath::accept(m.data(), mac, m.rx_ip_csum(), srcs) {
-                dst[i] = a;
-                fast |= 1 << i;
-                continue;
+    let mut i = 0;
+    while i < n {
+        // Hot: packets the fast path accepts, until one it declines (no call here).
+        while i < n {
+            rx.prefetch(i + PREFETCH_AHEAD);
+            let Some(m) = rx.get(i) else {
+                break;
+            };
+            if !m.is_contiguous() {
+                break;
             }
+            let Some(a) = fastpath::accept(m.data(), mac, m.rx_ip_csum(), srcs) else {
+                break;
+            };
+            rx_bytes += m.len() as u64;
+            dst[i] = a;
+            fast |= 1 << i;
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        // Cold: one packet the fast path declined, through the stages.
+        if let Some(m) = rx.get(i) {
+            rx_bytes += m.len() as u64;
         }
         if let Some(a) = input_slow(eg, slow, port, pc, rx, i, &mut staged, v) {
             dst[i] = a;
         }
+        i += 1;
     }
     eg.tally.port(port, PortStat::RxBytes, rx_bytes);
     let ip4 = fast | staged.ip4;
@@ -170,29 +183,47 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     let mut run = FastRun::default();
     let mut left = ip4;
     while left != 0 {
-        let i = left.trailing_zeros() as usize % BURST_MAX;
-        left &= left - 1;
-        let Some(mut m) = rx.take(i) else {
-            continue;
-        };
-        let id = ids[i];
-        if fast >> i & 1 != 0 && id == hop.id && hop.via && m.len() <= hop.max_frame {
+        // Hot: fast-path packets the cached hop takes, in order, until one it does not
+        // (no call here, so the hop and the run stay in registers).
+        while left != 0 {
+            let i = left.trailing_zeros() as usize % BURST_MAX;
+            if fast >> i & 1 == 0 || ids[i] != hop.id || !hop.via {
+                break;
+            }
+            let Some(m) = rx.get_mut(i) else {
+                break;
+            };
+            let len = m.len();
+            if len > hop.max_frame {
+                break;
+            }
             fastpath::rewrite(m.data_mut(), hop.macs);
             m.clear_offload_flags();
-            run.bytes += m.len() as u64;
-            forwarded += 1;
-            if let Err(m) = run.pkts.push(m) {
-                eg.transmit(m, hop.port);
+            if !rx.move_to(i, &mut run.pkts) {
+                break; // the run is full: cannot happen, a run holds a whole burst
             }
-            continue;
+            run.bytes += len as u64;
+            forwarded += 1;
+            left &= left - 1;
         }
+        if left == 0 {
+            break;
+        }
+        // Cold: the next packet, whatever it needs.
+        let i = left.trailing_zeros() as usize % BURST_MAX;
+        left &= left - 1;
+        let Some(m) = rx.take(i) else {
+            continue;
+        };
         let meta = Meta {
             in_port: port,
             l2_bcast: staged.l2_bcast >> i & 1 != 0,
             mtu: 0,
         };
         let fast_i = fast >> i & 1 != 0;
-        forwarded += route_slow(eg, slow, m, meta, dst[i], id, fast_i, &mut hop, &mut run, v);
+        forwarded += route_slow(
+            eg, slow, m, meta, dst[i], ids[i], fast_i, &mut hop, &mut run, v,
+        );
     }
     run.send(eg);
     eg.tally.port(port, PortStat::Forwarded, forwarded);
