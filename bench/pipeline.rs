@@ -15,8 +15,10 @@
 //!
 //! Contenders, interleaved round by round: the full table with 64-byte frames, the full
 //! table with a simple IMIX (7:4:1 of 64, 594, 1518-byte frames), and a 2-route table
-//! with the same 64-byte packets. Destinations are random addresses inside random
-//! prefixes of the full table (all routed to one next hop).
+//! (connected + default) with the same 64-byte packets. Destinations are random addresses
+//! inside random prefixes of the full table (all routed to one next hop). A fourth
+//! contender is bench/throughput's 2-route table, two /25s, with 64-byte packets to 256
+//! addresses of 10.253.0.0/24: its lookups go through the LPM's deeper nodes.
 //!
 //! `cargo bench --bench pipeline` is the full run; a plain run is a smoke run with a small
 //! table and a few bursts.
@@ -243,7 +245,7 @@ fn run(mode: Mode) -> Result<(), String> {
         .unwrap_or(mode.pick(15, 2));
     let npkts = bursts * MAX_BURST;
     let pool =
-        Mempool::create("pipeline", (2 * npkts + 2048) as u32, 256).map_err(|e| e.to_string())?;
+        Mempool::create("pipeline", (3 * npkts + 2048) as u32, 256).map_err(|e| e.to_string())?;
     let port = dpdk::port_by_name("net_ring0").map_err(|e| e.to_string())?;
     let setup = PortSetup {
         rx_queues: 1,
@@ -265,6 +267,13 @@ fn run(mode: Mode) -> Result<(), String> {
     };
     let (t_build, full_fib) = common::timed(|| build_fib(port, &table.prefixes, false));
     let small_fib = build_fib(port, &[], true);
+    // The 2-route table of bench/throughput: two /25s, reached through the deeper nodes
+    // of the LPM (longer than its /18 direct table and its /24 first level).
+    let halves: Vec<Ipv4Net> = ["10.253.0.0/25", "10.253.0.128/25"]
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let deep_fib = build_fib(port, &halves, false);
 
     // Destinations: a random address inside a random table prefix, kept only if the
     // full table routes it to the gateway (not to the router itself or a broadcast).
@@ -280,6 +289,9 @@ fn run(mode: Mode) -> Result<(), String> {
         }
     }
     let mut p64 = Packets::build(&pool, port, &dsts, &mut || 60)?;
+    // 256 flows over 10.253.0.0/24, as bench/throughput's generator sends them.
+    let deep_dsts: Vec<u32> = (0..npkts as u32).map(|i| 0x0afd_0000 | (i % 256)).collect();
+    let mut pdeep = Packets::build(&pool, port, &deep_dsts, &mut || 60)?;
     // Simple IMIX: 7 x 64, 4 x 594, 1 x 1518 bytes with FCS (60, 590, 1514 without).
     let mut imix_rng = Rng::new(9);
     let mut pimix = Packets::build(&pool, port, &dsts, &mut || match imix_rng.next_u32() % 12 {
@@ -325,14 +337,20 @@ fn run(mode: Mode) -> Result<(), String> {
     env.pass(&full_fib, &mut p64, overhead)?;
     env.pass(&full_fib, &mut pimix, overhead)?;
     env.pass(&small_fib, &mut p64, overhead)?;
+    env.pass(&deep_fib, &mut pdeep, overhead)?;
 
-    let names = ["full table, 64 B", "full table, IMIX", "2 routes, 64 B"];
-    let keys = ["full_64b", "full_imix", "small_64b"];
+    let names = [
+        "full table, 64 B",
+        "full table, IMIX",
+        "2 routes, 64 B",
+        "2 /25 routes, 64 B",
+    ];
+    let keys = ["full_64b", "full_imix", "small_64b", "deep25_64b"];
     // Targets of issue 11 (cycles per packet, 64-byte packets).
-    let targets = [Some(100.0), None, Some(60.0)];
+    let targets = [Some(100.0), None, Some(60.0), None];
     let error: RefCell<Option<String>> = RefCell::new(None);
     let env = RefCell::new(env);
-    let (p64, pimix) = (RefCell::new(p64), RefCell::new(pimix));
+    let (p64, pimix, pdeep) = (RefCell::new(p64), RefCell::new(pimix), RefCell::new(pdeep));
     let go = |c: usize| -> f64 {
         if error.borrow().is_some() {
             return f64::NAN;
@@ -340,7 +358,8 @@ fn run(mode: Mode) -> Result<(), String> {
         let (fib, pk) = match c {
             0 => (&full_fib, &p64),
             1 => (&full_fib, &pimix),
-            _ => (&small_fib, &p64),
+            2 => (&small_fib, &p64),
+            _ => (&deep_fib, &pdeep),
         };
         let mut pk = pk.borrow_mut();
         match env.borrow_mut().pass(fib, &mut pk, overhead) {
@@ -351,8 +370,8 @@ fn run(mode: Mode) -> Result<(), String> {
             }
         }
     };
-    let (mut a, mut b, mut c) = (|| go(0), || go(1), || go(2));
-    let totals = interleave(rounds, &mut [&mut a, &mut b, &mut c]);
+    let (mut a, mut b, mut c, mut d) = (|| go(0), || go(1), || go(2), || go(3));
+    let totals = interleave(rounds, &mut [&mut a, &mut b, &mut c, &mut d]);
     if let Some(e) = error.into_inner() {
         return Err(e);
     }
