@@ -8,7 +8,7 @@ use super::{parse_net, reserved_host, Builder, ConfigError, PortConfig};
 /// A further address of a port (`[[address]]`), with its connected subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressConfig {
-    /// Index into [`Config::ports`].
+    /// Index into [`super::Config::ports`].
     pub port: usize,
     /// Host bits kept (`10.0.3.1/24`).
     pub address: Ipv4Net,

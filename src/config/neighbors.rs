@@ -12,7 +12,7 @@ use crate::wire::MacAddr;
 pub struct NeighborConfig {
     pub address: Ipv4Addr,
     pub mac: MacAddr,
-    /// Index into [`Config::ports`]; the port whose connected subnet holds `address`.
+    /// Index into [`super::Config::ports`]; the port whose connected subnet holds `address`.
     pub port: usize,
 }
 

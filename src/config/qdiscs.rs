@@ -8,7 +8,7 @@ use crate::datapath::qdisc::{self, Limit, TbfParams};
 /// A `[[qdisc]]`: a tbf shaper on a port's egress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QdiscConfig {
-    /// Index into [`Config::ports`].
+    /// Index into [`super::Config::ports`].
     pub port: usize,
     pub tbf: TbfParams,
 }

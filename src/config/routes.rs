@@ -48,7 +48,7 @@ pub struct RouteConfig {
     pub prefix: Ipv4Net,
     /// Next hop; on the connected subnet of `port` if given, else of some port.
     pub via: Option<Ipv4Addr>,
-    /// Egress port (index into [`Config::ports`]) if given in the file.
+    /// Egress port (index into [`super::Config::ports`]) if given in the file.
     pub port: Option<usize>,
     pub route_type: RouteType,
     pub metric: u32,

@@ -16,7 +16,7 @@ pub struct WorkerConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RxQueueRef {
-    /// Index into [`Config::ports`].
+    /// Index into [`super::Config::ports`].
     pub port: usize,
     pub queue: u16,
 }
