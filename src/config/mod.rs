@@ -4,9 +4,13 @@
 //! Parsing happens in two steps. First the text is deserialized into private `Raw*`
 //! structs (`deny_unknown_fields`, everything optional, integers as `i64`), so that
 //! unknown keys and wrong value types are caught by serde; their error's span is mapped
-//! back to a key path like `port[1].mtu`. Then [`Builder`] checks ranges and
+//! back to a key path like `port[1].mtu` (`key_path.rs`). Then `Builder` checks ranges and
 //! cross-references and produces a [`Config`] whose port references are indices.
 //! Every error names the file, the key and the reason: see [`ConfigError`].
+//!
+//! One file per section (`ports.rs`, `routes.rs`, ...) holds its typed struct, its `Raw*`
+//! struct and the `Builder` method that turns one into the other; `values.rs` has the
+//! value parsers they share, `eal_cores.rs` the EAL's `-l`/`--lcores` lists.
 
 use std::path::Path;
 
