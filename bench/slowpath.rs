@@ -2,7 +2,7 @@
 //!
 //! The real slow path on a real mempool (EAL `--no-huge`, no ports): a worker-side
 //! `SlowPath` (policers off) queues batches of 1024 ARP requests for the router's
-//! address, built in mbufs, and `Control::round` — the control thread's loop body —
+//! address, built in mbufs, and `SlowPathThread::round` — the control thread's loop body —
 //! handles them: `arp_input`, the reply written in place and handed to the inject
 //! queue, and the neighbour table's update, with the snapshot republished when it
 //! changed. Timed: the rounds that drain a batch (TSC), so the figure is the control
@@ -21,7 +21,6 @@ mod common;
 use arc_swap::ArcSwap;
 use common::{interleave, median, Mode, Report};
 use ferroute::config::IcmpConfig;
-use ferroute::control::Control;
 use ferroute::datapath::egress::{Egress, Sink};
 use ferroute::datapath::icmp_ratelimit::IcmpLimiter;
 use ferroute::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
@@ -33,6 +32,7 @@ use ferroute::dpdk::{self, rdtsc, Mempool};
 use ferroute::fib::Fib;
 use ferroute::metrics::NeighSummary;
 use ferroute::neigh::{ArpKind, NeighKey, NeighParams, NeighTable};
+use ferroute::slowpath::SlowPathThread;
 use ferroute::wire::arp;
 use ferroute::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP};
 use ferroute::wire::MacAddr;
@@ -87,7 +87,7 @@ fn request(ip: Ipv4Addr) -> [u8; 60] {
 
 /// One contender's state: a control thread of its own, and where its senders come from.
 struct Bench {
-    control: Control,
+    control: SlowPathThread,
     slow: SlowPath,
     worker: Egress,
     inject: std::sync::mpsc::Receiver<ferroute::datapath::egress::Injected>,
@@ -129,7 +129,7 @@ impl Bench {
         let (inject_tx, inject) = std::sync::mpsc::sync_channel(4 * BATCH);
         let (api_tx, api_rx) = std::sync::mpsc::sync_channel(1);
         let icmp = || IcmpLimiter::new(IcmpConfig::default().limits(), hz, rdtsc());
-        let control = Control {
+        let control = SlowPathThread {
             shared,
             pool,
             punt: punt_rx,
@@ -272,7 +272,7 @@ fn run(mode: Mode) -> Result<(), String> {
 
     let mut report = Report::new(
         "slowpath",
-        "ARP frames per second through the control thread (Control::round)",
+        "ARP frames per second through the control thread (SlowPathThread::round)",
         mode,
     );
     report.note(format!(

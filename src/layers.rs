@@ -138,7 +138,7 @@ fn the_checker_sees_a_violation() {
     let code = "use crate::router::address_routes;\nlet f = crate::fib::Fib::default();";
     assert_eq!(
         violations(&t, "control::rtnl", own, code),
-        vec!["control::rtnl (layer 14) uses crate::router::address_routes (layer 15)"]
+        vec!["control::rtnl (layer 14) uses crate::router::address_routes (layer 16)"]
     );
     // A lower layer's own entry may use itself; the wire format may not use its handlers.
     assert!(violations(&t, "control::server", own, "crate::control::rtnl").is_empty());

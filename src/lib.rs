@@ -25,8 +25,9 @@
 //! | 11 | `control::client` | a connection to the control API |
 //! | 12 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
 //! | 13 | `metrics` | Prometheus |
-//! | 14 | `control` | the API's handlers, server and CLI, and the control thread |
-//! | 15 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
+//! | 14 | `control` | the API's handlers, server and CLI |
+//! | 15 | `slowpath` | the main lcore's packet thread (ARP, reassembly, punts, linux_cp TAP I/O) |
+//! | 16 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
 #![deny(unsafe_code)]
 
 pub mod capture;
@@ -44,6 +45,7 @@ pub mod metrics;
 pub mod neigh;
 pub mod router;
 pub mod service;
+pub mod slowpath;
 pub mod stats;
 #[cfg(test)]
 mod testutil;

@@ -4,7 +4,6 @@ use crate::config::{Config, RouteType};
 use crate::control::message::*;
 use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
 use crate::control::server::{self, RouterEnv, Server};
-use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_ratelimit::IcmpLimiter;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
@@ -17,6 +16,7 @@ use crate::fib::Fib;
 use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
+use crate::slowpath::SlowPathThread;
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;
 use std::sync::atomic::AtomicBool;
@@ -470,7 +470,7 @@ fn run_ports(
             return Err(e);
         }
     };
-    let mut control = Control {
+    let mut control = SlowPathThread {
         shared: Arc::clone(&shared),
         pool,
         punt: punt_rx,

@@ -1,49 +1,12 @@
 //! Incremental FIB updates, published through `ArcSwap<Fib>` without disturbing readers.
 //!
 //! [`FibPublisher`] keeps two copies of the lookup structure, left-right style: the one
-//! the workers read (published) and a spare, the previous version. To publish, it brings
-//! the spare up to date *in place*, touching only the direct-table slots that changed
-//! since it was last current: this batch's, rebuilt from the routes, and the last
-//! batch's, copied from the published version, which has them already. Then it swaps the
-//! spare in and keeps the version it swapped out as the next spare.
+//! the workers read and a spare, brought up to date in place (only the direct-table
+//! slots that changed) and swapped in once no reader holds it. Next-hop ids are stable
+//! across publications (reference counts, freed ids reused).
 //!
-//! ```ignore
-//! let (mut publisher, fib) = FibPublisher::new(&rib, 1);
-//! let shared = ArcSwap::new(fib);
-//! // ... change routes in `rib`, remembering their prefixes in `changed` ...
-//! publisher.publish(&rib, &changed, 2, &shared);
-//! ```
-//!
-//! Why a spare copy rather than copy-on-write of the arrays or structure sharing: the
-//! lookup wants one flat direct table and one flat pool (that is what makes it fast), so
-//! sharing would mean copying 1 MiB + ~2.5 MiB per publication, plus the page faults of
-//! fresh allocations, a few ms each time; an in-place update of the spare costs in
-//! proportion to what changed. The price is a second copy of the table (~4 MiB for the
-//! full BGP table) on the control side.
-//!
-//! Why this is safe for the readers: the spare is only written once no reader holds it.
-//! A worker holds a FIB from `ArcSwap::load` to the end of its burst; arc-swap makes the
-//! writer pay such readers' outstanding debts when it swaps a value out (their guards
-//! then own real strong references), so `Arc::try_unwrap` on the swapped-out `Arc`
-//! succeeds only when no reader can still see it. The publisher waits for that briefly
-//! (readers hold a FIB for one burst); if a reader is slow (descheduled, or holding the
-//! guard over an idle sleep) it copies the published version instead of waiting, so
-//! neither side ever blocks for long. A version it gives up is kept until the next
-//! publication and freed there, so that no worker ever pays for freeing a table.
-//!
-//! What is rebuilt: a changed prefix longer than /18 dirties its one slot; a prefix of
-//! length <= 18 changes the answer inherited by the slots it covers, and dirties those
-//! whose inherited answer actually changed (a /8 covers 1024 slots, but the slots under
-//! more-specific short prefixes keep theirs). A slot is rebuilt from the routes inside its
-//! /18 (kept here per slot, sorted) and its inherited answer, exactly as a full build
-//! would make it. The whole copy is rebuilt instead when the connected subnets changed
-//! (gateway resolution may differ for any route), when a next-hop id does not fit the
-//! table's leaf encoding, when freed space in the copy exceeds a quarter (compaction), or
-//! when a batch dirties so many slots that a full build is as cheap.
-//!
-//! Next-hop ids are stable across publications: each distinct [`NextHop`] keeps its id
-//! while any installed prefix uses it (reference counts); freed ids are reused, so the
-//! table stays as small as the set of next hops in use.
+//! Why a spare rather than copy-on-write, why it is safe for the readers, what is
+//! rebuilt and when a full build is chosen: `docs/design/fib.md`.
 
 use super::lpm::{Lpm, NhId, DIR_BITS, DIR_SIZE};
 use super::{key, mask, Buckets, Fib, NextHop, Resolved, Rib};

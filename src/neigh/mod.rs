@@ -1,28 +1,12 @@
 //! Neighbour (ARP) resolution: the NUD state machine of Linux's neighbour subsystem
-//! (net/core/neighbour.c, RFC 826, RFC 1122 §2.3.2), owned by the control thread.
+//! (net/core/neighbour.c, RFC 826, RFC 1122 §2.3.2), owned by the slow-path thread.
 //!
 //! Workers read an immutable [`NeighSnapshot`] (usable entries only) and never wait: on a
-//! miss they pass the packet to the control thread, which calls [`NeighTable::resolve`].
+//! miss they pass the packet to the slow path, which calls [`NeighTable::resolve`].
 //! The table never does I/O; it appends [`NeighAction`]s for the caller to execute, and
 //! [`NeighTable::is_dirty`] says when the snapshot must be republished.
 //!
-//! States and transitions (Linux NUD_* semantics, simplified):
-//!
-//! ```text
-//!  (none) --resolve--> INCOMPLETE --reply--> REACHABLE --reachable_ms--> STALE
-//!                       |  \--request--> STALE                         | used
-//!       mcast_probes    |                                             DELAY --reply--> REACHABLE
-//!       unanswered      v                                               | delay_probe_ms
-//!                     FAILED <--ucast_probes unanswered-- PROBE <-------/
-//!                       |--failed_gc_ms--> (removed)      (unicast requests, RFC 1122 2.3.2.1)
-//!  STALE unused for gc_stale_ms --> (removed)      PERMANENT: static, immune to ARP and timers
-//! ```
-//!
-//! Differences from Linux, on purpose: the reachable time is `reachable_ms` exactly (Linux
-//! randomises it to 0.5..1.5x); there is no `locktime` (a new MAC in an ARP packet is always
-//! taken); no app_probes / mcast_reprobes; a FAILED entry keeps no old MAC to unicast to.
-//! "Use" of a STALE entry comes from the workers' `used` flag, polled every `stale_poll_ms`,
-//! rather than from a call on every transmit.
+//! The states and transitions, and where they differ from Linux: `docs/design/neigh.md`.
 
 mod snapshot;
 #[cfg(test)]

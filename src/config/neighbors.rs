@@ -1,0 +1,62 @@
+//! `[[neighbor]]`: static neighbours.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use serde::Deserialize;
+
+use super::{parse_addr, parse_unicast_mac, AddressConfig, Builder, ConfigError, PortConfig};
+use crate::wire::MacAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborConfig {
+    pub address: Ipv4Addr,
+    pub mac: MacAddr,
+    /// Index into [`super::Config::ports`]; the port whose connected subnet holds `address`.
+    pub port: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNeighbor {
+    pub(super) address: Option<String>,
+    pub(super) mac: Option<String>,
+    pub(super) port: Option<String>,
+}
+
+impl Builder<'_> {
+    pub(super) fn neighbors(
+        &self,
+        raw: Vec<RawNeighbor>,
+        ports: &[PortConfig],
+        extra: &[AddressConfig],
+    ) -> Result<Vec<NeighborConfig>, ConfigError> {
+        let addrs = Self::all_addresses(ports, extra);
+        let mut neighbors: Vec<NeighborConfig> = Vec::with_capacity(raw.len());
+        let mut seen: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
+        for (i, n) in raw.into_iter().enumerate() {
+            let key = |field: &str| format!("neighbor[{i}].{field}");
+            let address_text = self.required(&key("address"), n.address)?;
+            let address = parse_addr(&address_text).map_err(|m| self.err(key("address"), m))?;
+            let mac_text = self.required(&key("mac"), n.mac)?;
+            let mac = parse_unicast_mac(&mac_text).map_err(|m| self.err(key("mac"), m))?;
+            let port = match &n.port {
+                Some(name) => Some(self.port_index(&key("port"), ports, name.trim())?),
+                None => None,
+            };
+            // Subnets of different ports do not overlap, so the port is unique.
+            let port = self.check_on_link(&key("address"), address, ports, &addrs, port)?;
+            if let Some(j) = seen.insert((port, address), i) {
+                return Err(self.err(
+                    key("address"),
+                    format!(
+                        "duplicate static neighbour {address} on port {:?} (same as neighbor[{j}])",
+                        ports[port].name
+                    ),
+                ));
+            }
+            neighbors.push(NeighborConfig { address, mac, port });
+        }
+        Ok(neighbors)
+    }
+}
