@@ -20,15 +20,15 @@
 //! | 6 | `capture` | packet capture rings and pcapng |
 //! | 7 | `datapath` | the per-packet stages and the worker loop |
 //! | 8 | `linuxcp::config` | the `[linux_cp]` settings |
-//! | 9 | `config` | the config file |
-//! | 10 | `control::message` | the control API's wire format |
-//! | 11 | `control::client` | a connection to the control API |
-//! | 12 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
-//! | 13 | `metrics` | Prometheus |
-//! | 14 | `control` | the API's handlers, server and CLI, and the control thread |
-//! | 15 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
+//! | 9 | `api` | the control API: its wire format and a connection to it |
+//! | 10 | `config` | the config file |
+//! | 11 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
+//! | 12 | `metrics` | Prometheus |
+//! | 13 | `control` | the API's handlers, server and CLI, and the control thread |
+//! | 14 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod capture;
 pub mod config;
 pub mod control;

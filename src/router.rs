@@ -1,7 +1,7 @@
 //! Bringing the router up and down: EAL, mempool, ports, RIB/FIB, neighbour table,
 //! workers on their lcores, and the control loop on the main lcore.
+use crate::api::*;
 use crate::config::{Config, RouteType};
-use crate::control::message::*;
 use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
 use crate::control::server::{self, RouterEnv, Server};
 use crate::control::Control;

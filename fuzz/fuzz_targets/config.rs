@@ -6,7 +6,7 @@
 #![no_main]
 use arc_swap::ArcSwap;
 use ferroute::config::Config;
-use ferroute::control::message::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
+use ferroute::api::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
 use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;

@@ -19,7 +19,7 @@
 //! each read; otherwise once at the end), then the stream.
 #![no_main]
 use arc_swap::ArcSwap;
-use ferroute::control::message::*;
+use ferroute::api::*;
 use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;

@@ -5,8 +5,8 @@
 pub mod capture;
 pub mod json;
 
-use super::client::{ClientError, Conn};
-use super::message::*;
+use crate::api::client::{ClientError, Conn};
+use crate::api::*;
 use crate::datapath::qdisc;
 use crate::fib::Proto;
 use crate::wire::MacAddr;

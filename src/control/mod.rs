@@ -8,9 +8,7 @@
 //! so neither a slow client nor a FIB build holds up this loop.
 
 pub mod cli;
-pub mod client;
 pub mod dump;
-pub mod message;
 pub mod rtnl;
 pub mod server;
 

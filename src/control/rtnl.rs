@@ -14,7 +14,7 @@
 //! place that publishes a FIB, compiles them into a new version when the caller decides
 //! (the server coalesces everything that arrived within a millisecond, or more while a
 //! large table makes each build expensive).
-use super::message::*;
+use crate::api::*;
 use crate::config::Config;
 use crate::datapath::qdisc::{Limit, TbfParams};
 use crate::datapath::worker::Shared;

@@ -16,8 +16,8 @@
 mod capture;
 mod monitor;
 
-use super::message::*;
 use super::rtnl::{Env, NeighReq, NeighResp, Rtnl};
+use crate::api::*;
 use crate::capture::Hub;
 use crate::datapath::ip4_reassembly::ReasmGauges;
 use crate::datapath::worker::Shared;

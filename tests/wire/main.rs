@@ -8,7 +8,7 @@
 //! bytes decode to the same request, and the handler's replies encode to the pinned
 //! reply bytes (which decode and re-encode to themselves).
 use arc_swap::ArcSwap;
-use ferroute::control::message::*;
+use ferroute::api::*;
 use ferroute::control::rtnl::{neigh_request, Env, NeighReq, NeighResp, PortState, Rtnl};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;

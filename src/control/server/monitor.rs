@@ -11,7 +11,7 @@
 //! and it receives one ENOBUFS error (seq 0) when it catches up, as a netlink listener
 //! whose receive buffer overran.
 use super::Out;
-use crate::control::message::*;
+use crate::api::*;
 use crate::control::rtnl::{Env, Rtnl};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
