@@ -8,6 +8,7 @@ pub const IFA_ADDRESS: u16 = 1;
 pub const IFA_LOCAL: u16 = 2;
 pub const IFA_LABEL: u16 = 3;
 
+/// An address (`ifaddrmsg` + IFA_LOCAL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrMsg {
     pub ifindex: u32,
@@ -15,8 +16,6 @@ pub struct AddrMsg {
     pub local: Option<Ipv4Addr>,
     pub label: Option<String>,
 }
-
-/// A link (`ifinfomsg` + IFLA_* attributes). In a request, `change` says which bits of
 
 impl AddrMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {

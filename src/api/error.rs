@@ -1,5 +1,4 @@
 //! Errnos and the error answer.
-use std::fmt;
 
 /// Errnos the API returns (Linux's numbers).
 pub mod errno {
@@ -46,8 +45,10 @@ pub mod errno {
     }
 }
 
-/// An error answer: errno (positive, as in `errno.h`) and a readable message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error answer: errno (positive, as in `errno.h`) and a readable message. Displays
+/// as `route already exists (EEXIST)`, what the CLI prints after `Error: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg} ({})", errno::name(*errno))]
 pub struct ApiError {
     pub errno: i32,
     pub msg: String,
@@ -64,12 +65,3 @@ impl ApiError {
         ApiError::new(errno::EINVAL, msg)
     }
 }
-
-impl fmt::Display for ApiError {
-    /// `route already exists (EEXIST)`, what the CLI prints after `Error: `.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.msg, errno::name(self.errno))
-    }
-}
-
-impl std::error::Error for ApiError {}

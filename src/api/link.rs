@@ -12,6 +12,7 @@ pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
 
+/// A link (`ifinfomsg` + IFLA_* attributes). In a request, `change` says which bits of
 /// `flags` to set (Linux semantics: only IFF_UP is changeable here).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LinkMsg {
@@ -22,9 +23,6 @@ pub struct LinkMsg {
     pub mtu: Option<u32>,
     pub mac: Option<MacAddr>,
 }
-
-/// Token bucket filter parameters as they travel (TCA_OPTIONS of a `tbf` qdisc). A
-/// request gives `latency_us` or `limit` (the other 0), as tc's command line does; a
 
 impl LinkMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {

@@ -7,6 +7,7 @@ pub const FRA_TEXT: u16 = 1;
 /// The readable message of an error (Linux NLMSGERR_ATTR_MSG, extended ack).
 pub const NLMSGERR_ATTR_MSG: u16 = 1;
 
+/// The typed body of a message; which one a type carries is fixed by the type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// NLMSG_ERROR: `errno` 0 is an ack. `req` is the header of the request answered.

@@ -38,6 +38,7 @@ pub mod link;
 pub mod message;
 pub mod neigh;
 pub mod qdisc;
+pub mod request;
 pub mod route;
 #[cfg(test)]
 mod tests;
@@ -51,4 +52,5 @@ pub use link::*;
 pub use message::*;
 pub use neigh::*;
 pub use qdisc::*;
+pub use request::*;
 pub use route::*;

@@ -17,6 +17,7 @@ pub const NDA_DST: u16 = 1;
 pub const NDA_LLADDR: u16 = 2;
 pub const NDA_PROBES: u16 = 4;
 
+/// A neighbour (`ndmsg` + NDA_* attributes).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NeighMsg {
     pub ifindex: u32,
@@ -26,8 +27,6 @@ pub struct NeighMsg {
     pub lladdr: Option<MacAddr>,
     pub probes: Option<u32>,
 }
-
-/// An address (`ifaddrmsg` + IFA_LOCAL).
 
 impl NeighMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {

@@ -12,6 +12,8 @@ pub const TBF_LIMIT: u16 = 4;
 /// `tcmsg.parent` of a root qdisc.
 pub const TC_H_ROOT: u32 = 0xffff_ffff;
 
+/// Token bucket filter parameters as they travel (TCA_OPTIONS of a `tbf` qdisc). A
+/// request gives `latency_us` or `limit` (the other 0), as tc's command line does; a
 /// dump answers with the limit in force and the latency it came from, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TbfSpec {
@@ -35,8 +37,6 @@ pub struct QdiscMsg {
     pub kind: Option<String>,
     pub tbf: Option<TbfSpec>,
 }
-
-/// The typed body of a message; which one a type carries is fixed by the type.
 
 impl QdiscMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {

@@ -72,8 +72,6 @@ impl RouteMsg {
     }
 }
 
-/// A neighbour (`ndmsg` + NDA_* attributes).
-
 /// `rtmsg` field offsets (linux/rtnetlink.h), one byte each.
 pub(super) mod rtm {
     pub const FAMILY: usize = 0;
