@@ -24,8 +24,9 @@
 //! | 10 | `config` | the config file |
 //! | 11 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
 //! | 12 | `metrics` | Prometheus |
-//! | 13 | `control` | the API's handlers, server and CLI, and the control thread |
-//! | 14 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
+//! | 13 | `rtnl` | the API's state and handlers (one file per object), its socket server, the config dump |
+//! | 14 | `control` | the CLI and the control thread |
+//! | 15 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
 #![deny(unsafe_code)]
 
 pub mod api;
@@ -43,6 +44,7 @@ pub mod logging;
 pub mod metrics;
 pub mod neigh;
 pub mod router;
+pub mod rtnl;
 pub mod service;
 pub mod stats;
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! workers on their lcores, and the control loop on the main lcore.
 use crate::api::*;
 use crate::config::{Config, RouteType};
-use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
-use crate::control::server::{self, RouterEnv, Server};
 use crate::control::Control;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_ratelimit::IcmpLimiter;
@@ -17,6 +15,8 @@ use crate::fib::Fib;
 use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
+use crate::rtnl::server::{self, RouterEnv, Server};
+use crate::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;
 use std::sync::atomic::AtomicBool;

@@ -7,7 +7,7 @@
 use arc_swap::ArcSwap;
 use ferroute::config::Config;
 use ferroute::api::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
-use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;

@@ -16,7 +16,7 @@
 #![no_main]
 use arc_swap::ArcSwap;
 use ferroute::api::*;
-use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;

@@ -3,14 +3,11 @@
 //! addressed to the router) and neighbour snapshots; it carries out the control API's
 //! neighbour requests. Its packets go out through worker 0 (see `Sink::Inject`).
 //!
-//! The control API itself ([`server`]) runs on threads of its own: connection threads
-//! decode requests and one thread owns the RIB ([`rtnl::Rtnl`]) and publishes the FIB,
+//! The control API itself ([`crate::rtnl::server`]) runs on threads of its own: connection threads
+//! decode requests and one thread owns the RIB ([`crate::rtnl::Rtnl`]) and publishes the FIB,
 //! so neither a slow client nor a FIB build holds up this loop.
 
 pub mod cli;
-pub mod dump;
-pub mod rtnl;
-pub mod server;
 
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
@@ -65,7 +62,7 @@ pub struct Control {
     /// Every lcore's counters (workers and this thread), for readers.
     pub all_counters: Vec<(u32, Arc<SharedCounters>)>,
     /// Neighbour requests from the control API.
-    pub api_rx: Receiver<server::NeighCall>,
+    pub api_rx: Receiver<crate::rtnl::server::NeighCall>,
     pub start: Instant,
     /// Set by SIGINT/SIGTERM.
     pub signalled: Arc<std::sync::atomic::AtomicBool>,
@@ -443,7 +440,7 @@ impl Control {
             let now = self.now_ms();
             // Advance the table's clock (ages in dumps) without running timers early.
             self.neigh.tick(now, &mut self.actions);
-            let resp = rtnl::neigh_request(&mut self.neigh, call.req, &mut self.actions);
+            let resp = crate::rtnl::neigh_request(&mut self.neigh, call.req, &mut self.actions);
             self.run_actions();
             self.publish_neigh();
             let _ = call.reply.send(resp);

@@ -1289,7 +1289,7 @@ impl Rtnl {
         out
     }
 
-    /// The running configuration as a config file (see [`super::dump`]).
+    /// The running configuration as a config file (see [`dump`]).
     fn config_dump(&self, env: &mut dyn Env) -> Result<String, ApiError> {
         let base = self
             .base
@@ -1299,7 +1299,7 @@ impl Rtnl {
             NeighResp::Dump(v) => v,
             _ => Vec::new(),
         };
-        Ok(super::dump::render(base, self, &neighbours))
+        Ok(dump::render(base, self, &neighbours))
     }
 
     /// A port's name by DPDK id, for rendering.
@@ -1356,6 +1356,8 @@ pub fn prefix_of(a: Ipv4Addr, len: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(a) & mask(len))
 }
 
+pub mod dump;
 mod multipath;
+pub mod server;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@
 //! whose receive buffer overran.
 use super::Out;
 use crate::api::*;
-use crate::control::rtnl::{Env, Rtnl};
+use crate::rtnl::{Env, Rtnl};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::Sender;
