@@ -16,8 +16,8 @@ mod common;
 mod lab;
 
 use common::{median, table, Mode, Report};
-use ferroute::control::client::Conn;
-use ferroute::control::message::*;
+use ferroute::api::client::Conn;
+use ferroute::api::*;
 use ipnet::Ipv4Net;
 use lab::{run, text, Lab};
 use std::io::Write;

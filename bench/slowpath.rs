@@ -95,7 +95,7 @@ struct Bench {
     /// Next sender address (new senders) or the cycle of known ones.
     next: u32,
     known: Option<u32>,
-    _api: std::sync::mpsc::SyncSender<ferroute::control::server::NeighCall>,
+    _api: std::sync::mpsc::SyncSender<ferroute::rtnl::server::NeighCall>,
 }
 
 impl Bench {

@@ -18,8 +18,8 @@ mod common;
 mod lab;
 
 use common::{percentile, Mode, Report};
-use ferroute::control::client::Conn;
-use ferroute::control::message::*;
+use ferroute::api::client::Conn;
+use ferroute::api::*;
 use lab::{received, text, Lab};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

@@ -20,16 +20,17 @@
 //! | 6 | `capture` | packet capture rings and pcapng |
 //! | 7 | `datapath` | the per-packet stages and the worker loop |
 //! | 8 | `linuxcp::config` | the `[linux_cp]` settings |
-//! | 9 | `config` | the config file |
-//! | 10 | `control::message` | the control API's wire format |
-//! | 11 | `control::client` | a connection to the control API |
-//! | 12 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
-//! | 13 | `metrics` | Prometheus |
-//! | 14 | `control` | the API's handlers, server and CLI |
+//! | 9 | `api` | the control API: its wire format and a connection to it |
+//! | 10 | `config` | the config file |
+//! | 11 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
+//! | 12 | `metrics` | Prometheus |
+//! | 13 | `rtnl` | the API's state and handlers, its socket server, the config dump |
+//! | 14 | `control` | the CLI |
 //! | 15 | `slowpath` | the main lcore's packet thread (ARP, reassembly, punts, linux_cp TAP I/O) |
 //! | 16 | `stats`, `router` | `ferroute stats`; start-up and tear-down of everything |
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod capture;
 pub mod config;
 pub mod control;
@@ -44,6 +45,7 @@ pub mod logging;
 pub mod metrics;
 pub mod neigh;
 pub mod router;
+pub mod rtnl;
 pub mod service;
 pub mod slowpath;
 pub mod stats;

@@ -5,10 +5,10 @@
 //! Exit codes (see `service`): 0 success; 1 usage error or router unreachable; 2 the
 //! router refused the request (`Error: ... (EEXIST)`); 78 bad configuration; 69 the
 //! router could not start.
+use ferroute::api::client::{self, ClientError, Conn};
+use ferroute::api::FR_GETSTATUS;
 use ferroute::config::Config;
 use ferroute::control::cli::{self, CliError};
-use ferroute::control::client::{self, ClientError, Conn};
-use ferroute::control::message::FR_GETSTATUS;
 use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,9 +1,7 @@
 //! Bringing the router up and down: EAL, mempool, ports, RIB/FIB, neighbour table,
 //! workers on their lcores, and the control loop on the main lcore.
+use crate::api::*;
 use crate::config::{Config, RouteType};
-use crate::control::message::*;
-use crate::control::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
-use crate::control::server::{self, RouterEnv, Server};
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_ratelimit::IcmpLimiter;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
@@ -16,6 +14,8 @@ use crate::fib::Fib;
 use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
+use crate::rtnl::server::{self, RouterEnv, Server};
+use crate::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
 use crate::slowpath::SlowPathThread;
 use arc_swap::ArcSwap;
 use ipnet::Ipv4Net;

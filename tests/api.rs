@@ -4,8 +4,8 @@
 mod common;
 
 use common::{received, run, text, Lab};
-use ferroute::control::client::Conn;
-use ferroute::control::message::*;
+use ferroute::api::client::Conn;
+use ferroute::api::*;
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;

@@ -17,12 +17,12 @@ pub mod table;
 /// messages, RTM_NEWROUTE (create or replace) or RTM_DELROUTE, for `prefixes` via `gw`:
 /// the bytes to write, and the sequence number whose ack ends the batch.
 pub fn route_batch(
-    conn: &mut ferroute::control::client::Conn,
+    conn: &mut ferroute::api::client::Conn,
     kind: u16,
     gw: std::net::Ipv4Addr,
     prefixes: impl Iterator<Item = (std::net::Ipv4Addr, u8)>,
 ) -> (Vec<u8>, u32) {
-    use ferroute::control::message::*;
+    use ferroute::api::*;
     let mut buf = Vec::new();
     conn.queue(&mut buf, FR_BATCH_BEGIN, 0, Body::Empty);
     let flags = if kind == RTM_NEWROUTE {

@@ -2,7 +2,7 @@
 //! embedded config, built with ferroute's own encoders so that they stay valid when the
 //! formats change. Run from the repository root:
 //! `cargo run --manifest-path fuzz/Cargo.toml --example seeds`.
-use ferroute::control::message::*;
+use ferroute::api::*;
 use ferroute::wire::arp;
 use ferroute::wire::checksum;
 use ferroute::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4};

@@ -6,8 +6,8 @@
 #![no_main]
 use arc_swap::ArcSwap;
 use ferroute::config::Config;
-use ferroute::control::message::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
-use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
+use ferroute::api::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;

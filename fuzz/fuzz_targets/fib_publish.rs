@@ -19,8 +19,8 @@
 //! each read; otherwise once at the end), then the stream.
 #![no_main]
 use arc_swap::ArcSwap;
-use ferroute::control::message::*;
-use ferroute::control::rtnl::{PortState, Rtnl, TableEnv};
+use ferroute::api::*;
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;

@@ -5,8 +5,8 @@
 pub mod capture;
 pub mod json;
 
-use super::client::{ClientError, Conn};
-use super::message::*;
+use crate::api::client::{ClientError, Conn};
+use crate::api::*;
 use crate::datapath::qdisc;
 use crate::fib::Proto;
 use crate::wire::MacAddr;
@@ -880,7 +880,7 @@ impl Session {
                     batch = v
                         .parse()
                         .ok()
-                        .filter(|n| (1..=super::server::MAX_BATCH).contains(n))
+                        .filter(|n| (1..=crate::rtnl::server::MAX_BATCH).contains(n))
                         .ok_or_else(|| usage(format!("invalid batch size \"{v}\"")))?
                 }
                 other => return Err(usage(format!("unknown argument \"{other}\""))),

@@ -1,9 +1,5 @@
-//! The control API: its wire format, client, handlers, server and CLI. The slow-path
-//! packet thread that was here is now the `slowpath` module.
+//! The operator's CLI (`ferroute ip ...`, `ferroute tc ...`). The API it talks to is in
+//! `api` (wire format, client) and `rtnl` (state, handlers, server); the slow-path packet
+//! thread is `slowpath`.
 
 pub mod cli;
-pub mod client;
-pub mod dump;
-pub mod message;
-pub mod rtnl;
-pub mod server;

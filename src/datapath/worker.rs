@@ -35,7 +35,7 @@ pub struct Shared {
 
 impl Shared {
     /// Sets (replaces) or, with `None`, deletes the egress qdisc of DPDK port `port`:
-    /// what `ferroute qdisc add|replace|del` does (control::rtnl). Safe to call while the
+    /// what `ferroute qdisc add|replace|del` does (rtnl). Safe to call while the
     /// workers run; waiting packets are carried over or sent, never leaked.
     /// The caller (the control API) checks that the port exists: at startup the config
     /// is applied before the first ports view is published.

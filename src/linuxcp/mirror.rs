@@ -10,8 +10,8 @@
 //! local) are not echoed back: ferroute has its own from the same addresses.
 use super::config::MirrorConfig;
 use super::stats::LinuxCpStats;
-use crate::control::client::{ClientError, Conn};
-use crate::control::message::*;
+use crate::api::client::{ClientError, Conn};
+use crate::api::*;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };

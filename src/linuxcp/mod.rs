@@ -21,7 +21,7 @@ pub mod netns;
 pub mod stats;
 pub mod twin;
 
-use crate::control::client::ClientError;
+use crate::api::client::ClientError;
 use crate::datapath::worker::Shared;
 use crate::datapath::PortCtx;
 use config::LinuxCpConfig;

@@ -4,11 +4,10 @@
 //! control API's neighbour requests. Its packets go out through worker 0 (see
 //! `Sink::Inject`).
 //!
-//! The control API itself (`control::server`) runs on threads of its own: connection
-//! threads decode requests and one thread owns the RIB (`control::rtnl::Rtnl`) and
+//! The control API itself (`rtnl::server`) runs on threads of its own: connection
+//! threads decode requests and one thread owns the RIB (`rtnl::Rtnl`) and
 //! publishes the FIB, so neither a slow client nor a FIB build holds up this loop.
 
-use crate::control::{rtnl, server};
 use crate::datapath::arp_input::{arp_input, arp_request, ArpNext};
 use crate::datapath::egress::Egress;
 use crate::datapath::ip4_local::{for_host, ip4_local, LocalNext};
@@ -22,6 +21,7 @@ use crate::dpdk::{Mbuf, Mempool};
 use crate::linuxcp::exception::{classify, FromKernel, TwinPorts, FROM_KERNEL_BUDGET};
 use crate::metrics::NeighSummary;
 use crate::neigh::{ArpKind, DropReason, NeighAction, NeighKey, NeighTable};
+use crate::rtnl::{self, server};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;

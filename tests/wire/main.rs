@@ -8,13 +8,13 @@
 //! bytes decode to the same request, and the handler's replies encode to the pinned
 //! reply bytes (which decode and re-encode to themselves).
 use arc_swap::ArcSwap;
-use ferroute::control::message::*;
-use ferroute::control::rtnl::{neigh_request, Env, NeighReq, NeighResp, PortState, Rtnl};
+use ferroute::api::*;
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;
 use ferroute::fib::Fib;
 use ferroute::neigh::{NeighAction, NeighParams, NeighSnapshot, NeighTable};
+use ferroute::rtnl::{neigh_request, Env, NeighReq, NeighResp, PortState, Rtnl};
 use ferroute::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;

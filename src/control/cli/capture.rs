@@ -6,9 +6,9 @@
 //! how many frames were captured and how many the router missed (tcpdump's "dropped by
 //! kernel").
 use super::{usage, CliError};
+use crate::api::client::{ClientError, Conn};
+use crate::api::*;
 use crate::capture::{pcapng, summary, Point, Proto, SNAPLEN_MAX};
-use crate::control::client::{ClientError, Conn};
-use crate::control::message::*;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

@@ -1,5 +1,5 @@
 //! An address as `ip -j addr` prints it in `addr_info` (iproute2 `print_addrinfo`).
-use crate::control::message::*;
+use crate::api::*;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 

@@ -1,7 +1,7 @@
 //! A link as `ip -j link` prints it, and the link part of `ip -j addr` (iproute2
 //! `print_linkinfo`).
 use super::addr::AddrInfo;
-use crate::control::message::*;
+use crate::api::*;
 use serde::Serialize;
 
 /// `ip -s link`'s `stats64` (struct rtnl_link_stats64 as iproute2 prints it).

@@ -1,5 +1,5 @@
 //! A neighbour as `ip -j neigh` prints it (iproute2 `print_neigh`).
-use crate::control::message::*;
+use crate::api::*;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

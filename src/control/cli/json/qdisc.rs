@@ -1,5 +1,5 @@
 //! A qdisc as `tc -j qdisc` prints it (tc `print_qdisc`, q_tbf.c `tbf_print_opt`).
-use crate::control::message::*;
+use crate::api::*;
 use serde::Serialize;
 
 /// tbf's options as tc prints them: the rate in bytes/s, the burst in bytes and the

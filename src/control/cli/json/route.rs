@@ -1,5 +1,5 @@
 //! A route as `ip -j route` prints it (iproute2 `print_route`).
-use crate::control::message::*;
+use crate::api::*;
 use crate::fib::Proto;
 use serde::Serialize;
 use std::net::Ipv4Addr;

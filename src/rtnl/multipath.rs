@@ -1,7 +1,7 @@
 //! Multipath routes in the API (RTA_MULTIPATH): the members a NEWROUTE message names,
 //! checked as Linux's `fib_get_nhs`/`fib_check_nh` check them, and their form in dumps.
 use super::{ifindex, Rtnl};
-use crate::control::message::{errno, ApiError, RtNexthop};
+use crate::api::{errno, ApiError, RtNexthop};
 use crate::fib::multipath::{MAX_MEMBERS, WEIGHT_MAX};
 use crate::fib::{Member, Multipath, Route, RouteTarget};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! metric keep their order), permanent neighbours, egress qdiscs. Loaded with `ferroute
 //! run -c`, it reproduces the same `route show`, `addr show`, static `neigh show` and
 //! `qdisc show`.
-use super::rtnl::Rtnl;
+use super::Rtnl;
 use crate::config::Config;
 use crate::datapath::qdisc::fmt_size;
 use crate::fib::{Proto, RouteTarget};

@@ -1,6 +1,6 @@
 //! Client side of the control API: one connection, requests with sequence numbers, and
 //! the answers gathered (data messages, then the ack or error; dumps up to NLMSG_DONE).
-use super::message::*;
+use super::*;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;

@@ -9,8 +9,8 @@
 //! worth queued; what comes meanwhile is counted as missed, as a full worker ring is,
 //! and both are reported in FR_CAPTURE_END.
 use super::{Out, READ_TIMEOUT};
+use crate::api::*;
 use crate::capture::{Copied, Filter, Hub, Point, Proto, Session, SNAPLEN_MAX};
-use crate::control::message::*;
 use std::io::{ErrorKind, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -14,7 +14,7 @@
 //! place that publishes a FIB, compiles them into a new version when the caller decides
 //! (the server coalesces everything that arrived within a millisecond, or more while a
 //! large table makes each build expensive).
-use super::message::*;
+use crate::api::*;
 use crate::config::Config;
 use crate::datapath::qdisc::{Limit, TbfParams};
 use crate::datapath::worker::Shared;
@@ -367,52 +367,53 @@ impl Rtnl {
         env: &mut dyn Env,
         out: &mut Vec<Message>,
     ) -> Result<(), ApiError> {
-        let h = m.header();
-        match (&m.body, m.kind) {
-            (Body::Empty, NLMSG_NOOP) => Ok(()),
-            (Body::Route(r), RTM_NEWROUTE) => self.route_new(m.flags, r),
-            (Body::Route(r), RTM_DELROUTE) => self.route_del(r),
-            (Body::Route(r), RTM_GETROUTE) if h.is_dump() => {
-                self.route_dump(r, m.seq, out);
+        let seq = m.seq;
+        match Request::from_message(m)? {
+            Request::Noop => Ok(()),
+            Request::NewRoute(change, r) => self.route_new(change, &r),
+            Request::DelRoute(r) => self.route_del(&r),
+            Request::DumpRoutes(r) => {
+                self.route_dump(&r, seq, out);
                 Ok(())
             }
-            (Body::Route(r), RTM_GETROUTE) => self.route_get(r, m.seq, out),
-            (Body::Neigh(n), RTM_NEWNEIGH) => self.neigh_new(m.flags, n, env),
-            (Body::Neigh(n), RTM_DELNEIGH) => self.neigh_del(n, env),
-            (Body::Neigh(n), RTM_GETNEIGH) => self.neigh_dump(n, m.seq, h.is_dump(), env, out),
-            (Body::Addr(a), RTM_NEWADDR) => self.addr_new(m.flags, a),
-            (Body::Addr(a), RTM_DELADDR) => self.addr_del(a, env),
-            (Body::Addr(a), RTM_GETADDR) => {
-                self.addr_dump(a, m.seq, out);
+            Request::GetRoute(r) => self.route_get(&r, seq, out),
+            Request::NewNeigh(change, n) => self.neigh_new(change, &n, env),
+            Request::DelNeigh(n) => self.neigh_del(&n, env),
+            Request::GetNeigh(n, dump) => self.neigh_dump(&n, seq, dump, env, out),
+            Request::NewAddr(change, a) => self.addr_new(change, &a),
+            Request::DelAddr(a) => self.addr_del(&a, env),
+            Request::GetAddr(a) => {
+                self.addr_dump(&a, seq, out);
                 Ok(())
             }
-            (Body::Link(l), RTM_NEWLINK) => self.link_set(l, env),
-            (Body::Link(l), RTM_GETLINK) => self.link_dump(l, m.seq, h.is_dump(), env, out),
-            (Body::Qdisc(q), RTM_NEWQDISC) => self.qdisc_new(m.flags, q),
-            (Body::Qdisc(q), RTM_DELQDISC) => self.qdisc_del(q),
-            (Body::Qdisc(q), RTM_GETQDISC) => {
-                self.qdisc_dump(q, m.seq, out);
+            Request::SetLink(l) => self.link_set(&l, env),
+            Request::GetLink(l, dump) => self.link_dump(&l, seq, dump, env, out),
+            Request::NewQdisc(change, q) => self.qdisc_new(change, &q),
+            Request::DelQdisc(q) => self.qdisc_del(&q),
+            Request::GetQdisc(q) => {
+                self.qdisc_dump(&q, seq, out);
                 Ok(())
             }
-            (Body::Empty, FR_GETSTATUS) => {
-                out.push(text(m.seq, self.status(env)));
+            Request::GetStatus => {
+                out.push(text(seq, self.status(env)));
                 Ok(())
             }
-            (Body::Empty, FR_GETCOUNTERS) => {
-                out.push(text(m.seq, env.counters()));
+            Request::GetCounters => {
+                out.push(text(seq, env.counters()));
                 Ok(())
             }
-            (Body::Empty, FR_GETCONFIG) => {
+            Request::GetConfig => {
                 let t = self.config_dump(env)?;
-                out.push(text(m.seq, t));
+                out.push(text(seq, t));
                 Ok(())
             }
-            (Body::Empty, FR_BATCH_END) => Err(ApiError::inval("batch end without a begin")),
-            (Body::Empty, FR_BATCH_BEGIN) => Err(ApiError::inval("batch begin inside a batch")),
-            _ => Err(ApiError::inval(format!(
-                "message type {} is not a request",
-                m.kind
-            ))),
+            Request::BatchEnd => Err(ApiError::inval("batch end without a begin")),
+            Request::BatchBegin => Err(ApiError::inval("batch begin inside a batch")),
+            // The connection serves these (server.rs); one that reaches the handlers came
+            // where it cannot be served (inside a batch, or a stop without a capture).
+            Request::Monitor(_) | Request::Capture(_) | Request::CaptureStop => Err(
+                ApiError::inval(format!("message type {} is not a request", m.kind)),
+            ),
         }
     }
 
@@ -574,21 +575,21 @@ impl Rtnl {
         })
     }
 
-    fn route_new(&mut self, flags: u16, r: &RouteMsg) -> Result<(), ApiError> {
+    fn route_new(&mut self, change: Change, r: &RouteMsg) -> Result<(), ApiError> {
         let route = self.route_from_msg(r)?;
-        self.insert_route(flags, route)
+        self.insert_route(change, route)
     }
 
     /// `fib_table_insert`'s flag logic on one prefix's list.
-    fn insert_route(&mut self, flags: u16, route: Route) -> Result<(), ApiError> {
+    fn insert_route(&mut self, change: Change, route: Route) -> Result<(), ApiError> {
         self.edit(route.prefix, |list| {
             let m = route.metric;
             let same: Vec<usize> = (0..list.len()).filter(|&i| list[i].metric == m).collect();
             if let (Some(&first), Some(&last)) = (same.first(), same.last()) {
-                if has(flags, NLM_F_EXCL) {
+                if change.if_exists == IfExists::Refuse {
                     return Err(ApiError::new(errno::EEXIST, "route already exists"));
                 }
-                if has(flags, NLM_F_REPLACE) {
+                if change.if_exists == IfExists::Replace {
                     let target = multipath::succeed(&list[first].target, route.target.clone());
                     list[first] = Route { target, ..route };
                     return Ok(());
@@ -596,14 +597,14 @@ impl Rtnl {
                 if same.iter().any(|&i| list[i].target == route.target) {
                     return Err(ApiError::new(errno::EEXIST, "route already exists"));
                 }
-                if has(flags, NLM_F_APPEND) {
+                if change.if_exists == IfExists::Append {
                     list.insert(last + 1, route);
                 } else {
                     list.insert(first, route);
                 }
                 return Ok(());
             }
-            if !has(flags, NLM_F_CREATE) {
+            if !change.create {
                 return Err(ApiError::new(
                     errno::ENOENT,
                     "no such route to change (NLM_F_CREATE not set)",
@@ -822,7 +823,7 @@ impl Rtnl {
         }
     }
 
-    fn addr_new(&mut self, flags: u16, a: &AddrMsg) -> Result<(), ApiError> {
+    fn addr_new(&mut self, change: Change, a: &AddrMsg) -> Result<(), ApiError> {
         let i = self.port_index(a.ifindex)?;
         let ip = a
             .local
@@ -839,12 +840,12 @@ impl Rtnl {
         }
         let port = &self.ports[i];
         if port.addrs.iter().any(|x| x.addr() == ip) {
-            if has(flags, NLM_F_EXCL) || !has(flags, NLM_F_REPLACE) {
+            if change.if_exists != IfExists::Replace {
                 return Err(ApiError::new(errno::EEXIST, "address already assigned"));
             }
             return Ok(());
         }
-        if !has(flags, NLM_F_CREATE) {
+        if !change.create {
             return Err(ApiError::new(errno::ENOENT, "no such address"));
         }
         for other in self.ports.iter().filter(|p| p.id != port.id) {
@@ -942,7 +943,12 @@ impl Rtnl {
         Ok((NeighKey::new(port.id, ip), port))
     }
 
-    fn neigh_new(&mut self, flags: u16, n: &NeighMsg, env: &mut dyn Env) -> Result<(), ApiError> {
+    fn neigh_new(
+        &mut self,
+        change: Change,
+        n: &NeighMsg,
+        env: &mut dyn Env,
+    ) -> Result<(), ApiError> {
         let (key, port) = self.neigh_key(n)?;
         if !port.addrs.iter().any(|a| a.contains(&key.ip)) {
             return Err(ApiError::inval(format!(
@@ -971,10 +977,10 @@ impl Rtnl {
             )));
         }
         let exists = matches!(env.neigh(NeighReq::Get(key))?, NeighResp::Entry(Some(_)));
-        if exists && has(flags, NLM_F_EXCL) {
+        if exists && change.if_exists == IfExists::Refuse {
             return Err(ApiError::new(errno::EEXIST, "neighbour entry exists"));
         }
-        if !exists && !has(flags, NLM_F_CREATE) {
+        if !exists && !change.create {
             return Err(ApiError::new(errno::ENOENT, "no such neighbour entry"));
         }
         env.neigh(NeighReq::AddStatic(key, mac))?;
@@ -1169,7 +1175,7 @@ impl Rtnl {
     /// config file's `[[qdisc]]` (datapath::qdisc::TbfParams), then publishes them to the
     /// workers, which carry the packets waiting over to the new bucket at their next poll
     /// round (a replaced tbf starts with a full bucket, as Linux's `tbf_change`).
-    fn qdisc_new(&mut self, flags: u16, q: &QdiscMsg) -> Result<(), ApiError> {
+    fn qdisc_new(&mut self, change: Change, q: &QdiscMsg) -> Result<(), ApiError> {
         let i = self.port_index(q.ifindex)?;
         match q.kind.as_deref() {
             Some("tbf") => {}
@@ -1205,10 +1211,10 @@ impl Rtnl {
         .map_err(|e| ApiError::inval(format!("tbf {e}")))?;
         let id = port.id;
         let exists = self.qdiscs.contains_key(&id);
-        if exists && has(flags, NLM_F_EXCL) {
+        if exists && change.if_exists == IfExists::Refuse {
             return Err(ApiError::new(errno::EEXIST, "a qdisc is already installed"));
         }
-        if !exists && !has(flags, NLM_F_CREATE) {
+        if !exists && !change.create {
             return Err(ApiError::new(errno::ENOENT, "no qdisc to change"));
         }
         self.shared
@@ -1283,7 +1289,7 @@ impl Rtnl {
         out
     }
 
-    /// The running configuration as a config file (see [`super::dump`]).
+    /// The running configuration as a config file (see [`dump`]).
     fn config_dump(&self, env: &mut dyn Env) -> Result<String, ApiError> {
         let base = self
             .base
@@ -1293,7 +1299,7 @@ impl Rtnl {
             NeighResp::Dump(v) => v,
             _ => Vec::new(),
         };
-        Ok(super::dump::render(base, self, &neighbours))
+        Ok(dump::render(base, self, &neighbours))
     }
 
     /// A port's name by DPDK id, for rendering.
@@ -1350,6 +1356,8 @@ pub fn prefix_of(a: Ipv4Addr, len: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(a) & mask(len))
 }
 
+pub mod dump;
 mod multipath;
+pub mod server;
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,8 @@
 //! and it receives one ENOBUFS error (seq 0) when it catches up, as a netlink listener
 //! whose receive buffer overran.
 use super::Out;
-use crate::control::message::*;
-use crate::control::rtnl::{Env, Rtnl};
+use crate::api::*;
+use crate::rtnl::{Env, Rtnl};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::Sender;

@@ -1,0 +1,241 @@
+//! One message: header fields and a typed body; encoding and strict decoding.
+use super::attr::*;
+use super::*;
+
+/// Text of the FR_* replies.
+pub const FRA_TEXT: u16 = 1;
+/// The readable message of an error (Linux NLMSGERR_ATTR_MSG, extended ack).
+pub const NLMSGERR_ATTR_MSG: u16 = 1;
+
+/// The typed body of a message; which one a type carries is fixed by the type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// NLMSG_ERROR: `errno` 0 is an ack. `req` is the header of the request answered.
+    Error {
+        errno: i32,
+        req: Header,
+        msg: String,
+    },
+    /// NLMSG_DONE, NLMSG_NOOP, the batch markers and the FR_GET* requests.
+    Empty,
+    Route(RouteMsg),
+    Neigh(NeighMsg),
+    Addr(AddrMsg),
+    Link(LinkMsg),
+    Qdisc(QdiscMsg),
+    Text(String),
+    /// FR_MONITOR: the `RTMGRP_*` groups subscribed to.
+    Groups(u32),
+    /// FR_CAPTURE.
+    CaptureReq(CaptureReq),
+    /// FR_CAPTURE_PKT.
+    CapturePkt(CapturePkt),
+    /// FR_CAPTURE_END.
+    CaptureEnd(CaptureEnd),
+}
+
+/// One message: header fields and the typed body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub body: Body,
+}
+
+/// A decoded message, or the header and error of one that failed to decode.
+pub type Item = Result<Message, (Header, ApiError)>;
+
+/// What `decode` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A message and the number of bytes it took.
+    Msg(Message, usize),
+    /// The buffer holds only the start of a message; read more.
+    Incomplete,
+    /// A message whose header is sound (so the stream can continue after `len` bytes)
+    /// but whose type or body is not: answer with the error and go on.
+    Bad(Header, ApiError, usize),
+    /// The header itself is unusable (length below the header or above the limit): answer
+    /// and close the connection, since the next message cannot be found.
+    Fatal(Header, ApiError),
+}
+
+impl Message {
+    pub fn new(kind: u16, flags: u16, seq: u32, body: Body) -> Message {
+        Message {
+            kind,
+            flags,
+            seq,
+            body,
+        }
+    }
+
+    /// An ack (errno 0) or error answering the request with header `req`.
+    pub fn error(req: &Header, err: Option<&ApiError>) -> Message {
+        Message {
+            kind: NLMSG_ERROR,
+            flags: 0,
+            seq: req.seq,
+            body: Body::Error {
+                errno: err.map_or(0, |e| e.errno),
+                req: *req,
+                msg: err.map_or_else(String::new, |e| e.msg.clone()),
+            },
+        }
+    }
+
+    pub fn done(seq: u32) -> Message {
+        Message::new(NLMSG_DONE, NLM_F_MULTI, seq, Body::Empty)
+    }
+
+    /// The header this message is sent with (length filled in by `encode`).
+    pub fn header(&self) -> Header {
+        Header {
+            len: 0,
+            kind: self.kind,
+            flags: self.flags,
+            seq: self.seq,
+            pid: 0,
+        }
+    }
+
+    /// Appends the message to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.header().emit(out);
+        match &self.body {
+            Body::Error { errno, req, msg } => {
+                out.extend_from_slice(&(-errno).to_le_bytes());
+                req.emit(out);
+                if !msg.is_empty() {
+                    Attrs(out).str(NLMSGERR_ATTR_MSG, msg);
+                }
+            }
+            Body::Empty => {}
+            Body::Route(r) => r.emit(out),
+            Body::Neigh(n) => n.emit(out),
+            Body::Addr(a) => a.emit(out),
+            Body::Link(l) => l.emit(out),
+            Body::Qdisc(q) => q.emit(out),
+            Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
+            Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
+            Body::CaptureReq(c) => c.emit(out),
+            Body::CapturePkt(p) => p.emit(out),
+            Body::CaptureEnd(e) => e.emit(out),
+        }
+        let len = (out.len() - start) as u32;
+        out[start + hdr::LEN.start..start + hdr::LEN.end].copy_from_slice(&len.to_le_bytes());
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode(&mut v);
+        v
+    }
+
+    /// Decodes the first message of `buf`.
+    pub fn decode(buf: &[u8]) -> Decoded {
+        let Some(h) = Header::parse(buf) else {
+            return Decoded::Incomplete;
+        };
+        let len = h.len as usize;
+        if len < HDR_LEN {
+            return Decoded::Fatal(
+                h,
+                ApiError::inval(format!(
+                    "message length {len} is shorter than the {HDR_LEN}-byte header"
+                )),
+            );
+        }
+        if len > MAX_MSG_LEN {
+            return Decoded::Fatal(
+                h,
+                ApiError::new(
+                    errno::EMSGSIZE,
+                    format!("message length {len} exceeds the limit of {MAX_MSG_LEN} bytes"),
+                ),
+            );
+        }
+        let Some(body) = buf.get(HDR_LEN..len) else {
+            return Decoded::Incomplete;
+        };
+        match Message::body(&h, body) {
+            Ok(body) => Decoded::Msg(
+                Message {
+                    kind: h.kind,
+                    flags: h.flags,
+                    seq: h.seq,
+                    body,
+                },
+                len,
+            ),
+            Err(e) => Decoded::Bad(h, e, len),
+        }
+    }
+
+    pub(super) fn body(h: &Header, b: &[u8]) -> Result<Body, ApiError> {
+        Ok(match h.kind {
+            NLMSG_ERROR => {
+                let e: [u8; 4] = fixed(b, "nlmsgerr")?;
+                let req =
+                    Header::parse(&b[4..]).ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
+                let mut msg = String::new();
+                for (k, v) in attrs(&b[4 + HDR_LEN..])? {
+                    if k == NLMSGERR_ATTR_MSG {
+                        msg = a_str(k, v)?;
+                    }
+                }
+                Body::Error {
+                    errno: i32::from_le_bytes(e).wrapping_neg(),
+                    req,
+                    msg,
+                }
+            }
+            NLMSG_NOOP | NLMSG_DONE | FR_BATCH_BEGIN | FR_BATCH_END | FR_GETSTATUS
+            | FR_GETCOUNTERS | FR_GETCONFIG | FR_CAPTURE_STOP => {
+                if !b.is_empty() {
+                    return Err(ApiError::inval(format!(
+                        "message type {:#x} takes no body ({} bytes given)",
+                        h.kind,
+                        b.len()
+                    )));
+                }
+                Body::Empty
+            }
+            FR_TEXT => {
+                let mut text = String::new();
+                for (k, v) in attrs(b)? {
+                    match k {
+                        FRA_TEXT => text = a_str(k, v)?,
+                        _ => return Err(unknown_attr("text", k)),
+                    }
+                }
+                Body::Text(text)
+            }
+            FR_MONITOR => {
+                let g: [u8; 4] = fixed(b, "monitor groups")?;
+                if b.len() != 4 {
+                    return Err(ApiError::inval("monitor groups: expected 4 bytes"));
+                }
+                Body::Groups(u32::from_le_bytes(g))
+            }
+            FR_CAPTURE => Body::CaptureReq(CaptureReq::parse(b)?),
+            FR_CAPTURE_PKT => Body::CapturePkt(CapturePkt::parse(b)?),
+            FR_CAPTURE_END => Body::CaptureEnd(CaptureEnd::parse(b)?),
+            RTM_NEWROUTE | RTM_DELROUTE | RTM_GETROUTE => Body::Route(RouteMsg::parse(b, h)?),
+            RTM_NEWNEIGH | RTM_DELNEIGH | RTM_GETNEIGH => Body::Neigh(NeighMsg::parse(b, h)?),
+            RTM_NEWADDR | RTM_DELADDR | RTM_GETADDR => Body::Addr(AddrMsg::parse(b, h)?),
+            RTM_NEWLINK | RTM_GETLINK => Body::Link(LinkMsg::parse(b)?),
+            RTM_NEWQDISC | RTM_DELQDISC | RTM_GETQDISC => Body::Qdisc(QdiscMsg::parse(b)?),
+            other => {
+                return Err(ApiError::new(
+                    errno::EOPNOTSUPP,
+                    format!("unknown message type {other}"),
+                ))
+            }
+        })
+    }
+}
+
+// --- Packet capture (FR_CAPTURE*) ------------------------------------------------------

@@ -1,0 +1,399 @@
+//! Round trips and strict decoding of every message.
+use super::*;
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+
+fn round_trip(m: Message) {
+    let bytes = m.to_bytes();
+    assert_eq!(bytes.len() % 4, 0, "{m:?} is padded");
+    match Message::decode(&bytes) {
+        Decoded::Msg(d, n) => {
+            assert_eq!(n, bytes.len());
+            assert_eq!(d, m);
+        }
+        other => panic!("{m:?} decoded as {other:?}"),
+    }
+    // Every strict prefix is incomplete, never an error or a panic.
+    for cut in 0..bytes.len() {
+        assert_eq!(
+            Message::decode(&bytes[..cut]),
+            Decoded::Incomplete,
+            "{m:?} cut at {cut}"
+        );
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn every_message() -> Vec<Message> {
+    let route = RouteMsg {
+        dst: ip("10.9.0.0"),
+        dst_len: 16,
+        protocol: RTPROT_STATIC,
+        scope: RT_SCOPE_UNIVERSE,
+        rtype: RTN_UNICAST,
+        gateway: Some(ip("10.0.2.2")),
+        oif: Some(2),
+        metric: Some(7),
+        prefsrc: Some(ip("10.0.2.1")),
+        multipath: Vec::new(),
+    };
+    let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let req = Header {
+        len: 40,
+        kind: RTM_NEWROUTE,
+        flags,
+        seq: 9,
+        pid: 0,
+    };
+    vec![
+        Message::new(RTM_NEWROUTE, flags, 1, Body::Route(route.clone())),
+        Message::new(
+            RTM_DELROUTE,
+            NLM_F_REQUEST,
+            2,
+            Body::Route(RouteMsg {
+                rtype: RTN_BLACKHOLE,
+                gateway: None,
+                oif: None,
+                prefsrc: None,
+                ..route.clone()
+            }),
+        ),
+        Message::new(
+            RTM_NEWROUTE,
+            flags,
+            10,
+            Body::Route(RouteMsg {
+                gateway: None,
+                oif: None,
+                multipath: vec![
+                    RtNexthop {
+                        gateway: Some(ip("10.0.2.2")),
+                        oif: Some(2),
+                        weight: 1,
+                    },
+                    RtNexthop {
+                        gateway: None,
+                        oif: Some(1),
+                        weight: 256,
+                    },
+                ],
+                ..route.clone()
+            }),
+        ),
+        Message::new(
+            RTM_GETROUTE,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            3,
+            Body::Route(RouteMsg::new(ip("0.0.0.0"), 0)),
+        ),
+        Message::new(
+            RTM_NEWNEIGH,
+            flags,
+            4,
+            Body::Neigh(NeighMsg {
+                ifindex: 2,
+                state: NUD_PERMANENT,
+                dst: Some(ip("10.0.2.7")),
+                lladdr: Some(MacAddr([2, 0, 0, 0, 2, 7])),
+                probes: Some(3),
+            }),
+        ),
+        Message::new(
+            RTM_DELNEIGH,
+            NLM_F_REQUEST,
+            5,
+            Body::Neigh(NeighMsg::default()),
+        ),
+        Message::new(
+            RTM_NEWADDR,
+            flags,
+            6,
+            Body::Addr(AddrMsg {
+                ifindex: 1,
+                prefix_len: 24,
+                local: Some(ip("10.0.3.1")),
+                label: Some("port0".into()),
+            }),
+        ),
+        Message::new(
+            RTM_DELADDR,
+            NLM_F_REQUEST,
+            7,
+            Body::Addr(AddrMsg {
+                ifindex: 1,
+                prefix_len: 24,
+                local: None,
+                label: None,
+            }),
+        ),
+        Message::new(
+            RTM_NEWLINK,
+            NLM_F_REQUEST | NLM_F_ACK,
+            8,
+            Body::Link(LinkMsg {
+                ifindex: 2,
+                flags: IFF_UP,
+                change: IFF_UP,
+                name: Some("port1".into()),
+                mtu: Some(1280),
+                mac: Some(MacAddr([2, 0, 0, 0, 0, 1])),
+            }),
+        ),
+        Message::new(
+            RTM_NEWQDISC,
+            flags | NLM_F_REPLACE,
+            9,
+            Body::Qdisc(QdiscMsg {
+                ifindex: 2,
+                handle: 0x8001_0000,
+                parent: TC_H_ROOT,
+                kind: Some("tbf".into()),
+                tbf: Some(TbfSpec {
+                    rate: 2_500_000,
+                    burst: 32768,
+                    latency_us: 50_000,
+                    limit: 0,
+                }),
+            }),
+        ),
+        Message::new(
+            RTM_NEWQDISC,
+            flags | NLM_F_CREATE,
+            9,
+            Body::Qdisc(QdiscMsg {
+                ifindex: 1,
+                handle: 0x8001_0000,
+                parent: TC_H_ROOT,
+                kind: Some("tbf".into()),
+                tbf: Some(TbfSpec {
+                    rate: 125_000_000,
+                    burst: 65536,
+                    latency_us: 0,
+                    limit: 1 << 20,
+                }),
+            }),
+        ),
+        Message::new(
+            RTM_DELQDISC,
+            NLM_F_REQUEST,
+            10,
+            Body::Qdisc(QdiscMsg::default()),
+        ),
+        Message::new(FR_GETSTATUS, NLM_F_REQUEST, 11, Body::Empty),
+        Message::new(FR_TEXT, 0, 11, Body::Text("ready yes\n".into())),
+        Message::new(FR_BATCH_BEGIN, NLM_F_REQUEST, 12, Body::Empty),
+        Message::new(FR_BATCH_END, NLM_F_REQUEST | NLM_F_ACK, 13, Body::Empty),
+        Message::new(
+            FR_MONITOR,
+            NLM_F_REQUEST | NLM_F_ACK,
+            15,
+            Body::Groups(RTMGRP_IPV4_ROUTE | RTMGRP_NEIGH),
+        ),
+        Message::done(14),
+        Message::error(&req, None),
+        Message::error(
+            &req,
+            Some(&ApiError::new(errno::EEXIST, "route already exists")),
+        ),
+    ]
+}
+
+#[test]
+fn every_message_round_trips() {
+    for m in every_message() {
+        round_trip(m);
+    }
+}
+
+#[test]
+fn a_stream_of_messages_decodes_one_by_one() {
+    let msgs = every_message();
+    let mut buf = Vec::new();
+    for m in &msgs {
+        m.encode(&mut buf);
+    }
+    let mut at = 0;
+    for m in &msgs {
+        match Message::decode(&buf[at..]) {
+            Decoded::Msg(d, n) => {
+                assert_eq!(&d, m);
+                at += n;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(at, buf.len());
+}
+
+fn errno_of(bytes: &[u8]) -> (i32, bool) {
+    match Message::decode(bytes) {
+        Decoded::Bad(_, e, n) => {
+            assert!(n <= bytes.len());
+            (e.errno, false)
+        }
+        Decoded::Fatal(_, e) => (e.errno, true),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn route_bytes(dst: [u8; 4], len: u8) -> Vec<u8> {
+    let mut r = RouteMsg::new(Ipv4Addr::from(dst), 0);
+    r.dst_len = len;
+    let mut b = Message::new(RTM_NEWROUTE, NLM_F_REQUEST, 1, Body::Route(r)).to_bytes();
+    // encode() does not validate; patch the prefix length in place.
+    b[HDR_LEN + 1] = len;
+    b
+}
+
+#[test]
+fn malformed_messages_get_linux_errnos() {
+    // Bad prefix length and host bits.
+    assert_eq!(
+        errno_of(&route_bytes([10, 9, 0, 0], 33)),
+        (errno::EINVAL, false)
+    );
+    assert_eq!(
+        errno_of(&route_bytes([10, 9, 0, 1], 16)),
+        (errno::EINVAL, false)
+    );
+    // Unknown message type: the stream goes on after it.
+    let mut b = Message::new(FR_GETSTATUS, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
+    b[4] = 0x77;
+    assert_eq!(errno_of(&b), (errno::EOPNOTSUPP, false));
+    // Huge length field: fatal, the connection closes.
+    let mut b = Message::new(FR_GETSTATUS, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
+    b[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EMSGSIZE, true));
+    // Length below the header: fatal.
+    b[0..4].copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, true));
+    // Truncated body (length says 20 bytes of a 24-byte rtmsg message).
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    b.truncate(HDR_LEN + 4);
+    b[0..4].copy_from_slice(&((HDR_LEN + 4) as u32).to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, false));
+    // Attribute longer than the message.
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    let at = HDR_LEN + 8;
+    b[at..at + 2].copy_from_slice(&200u16.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, false));
+    // Attribute of the wrong size and unknown attribute.
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    b[at..at + 2].copy_from_slice(&6u16.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, false));
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    b[at + 2..at + 4].copy_from_slice(&99u16.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, false));
+    // Wrong family, unknown route type.
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    b[HDR_LEN] = 10;
+    assert_eq!(errno_of(&b), (errno::EAFNOSUPPORT, false));
+    let mut b = route_bytes([10, 0, 0, 0], 8);
+    b[HDR_LEN + 7] = 42;
+    assert_eq!(errno_of(&b), (errno::EOPNOTSUPP, false));
+    // A body on a message that takes none.
+    let mut b = Message::new(FR_GETSTATUS, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
+    b.extend_from_slice(&[0; 4]);
+    b[0..4].copy_from_slice(&20u32.to_le_bytes());
+    assert_eq!(errno_of(&b), (errno::EINVAL, false));
+}
+
+#[test]
+fn garbage_never_panics() {
+    // A deterministic pseudo-random walk over bodies of every type.
+    let mut x: u32 = 0x1234_5678;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let kinds = [
+        NLMSG_ERROR,
+        FR_TEXT,
+        RTM_NEWROUTE,
+        RTM_NEWNEIGH,
+        RTM_NEWADDR,
+        RTM_NEWLINK,
+        RTM_NEWQDISC,
+    ];
+    for i in 0..20_000 {
+        let len = (next() % 64) as usize;
+        let mut b = vec![0u8; HDR_LEN + len];
+        for byte in b.iter_mut() {
+            *byte = next() as u8;
+        }
+        b[0..4].copy_from_slice(&((HDR_LEN + len) as u32).to_le_bytes());
+        b[4..6].copy_from_slice(&kinds[i % kinds.len()].to_le_bytes());
+        let _ = Message::decode(&b);
+    }
+}
+
+#[test]
+fn error_display_names_the_errno() {
+    let e = ApiError::new(errno::EEXIST, "route already exists");
+    assert_eq!(e.to_string(), "route already exists (EEXIST)");
+    assert_eq!(errno::name(4242), "errno 4242");
+}
+
+#[test]
+fn capture_messages_round_trip_and_bad_ones_are_refused() {
+    round_trip(Message::new(
+        FR_CAPTURE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        1,
+        Body::CaptureReq(CaptureReq {
+            ports: 0b101,
+            points: 1 << CAPTURE_RX | 1 << CAPTURE_DROP,
+            proto: 3,
+            snaplen: 262_144,
+            host: Some(ip("10.0.1.2")),
+        }),
+    ));
+    round_trip(Message::new(FR_CAPTURE_STOP, NLM_F_REQUEST, 2, Body::Empty));
+    for (data, reason) in [(vec![1u8; 61], Some("ip4_bad_checksum")), (vec![], None)] {
+        round_trip(Message::new(
+            FR_CAPTURE_PKT,
+            0,
+            0,
+            Body::CapturePkt(CapturePkt {
+                ifindex: 1,
+                point: CAPTURE_DROP,
+                ts_ns: 1_700_000_000_000_000_001,
+                orig_len: 98,
+                data,
+                reason: reason.map(String::from),
+            }),
+        ));
+    }
+    round_trip(Message::new(
+        FR_CAPTURE_END,
+        0,
+        2,
+        Body::CaptureEnd(CaptureEnd {
+            captured: 5,
+            missed: 1,
+        }),
+    ));
+    // A packet whose cap_len passes the message's end.
+    let mut b = Message::new(
+        FR_CAPTURE_PKT,
+        0,
+        0,
+        Body::CapturePkt(CapturePkt {
+            ifindex: 1,
+            point: 0,
+            ts_ns: 0,
+            orig_len: 4,
+            data: vec![0; 4],
+            reason: None,
+        }),
+    )
+    .to_bytes();
+    b[HDR_LEN + 20] = 200;
+    assert!(matches!(Message::decode(&b), Decoded::Bad(_, e, _) if e.errno == errno::EINVAL));
+}
