@@ -349,10 +349,13 @@ fn run(mode: Mode) -> Result<(), String> {
     // Targets of issue 11 (cycles per packet, 64-byte packets).
     let targets = [Some(100.0), None, Some(60.0), None];
     let error: RefCell<Option<String>> = RefCell::new(None);
+    let cold_totals: RefCell<Vec<Vec<f64>>> = RefCell::new(vec![Vec::new(); names.len()]);
     let env = RefCell::new(env);
     let (p64, pimix, pdeep) = (RefCell::new(p64), RefCell::new(pimix), RefCell::new(pdeep));
+    // PIPELINE_ONLY=KEY runs only that contender (the others report NaN), for `perf`.
+    let only = std::env::var("PIPELINE_ONLY").ok();
     let go = |c: usize| -> f64 {
-        if error.borrow().is_some() {
+        if only.as_deref().is_some_and(|k| k != keys[c]) || error.borrow().is_some() {
             return f64::NAN;
         }
         let (fib, pk) = match c {
@@ -362,8 +365,19 @@ fn run(mode: Mode) -> Result<(), String> {
             _ => (&deep_fib, &pdeep),
         };
         let mut pk = pk.borrow_mut();
-        match env.borrow_mut().pass(fib, &mut pk, overhead) {
-            Ok(cyc) => cyc as f64 / pk.count as f64,
+        let mut env = env.borrow_mut();
+        // Two passes: the first right after another contender's (whose table and packets
+        // pushed this one's out of the caches), the second with this contender's own
+        // working set warm, as in a router that forwards with one table. The target is
+        // judged on the second; both are reported.
+        let passes = env
+            .pass(fib, &mut pk, overhead)
+            .and_then(|cold| Ok((cold, env.pass(fib, &mut pk, overhead)?)));
+        match passes {
+            Ok((cold, warm)) => {
+                cold_totals.borrow_mut()[c].push(cold as f64 / pk.count as f64);
+                warm as f64 / pk.count as f64
+            }
             Err(e) => {
                 *error.borrow_mut() = Some(e);
                 f64::NAN
@@ -389,8 +403,10 @@ fn run(mode: Mode) -> Result<(), String> {
     ));
     report.note(format!(
         "{bursts} bursts of {MAX_BURST} packets per pass, destinations spread over the table's \
-         prefixes; {rounds} interleaved rounds; TSC {:.3} GHz; rdtsc pair overhead \
-         {overhead} cycles subtracted per burst",
+         prefixes; {rounds} interleaved rounds, two passes per contender and round (the \
+         first after another contender's, reported as \"after another contender\"; the \
+         second, with its own tables warm, is the figure); TSC {:.3} GHz; rdtsc pair \
+         overhead {overhead} cycles subtracted per burst",
         hz as f64 / 1e9
     ));
     report.note(
@@ -398,10 +414,12 @@ fn run(mode: Mode) -> Result<(), String> {
          route, forward, output, TX enqueue) and the TX buffer's flush into a net_ring port",
     );
     let ns = |cyc: f64| cyc * 1e9 / hz as f64;
+    let cold_totals = cold_totals.into_inner();
     report.columns(&[
         "contender",
         "median cycles/pkt",
         "min cycles/pkt",
+        "median after another contender",
         "median ns/pkt",
         "Mpps on one core",
         "target",
@@ -415,16 +433,19 @@ fn run(mode: Mode) -> Result<(), String> {
             Some(x) => format!("<= {x}: NOT met"),
             None => "-".into(),
         };
+        let cold = median(&mut cold_totals[c].clone());
         report.row(vec![
             names[c].into(),
             format!("{m:.1}"),
             format!("{min:.1}"),
+            format!("{cold:.1}"),
             format!("{:.2}", ns(m)),
             format!("{:.2}", hz as f64 / m / 1e6),
             target,
         ]);
         report.figure(&format!("{}.total.cycles_per_packet", keys[c]), m);
         report.figure(&format!("{}.total.min_cycles_per_packet", keys[c]), min);
+        report.figure(&format!("{}.total.cold_cycles_per_packet", keys[c]), cold);
         report.figure(&format!("{}.total.ns_per_packet", keys[c]), ns(m));
         report.figure(&format!("{}.mpps_one_core", keys[c]), hz as f64 / m / 1e6);
         report.bar("cycles per packet (median)", "cycles", names[c], m);
