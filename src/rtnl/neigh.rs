@@ -27,7 +27,7 @@ impl Rtnl {
         let (key, port) = self.neigh_key(n)?;
         if !port.addrs.iter().any(|a| a.contains(&key.ip)) {
             return Err(ApiError::inval(format!(
-                "{} is not on a connected network of {}",
+                "{} is not on a connected network of port {:?}",
                 key.ip, port.name
             )));
         }

@@ -54,12 +54,13 @@ impl Rtnl {
                     (Some(gw), Some(p)) => {
                         if !p.addrs.iter().any(|a| a.contains(&gw)) {
                             return Err(ApiError::new(
-                            errno::ENETUNREACH,
-                            format!(
-                                "nexthop has invalid gateway: {gw} is not on a connected network of {}",
-                                p.name
-                            ),
-                        ));
+                                errno::ENETUNREACH,
+                                format!(
+                                    "nexthop has invalid gateway: {gw} is not on {} of port {:?}",
+                                    connected_networks(p),
+                                    p.name
+                                ),
+                            ));
                         }
                         RouteTarget::Gateway {
                             gw,
@@ -115,6 +116,9 @@ impl Rtnl {
                     "nexthop has invalid gateway: {gw} is this router's own address"
                 )));
             }
+        }
+        if let RouteTarget::Gateway { gw, port: Some(p) } = target {
+            self.check_gateway_host(gw, p)?;
         }
         Ok(Route {
             prefix,
@@ -315,5 +319,40 @@ fn route_parts(r: &Route) -> (u8, Option<Ipv4Addr>, Option<u16>) {
         RouteTarget::Unreachable => (RTN_UNREACHABLE, None, None),
         RouteTarget::Prohibit => (RTN_PROHIBIT, None, None),
         RouteTarget::Multipath(_) => (RTN_UNICAST, None, None),
+    }
+}
+
+/// `the connected network 10.0.2.0/24` (or `networks A, B`) of a port, for messages.
+fn connected_networks(p: &PortState) -> String {
+    let nets: Vec<String> = p.addrs.iter().map(|a| a.trunc().to_string()).collect();
+    let s = if nets.len() == 1 { "" } else { "s" };
+    format!("the connected network{s} {}", nets.join(", "))
+}
+
+impl Rtnl {
+    /// A gateway must be a host of its connected network, not the network's or the
+    /// broadcast address (Linux's local table has a broadcast route for it, so
+    /// `fib_check_nh` refuses it); /31 and /32 have no such addresses.
+    pub(super) fn check_gateway_host(&self, gw: Ipv4Addr, port: u16) -> Result<(), ApiError> {
+        let Some(p) = self.port_state(port) else {
+            return Ok(());
+        };
+        let net = (p.addrs.iter().filter(|a| a.contains(&gw))).max_by_key(|a| a.prefix_len());
+        match net {
+            Some(n) if n.prefix_len() <= 30 && (gw == n.network() || gw == n.broadcast()) => {
+                let what = if gw == n.network() {
+                    "network"
+                } else {
+                    "broadcast"
+                };
+                Err(ApiError::inval(format!(
+                    "nexthop has invalid gateway: {gw} is the {what} address of the connected \
+                     network {} of port {:?}",
+                    n.trunc(),
+                    p.name
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }

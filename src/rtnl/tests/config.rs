@@ -40,7 +40,7 @@ burst = "64kb"
 latency = "50ms"
 "#;
 
-/// A router state as `router::run` builds it from config text, without DPDK.
+/// A router state as `daemon` builds it from config text, without DPDK.
 fn from_config(text: &str) -> T {
     let cfg = Config::parse(text, "unit.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
     let ports = cfg
@@ -64,7 +64,7 @@ fn from_config(text: &str) -> T {
         table: &mut t.table,
         actions: &mut t.actions,
     };
-    crate::router::apply_config(&cfg, &ids, &mut t.rtnl, &mut env).unwrap();
+    crate::daemon::check::apply_config(&cfg, &ids, &mut t.rtnl, &mut env).unwrap();
     t
 }
 
@@ -118,7 +118,9 @@ fn config_is_applied_as_messages_in_one_version() {
         &mut env,
         &mut Vec::new(),
     );
-    let e = crate::router::apply_config(&cfg, &[0, 1], &mut t2.rtnl, &mut env).unwrap_err();
+    let e = crate::daemon::check::apply_config(&cfg, &[0, 1], &mut t2.rtnl, &mut env)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with("u.toml: route[0]: nexthop device port1 is not up (ENETDOWN)"),
         "{e}"
