@@ -253,7 +253,11 @@ fn stats(a: &Args) -> Result<(), String> {
 
 /// `ferroute run`: 78 for a bad configuration, 69 if the router could not start.
 fn run_router(a: &Args) -> u8 {
-    let cfg = match Config::load(a.config.as_deref()) {
+    // The whole check first: a refused route is a bad configuration (78), found before
+    // the EAL and the ports start.
+    let cfg = match Config::load(a.config.as_deref())
+        .and_then(|c| ferroute::daemon::check::check(&c).map(|()| c))
+    {
         Ok(c) => c,
         Err(e) => {
             err_line(&format!("ferroute: {e}"));
@@ -319,7 +323,9 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(run_router(&args));
         }
-        "check" => match Config::load(args.config.as_deref()) {
+        "check" => match Config::load(args.config.as_deref())
+            .and_then(|c| ferroute::daemon::check::check(&c).map(|()| c))
+        {
             Ok(c) => {
                 out(&format!(
                     "{}: OK ({} ports, {} workers, {} routes)\n",

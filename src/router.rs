@@ -1,7 +1,7 @@
 //! Bringing the router up and down: EAL, mempool, ports, RIB/FIB, neighbour table,
 //! workers on their lcores, and the control loop on the main lcore.
-use crate::api::*;
-use crate::config::{Config, RouteType};
+use crate::config::Config;
+use crate::daemon::check::apply_config;
 use crate::datapath::egress::{Egress, Injected, Sink};
 use crate::datapath::icmp_ratelimit::IcmpLimiter;
 use crate::datapath::ip4_reassembly::{ReasmGauges, ReasmParams, Reassembler};
@@ -15,10 +15,9 @@ use crate::linuxcp;
 use crate::metrics::{self, http::Endpoint, BuildInfo, Exporter, NeighSummary};
 use crate::neigh::{NeighParams, NeighTable};
 use crate::rtnl::server::{self, RouterEnv, Server};
-use crate::rtnl::{ifindex, tbf_request, Env, PortState, Rtnl, TableEnv};
+use crate::rtnl::{PortState, Rtnl, TableEnv};
 use crate::slowpath::SlowPathThread;
 use arc_swap::ArcSwap;
-use ipnet::Ipv4Net;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,142 +25,6 @@ use std::time::{Duration, Instant};
 /// Depth of the control thread -> worker 0 queue of packets to send (ARP, released
 /// held packets).
 const INJECT_QUEUE: usize = 4096;
-
-/// The configuration's addresses, routes and neighbours as control API requests, each
-/// with the config key it comes from: the router applies its config through the same
-/// code as `ferroute addr/route/neigh add`. Routes are appended (NLM_F_APPEND), so that
-/// routes sharing a prefix and metric keep their file order, as `config dump` writes them.
-pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)> {
-    let create = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
-    let mut out = Vec::new();
-    let mut seq = 0;
-    let mut push = |key: String, kind: u16, flags: u16, body: Body| {
-        seq += 1;
-        out.push((key, Message::new(kind, flags, seq, body)));
-    };
-    let addr = |id: u16, a: Ipv4Net| {
-        Body::Addr(AddrMsg {
-            ifindex: ifindex(id),
-            prefix_len: a.prefix_len(),
-            local: Some(a.addr()),
-            label: None,
-        })
-    };
-    for (i, (p, &id)) in cfg.ports.iter().zip(port_ids).enumerate() {
-        push(
-            format!("port[{i}].address"),
-            RTM_NEWADDR,
-            create,
-            addr(id, p.address),
-        );
-    }
-    for (i, a) in cfg.addresses.iter().enumerate() {
-        push(
-            format!("address[{i}]"),
-            RTM_NEWADDR,
-            create,
-            addr(port_ids[a.port], a.address),
-        );
-    }
-    for (i, r) in cfg.routes.iter().enumerate() {
-        let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
-        m.rtype = match r.route_type {
-            RouteType::Unicast => RTN_UNICAST,
-            RouteType::Blackhole => RTN_BLACKHOLE,
-            RouteType::Unreachable => RTN_UNREACHABLE,
-            RouteType::Prohibit => RTN_PROHIBIT,
-        };
-        m.gateway = r.via;
-        m.oif = r.port.map(|p| ifindex(port_ids[p]));
-        m.metric = Some(r.metric);
-        m.multipath = r
-            .nexthops
-            .iter()
-            .map(|n| RtNexthop {
-                gateway: n.via,
-                oif: n.port.map(|p| ifindex(port_ids[p])),
-                weight: n.weight,
-            })
-            .collect();
-        push(
-            format!("route[{i}]"),
-            RTM_NEWROUTE,
-            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND,
-            Body::Route(m),
-        );
-    }
-    for (i, n) in cfg.neighbors.iter().enumerate() {
-        push(
-            format!("neighbor[{i}]"),
-            RTM_NEWNEIGH,
-            create,
-            Body::Neigh(NeighMsg {
-                ifindex: ifindex(port_ids[n.port]),
-                state: NUD_PERMANENT,
-                dst: Some(n.address),
-                lladdr: Some(n.mac),
-                probes: None,
-            }),
-        );
-    }
-    for (i, qd) in cfg.qdiscs.iter().enumerate() {
-        push(
-            format!("qdisc[{i}]"),
-            RTM_NEWQDISC,
-            create,
-            Body::Qdisc(QdiscMsg {
-                ifindex: ifindex(port_ids[qd.port]),
-                parent: TC_H_ROOT,
-                kind: Some("tbf".into()),
-                tbf: Some(tbf_request(&qd.tbf)),
-                ..QdiscMsg::default()
-            }),
-        );
-    }
-    for (i, (p, &id)) in cfg.ports.iter().zip(port_ids).enumerate() {
-        if !p.up {
-            push(
-                format!("port[{i}].up"),
-                RTM_NEWLINK,
-                NLM_F_REQUEST,
-                Body::Link(LinkMsg {
-                    ifindex: ifindex(id),
-                    flags: 0,
-                    change: IFF_UP,
-                    ..LinkMsg::default()
-                }),
-            );
-        }
-    }
-    out
-}
-
-/// Applies the configuration through the control API (see [`config_messages`]) and
-/// publishes the first FIB version. Errors name the config key at fault.
-pub fn apply_config(
-    cfg: &Config,
-    port_ids: &[u16],
-    rtnl: &mut Rtnl,
-    env: &mut dyn Env,
-) -> Result<(), String> {
-    for (key, m) in config_messages(cfg, port_ids) {
-        let mut out = Vec::new();
-        rtnl.handle(&m, env, &mut out);
-        for r in out {
-            if let Body::Error { errno, msg, .. } = r.body {
-                if errno != 0 {
-                    return Err(format!(
-                        "{}: {key}: {}",
-                        cfg.source,
-                        ApiError::new(errno, msg)
-                    ));
-                }
-            }
-        }
-    }
-    rtnl.publish_fib();
-    Ok(())
-}
 
 /// Runs the router until SIGINT/SIGTERM. Errors name what failed.
 pub fn run(cfg: Config) -> Result<(), String> {
@@ -313,7 +176,8 @@ fn run_ports(
             table: &mut neigh,
             actions: &mut actions,
         },
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     shared.neigh.store(Arc::new(neigh.snapshot()));
     for (port, t) in rtnl.qdiscs() {
         log::info!(

@@ -1,5 +1,5 @@
 //! The config parser on any text, and what it accepts applied through the control API
-//! to in-memory state as `router::apply_config` applies it (`router::config_messages`,
+//! to in-memory state as `daemon::check` applies it (`config::requests::config_requests`,
 //! each handled by `Rtnl`), except that no FIB is published (a first publication costs
 //! milliseconds; `fib_publish` covers it). Nothing may panic; a config that applies
 //! dumps (`ferroute config dump`) to text that parses.
@@ -57,9 +57,12 @@ fuzz_target!(|data: &[u8]| {
         actions: &mut actions,
     };
     let ids: Vec<u16> = (0..cfg.ports.len() as u16).collect();
-    for (_, m) in ferroute::router::config_messages(&cfg, &ids) {
+    for (seq, r) in ferroute::config::requests::config_requests(&cfg, &ids)
+        .iter()
+        .enumerate()
+    {
         let mut out = Vec::new();
-        rtnl.handle(&m, &mut env, &mut out);
+        rtnl.handle(&r.request.to_message(0, seq as u32 + 1), &mut env, &mut out);
         if out
             .iter()
             .any(|r| matches!(r.body, Body::Error { errno, .. } if errno != 0))

@@ -1,9 +1,11 @@
-//! `[[address]]`: further addresses of ports.
+//! `[[address]]`: further addresses of ports. Whether an address may be added (reserved
+//! host, already assigned, overlapping another port's subnet) is the API's to judge
+//! (`config::requests`).
 
 use ipnet::Ipv4Net;
 use serde::Deserialize;
 
-use super::{parse_net, reserved_host, Builder, ConfigError, PortConfig};
+use super::{parse_net, Builder, ConfigError, PortConfig};
 
 /// A further address of a port (`[[address]]`), with its connected subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,36 +37,6 @@ impl Builder<'_> {
             let port = self.port_index(&key("port"), ports, name.trim())?;
             let text = self.required(&key("address"), a.address)?;
             let address = parse_net(&text, 1).map_err(|m| self.err(key("address"), m))?;
-            if let Some(what) = reserved_host(address.addr(), &address) {
-                return Err(self.err(
-                    key("address"),
-                    format!("{address} is the {what} address of its subnet"),
-                ));
-            }
-            let all = ports
-                .iter()
-                .enumerate()
-                .map(|(j, p)| (j, p.address))
-                .chain(out.iter().map(|a| (a.port, a.address)));
-            for (j, other) in all {
-                if other.addr() == address.addr() {
-                    return Err(self.err(
-                        key("address"),
-                        format!(
-                            "{} is already an address of port {:?}",
-                            address.addr(),
-                            ports[j].name
-                        ),
-                    ));
-                }
-                let (a, b) = (address.trunc(), other.trunc());
-                if j != port && (a.contains(&b.network()) || b.contains(&a.network())) {
-                    return Err(self.err(
-                        key("address"),
-                        format!("subnet {a} overlaps {b} of port {:?}", ports[j].name),
-                    ));
-                }
-            }
             out.push(AddressConfig { port, address });
         }
         Ok(out)

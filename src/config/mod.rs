@@ -79,6 +79,7 @@ mod neighbors;
 mod nexthops;
 mod ports;
 mod qdiscs;
+pub mod requests;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -265,7 +266,7 @@ impl Builder<'_> {
         let workers = self.workers(raw.worker, &ports, eal_cores(&eal_args).as_ref())?;
         self.check_rx_rings(&datapath, &workers)?;
         let addresses = self.addresses(raw.address, &ports)?;
-        let routes = self.routes(raw.route, &ports, &addresses)?;
+        let routes = self.routes(raw.route, &ports)?;
         let neighbors = self.neighbors(raw.neighbor, &ports, &addresses)?;
         let qdiscs = self.qdiscs(raw.qdisc, &ports)?;
         Ok(Config {

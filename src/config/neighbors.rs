@@ -1,6 +1,5 @@
 //! `[[neighbor]]`: static neighbours.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use serde::Deserialize;
@@ -33,7 +32,6 @@ impl Builder<'_> {
     ) -> Result<Vec<NeighborConfig>, ConfigError> {
         let addrs = Self::all_addresses(ports, extra);
         let mut neighbors: Vec<NeighborConfig> = Vec::with_capacity(raw.len());
-        let mut seen: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
         for (i, n) in raw.into_iter().enumerate() {
             let key = |field: &str| format!("neighbor[{i}].{field}");
             let address_text = self.required(&key("address"), n.address)?;
@@ -41,20 +39,21 @@ impl Builder<'_> {
             let mac_text = self.required(&key("mac"), n.mac)?;
             let mac = parse_unicast_mac(&mac_text).map_err(|m| self.err(key("mac"), m))?;
             let port = match &n.port {
-                Some(name) => Some(self.port_index(&key("port"), ports, name.trim())?),
-                None => None,
+                Some(name) => self.port_index(&key("port"), ports, name.trim())?,
+                // As `ip neigh add` needs `dev`, the request names a port: the one whose
+                // subnet holds the address (they do not overlap). Whether it may be a
+                // neighbour there is the API's to judge (`config::requests`).
+                None => (addrs.iter())
+                    .filter(|(_, a)| a.contains(&address))
+                    .max_by_key(|(_, a)| a.prefix_len())
+                    .map(|&(p, _)| p)
+                    .ok_or_else(|| {
+                        self.err(
+                            key("address"),
+                            format!("{address} is not on a connected network"),
+                        )
+                    })?,
             };
-            // Subnets of different ports do not overlap, so the port is unique.
-            let port = self.check_on_link(&key("address"), address, ports, &addrs, port)?;
-            if let Some(j) = seen.insert((port, address), i) {
-                return Err(self.err(
-                    key("address"),
-                    format!(
-                        "duplicate static neighbour {address} on port {:?} (same as neighbor[{j}])",
-                        ports[port].name
-                    ),
-                ));
-            }
             neighbors.push(NeighborConfig { address, mac, port });
         }
         Ok(neighbors)

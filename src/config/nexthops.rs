@@ -3,7 +3,6 @@
 //! Each next hop has `via` and/or `port` (`dev` is taken for `port`, as ip-route(8) names
 //! it) and an optional `weight` (1..=256, default 1).
 use super::{parse_addr, Builder, ConfigError, Int, PortConfig};
-use ipnet::Ipv4Net;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 
@@ -28,13 +27,13 @@ pub struct NexthopConfig {
 }
 
 impl Builder<'_> {
-    /// The `nexthops` of `route[i]`, checked one by one (keys `route[i].nexthops[j].*`).
+    /// The `nexthops` of `route[i]`, each one's form checked (keys `route[i].nexthops[j].*`);
+    /// gateways on link and duplicates are the API's to judge.
     pub(super) fn nexthops(
         &self,
         i: usize,
         raw: Vec<RawNexthop>,
         ports: &[PortConfig],
-        addrs: &[(usize, Ipv4Net)],
     ) -> Result<Vec<NexthopConfig>, ConfigError> {
         if raw.is_empty() {
             return Err(self.err(
@@ -43,8 +42,6 @@ impl Builder<'_> {
             ));
         }
         let mut out: Vec<NexthopConfig> = Vec::with_capacity(raw.len());
-        // (gateway, the port it leaves by) of each next hop so far.
-        let mut seen: Vec<(Option<Ipv4Addr>, usize)> = Vec::with_capacity(raw.len());
         for (j, n) in raw.into_iter().enumerate() {
             let key = |field: &str| format!("route[{i}].nexthops[{j}].{field}");
             let port = match &n.port {
@@ -55,24 +52,13 @@ impl Builder<'_> {
                 Some(v) => Some(parse_addr(v).map_err(|m| self.err(key("via"), m))?),
                 None => None,
             };
-            let leaves = match (via, port) {
-                (Some(via), _) => self.check_on_link(&key("via"), via, ports, addrs, port)?,
-                (None, Some(p)) => p,
-                (None, None) => {
-                    return Err(self.err(
-                        format!("route[{i}].nexthops[{j}]"),
-                        "a next hop needs `via` (gateway) or `port` (directly connected)",
-                    ))
-                }
-            };
-            let weight = self.int(&key("weight"), n.weight, 1u16, 1, 256)?;
-            if let Some(k) = seen.iter().position(|&s| s == (via, leaves)) {
+            if via.is_none() && port.is_none() {
                 return Err(self.err(
                     format!("route[{i}].nexthops[{j}]"),
-                    format!("duplicate next hop (same as nexthops[{k}])"),
+                    "a next hop needs `via` (gateway) or `port` (directly connected)",
                 ));
             }
-            seen.push((via, leaves));
+            let weight = self.int(&key("weight"), n.weight, 1u16, 1, 256)?;
             out.push(NexthopConfig { via, port, weight });
         }
         Ok(out)

@@ -1,6 +1,5 @@
 //! `[[route]]`: static routes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -8,8 +7,7 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 
 use super::{
-    nexthops, parse_addr, parse_net, reserved_host, AddressConfig, Builder, ConfigError, Int,
-    NexthopConfig, PortConfig,
+    nexthops, parse_addr, parse_net, Builder, ConfigError, Int, NexthopConfig, PortConfig,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -69,64 +67,15 @@ pub(super) struct RawRoute {
 }
 
 impl Builder<'_> {
-    /// Checks that `via` can be a neighbour on `port` (or on some port when `None`),
-    /// given every (port, address) pair; returns the port whose subnet holds it.
-    pub(super) fn check_on_link(
-        &self,
-        key: &str,
-        via: Ipv4Addr,
-        ports: &[PortConfig],
-        addrs: &[(usize, Ipv4Net)],
-        port: Option<usize>,
-    ) -> Result<usize, ConfigError> {
-        let Some(&(p, net)) = addrs
-            .iter()
-            .filter(|(q, _)| port.map_or(true, |p| p == *q))
-            .filter(|(_, a)| a.contains(&via))
-            .max_by_key(|(_, a)| a.prefix_len())
-        else {
-            return Err(self.err(
-                key,
-                match port {
-                    Some(p) => format!(
-                        "{via} is not on the connected network {} of port {:?}",
-                        ports[p].address.trunc(),
-                        ports[p].name
-                    ),
-                    None => format!("{via} is not on a connected network"),
-                },
-            ));
-        };
-        let port = &ports[p];
-        if addrs.iter().any(|(q, a)| *q == p && a.addr() == via) {
-            return Err(self.err(
-                key,
-                format!("{via} is this router's own address on port {:?}", port.name),
-            ));
-        }
-        if let Some(what) = reserved_host(via, &net) {
-            return Err(self.err(
-                key,
-                format!(
-                    "{via} is the {what} address of the connected network {} of port {:?}",
-                    net.trunc(),
-                    port.name
-                ),
-            ));
-        }
-        Ok(p)
-    }
-
+    /// `[[route]]`: each entry's own form (prefix, type, which keys go together); whether
+    /// its gateways are on link and whether it repeats another route is the API's to
+    /// judge (`config::requests`).
     pub(super) fn routes(
         &self,
         raw: Vec<RawRoute>,
         ports: &[PortConfig],
-        extra: &[AddressConfig],
     ) -> Result<Vec<RouteConfig>, ConfigError> {
-        let addrs = Self::all_addresses(ports, extra);
         let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.len());
-        // (prefix, metric) -> index: a full table has ~10^6 routes, so no linear search.
-        let mut seen: HashMap<(Ipv4Net, u32), Vec<usize>> = HashMap::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
             let key = |field: &str| format!("route[{i}].{field}");
 
@@ -182,7 +131,7 @@ impl Builder<'_> {
                             format!("a {route_type} route must not have `nexthops`"),
                         ));
                     }
-                    self.nexthops(i, raw, ports, &addrs)?
+                    self.nexthops(i, raw, ports)?
                 }
                 None => Vec::new(),
             };
@@ -203,28 +152,7 @@ impl Builder<'_> {
                     }
                 }
             }
-            if let Some(via) = via {
-                self.check_on_link(&key("via"), via, ports, &addrs, port)?;
-            }
-
             let metric = self.int(&key("metric"), r.metric, 0, 0, u32::MAX.into())?;
-            // Routes sharing a prefix and metric are kept in file order (as `ferroute
-            // route append` makes them; the first is used); identical ones are an error.
-            // Candidates by (prefix, metric): a full table has ~10^6 routes.
-            let mut same = seen.get(&(prefix, metric)).into_iter().flatten().copied();
-            if let Some(j) = same.find(|&j| {
-                let q = &routes[j];
-                q.route_type == route_type
-                    && q.via == via
-                    && q.port == port
-                    && q.nexthops == nexthops
-            }) {
-                return Err(self.err(
-                    key("prefix"),
-                    format!("duplicate route {prefix} metric {metric} (same as route[{j}])"),
-                ));
-            }
-            seen.entry((prefix, metric)).or_default().push(i);
             routes.push(RouteConfig {
                 prefix,
                 via,

@@ -110,6 +110,10 @@ impl Rtnl {
                 )))
             }
         };
+        if let Some(gw) = h.gateway {
+            (self.check_gateway_host(gw, port))
+                .map_err(|e| ApiError::inval(format!("nexthop {n}: {}", e.msg)))?;
+        }
         Ok(Member {
             gw: h.gateway,
             port,

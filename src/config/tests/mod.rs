@@ -58,6 +58,20 @@ fn fail(text: &str, key: &str, fragment: &str) -> ConfigError {
     e
 }
 
+/// As [`fail`], for what the API judges: the text parses, and `ferroute check` (the
+/// config applied to a scratch API state) refuses it.
+fn fail_check(text: &str, key: &str, fragment: &str) -> ConfigError {
+    let cfg = ok(text);
+    let e = match crate::daemon::check::check(&cfg) {
+        Ok(()) => panic!("accepted, expected {key}: ...{fragment}...\n---\n{text}"),
+        Err(e) => e,
+    };
+    assert_eq!(e.file, "test.toml", "{e}");
+    assert_eq!(e.key, key, "{e}");
+    assert!(e.message.contains(fragment), "{e:?} lacks {fragment:?}");
+    e
+}
+
 // --- the default, loading, syntax ----------------------------------------------------
 
 #[test]

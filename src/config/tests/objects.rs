@@ -45,14 +45,14 @@ fn route_nexthops() {
         "1..=256",
     );
     fail(&mp(""), "route[0].nexthops", "at least one next hop");
-    fail(
+    fail_check(
         &mp(&format!(
             "{one}, {{ via = \"10.0.1.2\", port = \"port0\" }}"
         )),
         "route[0].nexthops[1]",
         "duplicate next hop (same as nexthops[0])",
     );
-    fail(
+    fail_check(
         &mp(&format!("{one}, {{ via = \"10.0.9.2\" }}")),
         "route[0].nexthops[1].via",
         "10.0.9.2 is not on a connected network",
@@ -167,22 +167,22 @@ fn route_port_must_exist() {
 
 #[test]
 fn route_via_on_connected_network() {
-    fail(
+    fail_check(
         &route("prefix = \"10.9.0.0/16\"\nvia = \"10.0.9.9\""),
         "route[0].via",
         "10.0.9.9 is not on a connected network",
     );
-    fail(
+    fail_check(
         &route("prefix = \"10.9.0.0/16\"\nvia = \"10.0.1.2\"\nport = \"port1\""),
         "route[0].via",
         "10.0.1.2 is not on the connected network 10.0.2.0/24 of port \"port1\"",
     );
-    fail(
+    fail_check(
         &route("prefix = \"10.9.0.0/16\"\nvia = \"10.0.2.1\""),
         "route[0].via",
         "own address",
     );
-    fail(
+    fail_check(
         &route("prefix = \"10.9.0.0/16\"\nvia = \"10.0.2.255\""),
         "route[0].via",
         "broadcast address",
@@ -209,7 +209,7 @@ fn identical_routes_refused_same_prefix_and_metric_kept_in_order() {
              [[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"{via}\"\nmetric = {m}\n"
         ))
     };
-    fail(
+    fail_check(
         &two("10.0.1.2", 0),
         "route[1].prefix",
         "duplicate route 10.9.0.0/16 metric 0 (same as route[0])",
@@ -277,12 +277,12 @@ fn neighbor_on_link_and_port_inferred() {
         "neighbor[0].address",
         "not on a connected network",
     );
-    fail(
+    fail_check(
         &neighbor("address = \"10.0.2.9\"\nmac = \"02:00:00:00:00:02\"\nport = \"port0\""),
         "neighbor[0].address",
         "of port \"port0\"",
     );
-    fail(
+    fail_check(
         &neighbor("address = \"10.0.1.1\"\nmac = \"02:00:00:00:00:02\""),
         "neighbor[0].address",
         "own address",
@@ -300,7 +300,7 @@ fn neighbor_port_address_unique() {
         "[[neighbor]]\naddress = \"10.0.1.2\"\nmac = \"02:00:00:00:00:02\"\n\
          [[neighbor]]\naddress = \"10.0.1.2\"\nmac = \"02:00:00:00:00:03\"\nport = \"port0\"\n",
     );
-    fail(
+    fail_check(
         &text,
         "neighbor[1].address",
         "duplicate static neighbour 10.0.1.2 on port \"port0\" (same as neighbor[0])",

@@ -1,0 +1,79 @@
+//! Neighbour handlers.
+use super::*;
+
+#[test]
+fn neighbour_paths() {
+    let mut t = T::new();
+    let mac = Some([2, 0, 0, 0, 2, 7]);
+    t.ok(RTM_NEWNEIGH, ADD, neigh(P1, "10.0.2.7", mac, NUD_PERMANENT));
+    assert_eq!(
+        t.table
+            .get(NeighKey::new(1, ip("10.0.2.7")))
+            .map(|n| n.state),
+        Some(NeighState::Permanent)
+    );
+    assert_eq!(
+        t.errno(RTM_NEWNEIGH, ADD, neigh(P1, "10.0.2.7", mac, NUD_PERMANENT)),
+        errno::EEXIST
+    );
+    t.ok(
+        RTM_NEWNEIGH,
+        NLM_F_CREATE | NLM_F_REPLACE,
+        neigh(P1, "10.0.2.7", Some([2, 0, 0, 0, 2, 8]), 0),
+    );
+    assert_eq!(
+        t.errno(RTM_NEWNEIGH, NLM_F_REPLACE, neigh(P1, "10.0.2.8", mac, 0)),
+        errno::ENOENT
+    );
+    // Without a port: the one whose subnet holds the address.
+    t.ok(RTM_NEWNEIGH, ADD, neigh(0, "10.0.1.9", mac, NUD_PERMANENT));
+    assert!(t.table.get(NeighKey::new(0, ip("10.0.1.9"))).is_some());
+    for (body, want) in [
+        (neigh(P1, "10.0.1.9", mac, 0), errno::EINVAL), // off the port's subnet
+        (neigh(P1, "10.0.2.1", mac, 0), errno::EINVAL), // our address
+        (neigh(P1, "10.0.2.9", None, 0), errno::EINVAL), // no MAC
+        (
+            neigh(P1, "10.0.2.9", Some([1, 0, 0, 0, 0, 1]), 0),
+            errno::EINVAL,
+        ), // multicast
+        (neigh(P1, "10.0.2.9", mac, NUD_REACHABLE), errno::EOPNOTSUPP),
+        (neigh(9, "10.0.2.9", mac, 0), errno::ENODEV),
+    ] {
+        assert_eq!(t.errno(RTM_NEWNEIGH, ADD, body.clone()), want, "{body:?}");
+    }
+    // A learned entry shows up in the dump with its state.
+    let k = NeighKey::new(1, ip("10.0.2.2"));
+    t.table.on_arp(
+        0,
+        k,
+        MacAddr([2, 0, 0, 0, 2, 2]),
+        ArpKind::Request,
+        &mut t.actions,
+    );
+    let out = t.ok(RTM_GETNEIGH, NLM_F_DUMP, Body::Neigh(NeighMsg::default()));
+    let states: Vec<(Option<Ipv4Addr>, u16)> = out
+        .iter()
+        .filter_map(|m| match &m.body {
+            Body::Neigh(n) => Some((n.dst, n.state)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        states.contains(&(Some(ip("10.0.2.2")), NUD_STALE)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(Some(ip("10.0.2.7")), NUD_PERMANENT)),
+        "{states:?}"
+    );
+    t.ok(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, 0));
+    assert_eq!(
+        t.errno(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, 0)),
+        errno::ENOENT
+    );
+    assert_eq!(
+        t.errno(RTM_DELNEIGH, 0, Body::Neigh(NeighMsg::default())),
+        errno::EINVAL,
+        "no address"
+    );
+}
