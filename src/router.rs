@@ -66,10 +66,10 @@ pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)>
     for (i, r) in cfg.routes.iter().enumerate() {
         let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
         m.rtype = match r.route_type {
-            RouteType::Unicast => RTN_UNICAST,
-            RouteType::Blackhole => RTN_BLACKHOLE,
-            RouteType::Unreachable => RTN_UNREACHABLE,
-            RouteType::Prohibit => RTN_PROHIBIT,
+            RouteType::Unicast => crate::api::RouteType::Unicast,
+            RouteType::Blackhole => crate::api::RouteType::Blackhole,
+            RouteType::Unreachable => crate::api::RouteType::Unreachable,
+            RouteType::Prohibit => crate::api::RouteType::Prohibit,
         };
         m.gateway = r.via;
         m.oif = r.port.map(|p| ifindex(port_ids[p]));
@@ -97,7 +97,7 @@ pub fn config_messages(cfg: &Config, port_ids: &[u16]) -> Vec<(String, Message)>
             create,
             Body::Neigh(NeighMsg {
                 ifindex: ifindex(port_ids[n.port]),
-                state: NUD_PERMANENT,
+                state: Nud::Permanent,
                 dst: Some(n.address),
                 lladdr: Some(n.mac),
                 probes: None,
