@@ -17,10 +17,27 @@ pub struct AddrMsg {
     pub label: Option<String>,
 }
 
+/// `ifaddrmsg` fields (linux/if_addr.h).
+pub(super) mod ifa {
+    use super::Field;
+    pub const FAMILY: usize = 0;
+    pub const PREFIXLEN: usize = 1;
+    /// IFA_F_* flags at 2 are always 0.
+    pub const SCOPE: usize = 3;
+    pub const INDEX: Field = 4..8;
+    pub const LEN: usize = 8;
+}
+
+const _: () = assert!(ifa::INDEX.end == ifa::LEN);
+
 impl AddrMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[AF_INET, self.prefix_len, 0, RT_SCOPE_UNIVERSE]);
-        out.extend_from_slice(&self.ifindex.to_le_bytes());
+        let mut f = Fixed::<{ ifa::LEN }>::zeroed();
+        f.set_u8(ifa::FAMILY, Family::Inet.into());
+        f.set_u8(ifa::PREFIXLEN, self.prefix_len);
+        f.set_u8(ifa::SCOPE, Scope::Universe.into());
+        f.set_u32(ifa::INDEX, self.ifindex);
+        f.emit(out);
         let mut a = Attrs(out);
         if let Some(l) = self.local {
             a.ip(IFA_LOCAL, l);
@@ -32,11 +49,11 @@ impl AddrMsg {
     }
 
     pub(super) fn parse(b: &[u8], h: &Header) -> Result<AddrMsg, ApiError> {
-        let f: [u8; 8] = fixed(b, "ifaddrmsg")?;
-        family(f[0], h.kind == RTM_GETADDR)?;
+        let (f, rest) = Fixed::<{ ifa::LEN }>::read(b, "ifaddrmsg")?;
+        family(f.u8(ifa::FAMILY), h.kind == RTM_GETADDR)?;
         let mut m = AddrMsg {
-            prefix_len: f[1],
-            ifindex: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+            prefix_len: f.u8(ifa::PREFIXLEN),
+            ifindex: f.u32(ifa::INDEX),
             local: None,
             label: None,
         };
@@ -46,7 +63,7 @@ impl AddrMsg {
                 m.prefix_len
             )));
         }
-        for (k, v) in attrs(&b[8..])? {
+        for (k, v) in attrs(rest)? {
             match k {
                 // IFA_LOCAL is the address on point-to-point links; here both are one.
                 IFA_LOCAL | IFA_ADDRESS => m.local = Some(a_ip(k, v)?),

@@ -3,9 +3,6 @@ use super::*;
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
-pub const AF_UNSPEC: u8 = 0;
-pub const AF_INET: u8 = 2;
-
 pub(super) fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
@@ -95,12 +92,13 @@ pub(super) fn fixed<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], Api
 }
 
 pub(super) fn family(f: u8, dump: bool) -> Result<(), ApiError> {
-    if f == AF_INET || (dump && f == AF_UNSPEC) {
+    let f = Family::from(f);
+    if f == Family::Inet || (dump && f == Family::Unspec) {
         Ok(())
     } else {
         Err(ApiError::new(
             errno::EAFNOSUPPORT,
-            format!("address family {f} not supported (IPv4 only)"),
+            format!("address family {} not supported (IPv4 only)", u8::from(f)),
         ))
     }
 }

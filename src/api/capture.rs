@@ -25,31 +25,45 @@ pub struct CaptureReq {
     pub host: Option<Ipv4Addr>,
 }
 
-impl CaptureReq {
-    const LEN: usize = 20;
+/// [`CaptureReq`] fields.
+mod req {
+    use super::Field;
+    pub const PORTS: Field = 0..8;
+    pub const POINTS: usize = 8;
+    pub const PROTO: usize = 9;
+    pub const SNAPLEN: Field = 12..16;
+    pub const HOST: Field = 16..20;
+    pub const LEN: usize = 20;
+}
 
+const _: () = assert!(req::HOST.end == req::LEN);
+
+impl CaptureReq {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.ports.to_le_bytes());
-        out.extend_from_slice(&[self.points, self.proto, 0, 0]);
-        out.extend_from_slice(&self.snaplen.to_le_bytes());
-        out.extend_from_slice(&self.host.unwrap_or(Ipv4Addr::UNSPECIFIED).octets());
+        let mut f = Fixed::<{ req::LEN }>::zeroed();
+        f.set_u64(req::PORTS, self.ports);
+        f.set_u8(req::POINTS, self.points);
+        f.set_u8(req::PROTO, self.proto);
+        f.set_u32(req::SNAPLEN, self.snaplen);
+        f.set_ip(req::HOST, self.host.unwrap_or(Ipv4Addr::UNSPECIFIED));
+        f.emit(out);
     }
 
     pub(super) fn parse(b: &[u8]) -> Result<CaptureReq, ApiError> {
-        let f: [u8; CaptureReq::LEN] = fixed(b, "capture request")?;
-        if b.len() != CaptureReq::LEN {
+        let (f, rest) = Fixed::<{ req::LEN }>::read(b, "capture request")?;
+        if !rest.is_empty() {
             return Err(ApiError::inval(format!(
                 "capture request: expected {} bytes, got {}",
-                CaptureReq::LEN,
+                req::LEN,
                 b.len()
             )));
         }
-        let host = Ipv4Addr::new(f[16], f[17], f[18], f[19]);
+        let host = f.ip(req::HOST);
         Ok(CaptureReq {
-            ports: u64::from_le_bytes(f[0..8].try_into().unwrap_or_default()),
-            points: f[8],
-            proto: f[9],
-            snaplen: u32::from_le_bytes(f[12..16].try_into().unwrap_or_default()),
+            ports: f.u64(req::PORTS),
+            points: f.u8(req::POINTS),
+            proto: f.u8(req::PROTO),
+            snaplen: f.u32(req::SNAPLEN),
             host: (!host.is_unspecified()).then_some(host),
         })
     }
@@ -68,15 +82,28 @@ pub struct CapturePkt {
     pub reason: Option<String>,
 }
 
-impl CapturePkt {
-    const LEN: usize = 24;
+/// [`CapturePkt`] fields, then the frame.
+mod pkt {
+    use super::Field;
+    pub const IFINDEX: Field = 0..4;
+    pub const POINT: usize = 4;
+    pub const TS_NS: Field = 8..16;
+    pub const ORIG_LEN: Field = 16..20;
+    pub const CAP_LEN: Field = 20..24;
+    pub const LEN: usize = 24;
+}
 
+const _: () = assert!(pkt::CAP_LEN.end == pkt::LEN);
+
+impl CapturePkt {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.ifindex.to_le_bytes());
-        out.extend_from_slice(&[self.point, 0, 0, 0]);
-        out.extend_from_slice(&self.ts_ns.to_le_bytes());
-        out.extend_from_slice(&self.orig_len.to_le_bytes());
-        out.extend_from_slice(&(self.data.len() as u32).to_le_bytes());
+        let mut f = Fixed::<{ pkt::LEN }>::zeroed();
+        f.set_u32(pkt::IFINDEX, self.ifindex);
+        f.set_u8(pkt::POINT, self.point);
+        f.set_u64(pkt::TS_NS, self.ts_ns);
+        f.set_u32(pkt::ORIG_LEN, self.orig_len);
+        f.set_u32(pkt::CAP_LEN, self.data.len() as u32);
+        f.emit(out);
         out.extend_from_slice(&self.data);
         out.resize(align4(out.len()), 0);
         if let Some(r) = &self.reason {
@@ -85,14 +112,13 @@ impl CapturePkt {
     }
 
     pub(super) fn parse(b: &[u8]) -> Result<CapturePkt, ApiError> {
-        let f: [u8; CapturePkt::LEN] = fixed(b, "captured packet")?;
-        let le32 = |at: usize| u32::from_le_bytes(f[at..at + 4].try_into().unwrap_or_default());
-        let cap = le32(20) as usize;
-        let data = b
-            .get(CapturePkt::LEN..CapturePkt::LEN + cap)
+        let (f, after) = Fixed::<{ pkt::LEN }>::read(b, "captured packet")?;
+        let cap = f.u32(pkt::CAP_LEN) as usize;
+        let data = after
+            .get(..cap)
             .ok_or_else(|| ApiError::inval(format!("captured packet: {cap} octets do not fit")))?;
         let mut reason = None;
-        let rest = b.get(align4(CapturePkt::LEN + cap)..).unwrap_or(&[]);
+        let rest = b.get(align4(pkt::LEN + cap)..).unwrap_or(&[]);
         for (k, v) in attrs(rest)? {
             match k {
                 FRA_CAPTURE_REASON => reason = Some(a_str(k, v)?),
@@ -100,10 +126,10 @@ impl CapturePkt {
             }
         }
         Ok(CapturePkt {
-            ifindex: le32(0),
-            point: f[4],
-            ts_ns: u64::from_le_bytes(f[8..16].try_into().unwrap_or_default()),
-            orig_len: le32(16),
+            ifindex: f.u32(pkt::IFINDEX),
+            point: f.u8(pkt::POINT),
+            ts_ns: f.u64(pkt::TS_NS),
+            orig_len: f.u32(pkt::ORIG_LEN),
             data: data.to_vec(),
             reason,
         })
@@ -118,20 +144,30 @@ pub struct CaptureEnd {
     pub missed: u64,
 }
 
+/// [`CaptureEnd`] fields.
+mod end {
+    use super::Field;
+    pub const CAPTURED: Field = 0..8;
+    pub const MISSED: Field = 8..16;
+    pub const LEN: usize = 16;
+}
+
 impl CaptureEnd {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.captured.to_le_bytes());
-        out.extend_from_slice(&self.missed.to_le_bytes());
+        let mut f = Fixed::<{ end::LEN }>::zeroed();
+        f.set_u64(end::CAPTURED, self.captured);
+        f.set_u64(end::MISSED, self.missed);
+        f.emit(out);
     }
 
     pub(super) fn parse(b: &[u8]) -> Result<CaptureEnd, ApiError> {
-        let f: [u8; 16] = fixed(b, "capture end")?;
-        if b.len() != 16 {
+        let (f, rest) = Fixed::<{ end::LEN }>::read(b, "capture end")?;
+        if !rest.is_empty() {
             return Err(ApiError::inval("capture end: expected 16 bytes"));
         }
         Ok(CaptureEnd {
-            captured: u64::from_le_bytes(f[0..8].try_into().unwrap_or_default()),
-            missed: u64::from_le_bytes(f[8..16].try_into().unwrap_or_default()),
+            captured: f.u64(end::CAPTURED),
+            missed: f.u64(end::MISSED),
         })
     }
 }

@@ -1,4 +1,6 @@
-//! The message header (`nlmsghdr`), message types and flags.
+//! The message header (`nlmsghdr`), message types and flags, and the view of fixed
+//! headers every message body starts with.
+use super::ApiError;
 
 /// Header length (Linux `NLMSG_HDRLEN`).
 pub const HDR_LEN: usize = 16;
@@ -77,9 +79,12 @@ pub struct Header {
     pub pid: u32,
 }
 
+/// A byte range of a fixed header.
+pub(super) type Field = core::ops::Range<usize>;
+
 /// `nlmsghdr` field ranges (the style of `src/wire`): where each header field sits.
 pub(super) mod hdr {
-    pub type Field = core::ops::Range<usize>;
+    use super::Field;
     pub const LEN: Field = 0..4;
     pub const KIND: Field = 4..6;
     pub const FLAGS: Field = 6..8;
@@ -87,34 +92,112 @@ pub(super) mod hdr {
     pub const PID: Field = 12..16;
 }
 
-pub(super) fn le_u32(b: &[u8], f: hdr::Field) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(f)?.try_into().ok()?))
-}
+const _: () = assert!(hdr::PID.end == HDR_LEN);
 
-pub(super) fn le_u16(b: &[u8], f: hdr::Field) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(f)?.try_into().ok()?))
+/// A view of a fixed header of `N` bytes (`nlmsghdr`, `rtmsg`, `ndmsg`, ...) whose
+/// fields are the ranges of that header's `mod`: read from a message (its length
+/// checked once), or filled in and emitted. Each header's module asserts that its
+/// fields end within `N`; an accessor outside would read 0 and write nothing, never
+/// panic.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fixed<const N: usize>([u8; N]);
+
+impl<const N: usize> Fixed<N> {
+    pub(super) fn zeroed() -> Self {
+        Fixed([0; N])
+    }
+
+    /// The header at the start of `b` and the bytes after it (the attributes).
+    pub(super) fn read<'a>(b: &'a [u8], what: &str) -> Result<(Self, &'a [u8]), ApiError> {
+        match (b.get(..N).and_then(|h| h.try_into().ok()), b.get(N..)) {
+            (Some(h), Some(rest)) => Ok((Fixed(h), rest)),
+            _ => Err(ApiError::inval(format!(
+                "truncated {what} ({} of {N} bytes)",
+                b.len()
+            ))),
+        }
+    }
+
+    fn get<const W: usize>(&self, f: Field) -> [u8; W] {
+        self.0
+            .get(f)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; W])
+    }
+
+    fn set(&mut self, f: Field, v: &[u8]) {
+        if let Some(d) = self.0.get_mut(f) {
+            if d.len() == v.len() {
+                d.copy_from_slice(v);
+            }
+        }
+    }
+
+    pub(super) fn u8(&self, at: usize) -> u8 {
+        self.0.get(at).copied().unwrap_or(0)
+    }
+    pub(super) fn u16(&self, f: Field) -> u16 {
+        u16::from_le_bytes(self.get(f))
+    }
+    pub(super) fn u32(&self, f: Field) -> u32 {
+        u32::from_le_bytes(self.get(f))
+    }
+    pub(super) fn u64(&self, f: Field) -> u64 {
+        u64::from_le_bytes(self.get(f))
+    }
+    pub(super) fn ip(&self, f: Field) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(self.get::<4>(f))
+    }
+
+    pub(super) fn set_u8(&mut self, at: usize, v: u8) {
+        if let Some(d) = self.0.get_mut(at) {
+            *d = v;
+        }
+    }
+    pub(super) fn set_u16(&mut self, f: Field, v: u16) {
+        self.set(f, &v.to_le_bytes());
+    }
+    pub(super) fn set_u32(&mut self, f: Field, v: u32) {
+        self.set(f, &v.to_le_bytes());
+    }
+    pub(super) fn set_u64(&mut self, f: Field, v: u64) {
+        self.set(f, &v.to_le_bytes());
+    }
+    pub(super) fn set_ip(&mut self, f: Field, v: std::net::Ipv4Addr) {
+        self.set(f, &v.octets());
+    }
+
+    /// The bytes of field `f` (a nested header).
+    pub(super) fn bytes(&self, f: Field) -> &[u8] {
+        self.0.get(f).unwrap_or(&[])
+    }
+
+    pub(super) fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
 }
 
 impl Header {
     /// The header at the start of `b`, or None if `b` is shorter than [`HDR_LEN`].
     pub fn parse(b: &[u8]) -> Option<Header> {
+        let (h, _) = Fixed::<HDR_LEN>::read(b, "nlmsghdr").ok()?;
         Some(Header {
-            len: le_u32(b, hdr::LEN)?,
-            kind: le_u16(b, hdr::KIND)?,
-            flags: le_u16(b, hdr::FLAGS)?,
-            seq: le_u32(b, hdr::SEQ)?,
-            pid: le_u32(b, hdr::PID)?,
+            len: h.u32(hdr::LEN),
+            kind: h.u16(hdr::KIND),
+            flags: h.u16(hdr::FLAGS),
+            seq: h.u32(hdr::SEQ),
+            pid: h.u32(hdr::PID),
         })
     }
 
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        let mut h = [0u8; HDR_LEN];
-        h[hdr::LEN].copy_from_slice(&self.len.to_le_bytes());
-        h[hdr::KIND].copy_from_slice(&self.kind.to_le_bytes());
-        h[hdr::FLAGS].copy_from_slice(&self.flags.to_le_bytes());
-        h[hdr::SEQ].copy_from_slice(&self.seq.to_le_bytes());
-        h[hdr::PID].copy_from_slice(&self.pid.to_le_bytes());
-        out.extend_from_slice(&h);
+        let mut h = Fixed::<HDR_LEN>::zeroed();
+        h.set_u32(hdr::LEN, self.len);
+        h.set_u16(hdr::KIND, self.kind);
+        h.set_u16(hdr::FLAGS, self.flags);
+        h.set_u32(hdr::SEQ, self.seq);
+        h.set_u32(hdr::PID, self.pid);
+        h.emit(out);
     }
 
     /// True for a GET request with NLM_F_DUMP.

@@ -24,13 +24,31 @@ pub struct LinkMsg {
     pub mac: Option<MacAddr>,
 }
 
+/// `ifinfomsg` fields (linux/rtnetlink.h).
+pub(super) mod ifi {
+    use super::Field;
+    pub const FAMILY: usize = 0;
+    pub const TYPE: Field = 2..4;
+    pub const INDEX: Field = 4..8;
+    pub const FLAGS: Field = 8..12;
+    pub const CHANGE: Field = 12..16;
+    pub const LEN: usize = 16;
+}
+
+const _: () = assert!(ifi::CHANGE.end == ifi::LEN);
+
+/// `ifi_type` of every port (linux/if_arp.h ARPHRD_ETHER).
+const ARPHRD_ETHER: u16 = 1;
+
 impl LinkMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[AF_UNSPEC, 0]);
-        out.extend_from_slice(&1u16.to_le_bytes()); // ARPHRD_ETHER
-        out.extend_from_slice(&self.ifindex.to_le_bytes());
-        out.extend_from_slice(&self.flags.to_le_bytes());
-        out.extend_from_slice(&self.change.to_le_bytes());
+        let mut f = Fixed::<{ ifi::LEN }>::zeroed();
+        f.set_u8(ifi::FAMILY, Family::Unspec.into());
+        f.set_u16(ifi::TYPE, ARPHRD_ETHER);
+        f.set_u32(ifi::INDEX, self.ifindex);
+        f.set_u32(ifi::FLAGS, self.flags);
+        f.set_u32(ifi::CHANGE, self.change);
+        f.emit(out);
         let mut a = Attrs(out);
         if let Some(n) = &self.name {
             a.str(IFLA_IFNAME, n);
@@ -44,15 +62,14 @@ impl LinkMsg {
     }
 
     pub(super) fn parse(b: &[u8]) -> Result<LinkMsg, ApiError> {
-        let f: [u8; 16] = fixed(b, "ifinfomsg")?;
-        let u = |i: usize| u32::from_le_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+        let (f, rest) = Fixed::<{ ifi::LEN }>::read(b, "ifinfomsg")?;
         let mut m = LinkMsg {
-            ifindex: u(4),
-            flags: u(8),
-            change: u(12),
+            ifindex: f.u32(ifi::INDEX),
+            flags: f.u32(ifi::FLAGS),
+            change: f.u32(ifi::CHANGE),
             ..LinkMsg::default()
         };
-        for (k, v) in attrs(&b[16..])? {
+        for (k, v) in attrs(rest)? {
             match k {
                 IFLA_IFNAME => m.name = Some(a_str(k, v)?),
                 IFLA_MTU => m.mtu = Some(a_u32(k, v)?),

@@ -7,6 +7,15 @@ pub const FRA_TEXT: u16 = 1;
 /// The readable message of an error (Linux NLMSGERR_ATTR_MSG, extended ack).
 pub const NLMSGERR_ATTR_MSG: u16 = 1;
 
+/// `struct nlmsgerr` fields (linux/netlink.h): the negative errno, then the header of
+/// the request answered; the extended ack's attributes follow.
+mod err {
+    use super::{Field, HDR_LEN};
+    pub const ERROR: Field = 0..4;
+    pub const REQ: Field = 4..4 + HDR_LEN;
+    pub const LEN: usize = 4 + HDR_LEN;
+}
+
 /// The typed body of a message; which one a type carries is fixed by the type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -177,17 +186,17 @@ impl Message {
     pub(super) fn body(h: &Header, b: &[u8]) -> Result<Body, ApiError> {
         Ok(match h.kind {
             NLMSG_ERROR => {
-                let e: [u8; 4] = fixed(b, "nlmsgerr")?;
-                let req =
-                    Header::parse(&b[4..]).ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
+                let (e, rest) = Fixed::<{ err::LEN }>::read(b, "nlmsgerr")?;
+                let req = Header::parse(e.bytes(err::REQ))
+                    .ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
                 let mut msg = String::new();
-                for (k, v) in attrs(&b[4 + HDR_LEN..])? {
+                for (k, v) in attrs(rest)? {
                     if k == NLMSGERR_ATTR_MSG {
                         msg = a_str(k, v)?;
                     }
                 }
                 Body::Error {
-                    errno: i32::from_le_bytes(e).wrapping_neg(),
+                    errno: (e.u32(err::ERROR) as i32).wrapping_neg(),
                     req,
                     msg,
                 }

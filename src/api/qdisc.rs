@@ -38,13 +38,26 @@ pub struct QdiscMsg {
     pub tbf: Option<TbfSpec>,
 }
 
+/// `tcmsg` fields (linux/rtnetlink.h); `tcm_info` at 16..20 is always 0.
+pub(super) mod tcm {
+    use super::Field;
+    pub const FAMILY: usize = 0;
+    pub const IFINDEX: Field = 4..8;
+    pub const HANDLE: Field = 8..12;
+    pub const PARENT: Field = 12..16;
+    pub const LEN: usize = 20;
+}
+
+const _: () = assert!(tcm::PARENT.end < tcm::LEN);
+
 impl QdiscMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[AF_UNSPEC, 0, 0, 0]);
-        out.extend_from_slice(&self.ifindex.to_le_bytes());
-        out.extend_from_slice(&self.handle.to_le_bytes());
-        out.extend_from_slice(&self.parent.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        let mut f = Fixed::<{ tcm::LEN }>::zeroed();
+        f.set_u8(tcm::FAMILY, Family::Unspec.into());
+        f.set_u32(tcm::IFINDEX, self.ifindex);
+        f.set_u32(tcm::HANDLE, self.handle);
+        f.set_u32(tcm::PARENT, self.parent);
+        f.emit(out);
         let mut a = Attrs(out);
         if let Some(k) = &self.kind {
             a.str(TCA_KIND, k);
@@ -65,15 +78,14 @@ impl QdiscMsg {
     }
 
     pub(super) fn parse(b: &[u8]) -> Result<QdiscMsg, ApiError> {
-        let f: [u8; 20] = fixed(b, "tcmsg")?;
-        let u = |i: usize| u32::from_le_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+        let (f, rest) = Fixed::<{ tcm::LEN }>::read(b, "tcmsg")?;
         let mut m = QdiscMsg {
-            ifindex: u(4),
-            handle: u(8),
-            parent: u(12),
+            ifindex: f.u32(tcm::IFINDEX),
+            handle: f.u32(tcm::HANDLE),
+            parent: f.u32(tcm::PARENT),
             ..QdiscMsg::default()
         };
-        for (k, v) in attrs(&b[20..])? {
+        for (k, v) in attrs(rest)? {
             match k {
                 TCA_KIND => m.kind = Some(a_str(k, v)?),
                 TCA_OPTIONS => {

@@ -191,7 +191,7 @@ mod tests {
         let route = RouteMsg::new(Ipv4Addr::new(10, 1, 0, 0), 16);
         let neigh = NeighMsg {
             ifindex: 1,
-            state: NUD_PERMANENT,
+            state: Nud::Permanent,
             dst: Some(Ipv4Addr::new(10, 0, 0, 2)),
             ..NeighMsg::default()
         };

@@ -1,23 +1,10 @@
 //! Routes: `rtmsg` + RTA_* attributes, and RTA_MULTIPATH.
 use super::attr::*;
 use super::*;
+use crate::fib::Proto;
 use std::net::Ipv4Addr;
 
-// Route types (RTN_*), protocols (RTPROT_*), scopes.
-pub const RTN_UNSPEC: u8 = 0;
-pub const RTN_UNICAST: u8 = 1;
-pub const RTN_LOCAL: u8 = 2;
-pub const RTN_BROADCAST: u8 = 3;
-pub const RTN_BLACKHOLE: u8 = 6;
-pub const RTN_UNREACHABLE: u8 = 7;
-pub const RTN_PROHIBIT: u8 = 8;
-pub const RTPROT_UNSPEC: u8 = 0;
-pub const RTPROT_KERNEL: u8 = 2;
-pub const RTPROT_STATIC: u8 = 4;
-pub const RT_SCOPE_UNIVERSE: u8 = 0;
-pub const RT_SCOPE_LINK: u8 = 253;
-pub const RT_SCOPE_HOST: u8 = 254;
-pub const RT_TABLE_MAIN: u8 = 254;
+// Route attributes.
 pub const RTA_DST: u16 = 1;
 pub const RTA_OIF: u16 = 4;
 pub const RTA_GATEWAY: u16 = 5;
@@ -31,10 +18,12 @@ pub const RTA_MULTIPATH: u16 = 9;
 pub struct RouteMsg {
     pub dst: Ipv4Addr,
     pub dst_len: u8,
-    pub protocol: u8,
-    pub scope: u8,
-    /// RTN_*; RTN_UNSPEC in a delete matches any type.
-    pub rtype: u8,
+    /// `Other(0)` (RTPROT_UNSPEC) in a delete matches any protocol, in an add means
+    /// `Static`.
+    pub protocol: Proto,
+    pub scope: Scope,
+    /// `Unspec` in a delete matches any type.
+    pub rtype: RouteType,
     pub gateway: Option<Ipv4Addr>,
     pub oif: Option<u32>,
     pub metric: Option<u32>,
@@ -60,9 +49,9 @@ impl RouteMsg {
         RouteMsg {
             dst,
             dst_len,
-            protocol: RTPROT_STATIC,
-            scope: RT_SCOPE_UNIVERSE,
-            rtype: RTN_UNICAST,
+            protocol: Proto::Static,
+            scope: Scope::Universe,
+            rtype: RouteType::Unicast,
             gateway: None,
             oif: None,
             metric: None,
@@ -72,29 +61,31 @@ impl RouteMsg {
     }
 }
 
-/// `rtmsg` field offsets (linux/rtnetlink.h), one byte each.
+/// `rtmsg` fields (linux/rtnetlink.h), one byte each.
 pub(super) mod rtm {
     pub const FAMILY: usize = 0;
     pub const DST_LEN: usize = 1;
     pub const SRC_LEN: usize = 2;
+    /// TOS at 3 is always 0.
     pub const TABLE: usize = 4;
     pub const PROTOCOL: usize = 5;
     pub const SCOPE: usize = 6;
     pub const TYPE: usize = 7;
-    /// Bytes of the fixed part (TOS at 3 is always 0).
     pub const LEN: usize = 8;
 }
 
+const _: () = assert!(rtm::TYPE < rtm::LEN);
+
 impl RouteMsg {
     pub(super) fn emit(&self, out: &mut Vec<u8>) {
-        let mut f = [0u8; rtm::LEN];
-        f[rtm::FAMILY] = AF_INET;
-        f[rtm::DST_LEN] = self.dst_len;
-        f[rtm::TABLE] = RT_TABLE_MAIN;
-        f[rtm::PROTOCOL] = self.protocol;
-        f[rtm::SCOPE] = self.scope;
-        f[rtm::TYPE] = self.rtype;
-        out.extend_from_slice(&f);
+        let mut f = Fixed::<{ rtm::LEN }>::zeroed();
+        f.set_u8(rtm::FAMILY, Family::Inet.into());
+        f.set_u8(rtm::DST_LEN, self.dst_len);
+        f.set_u8(rtm::TABLE, Table::Main.into());
+        f.set_u8(rtm::PROTOCOL, self.protocol.num());
+        f.set_u8(rtm::SCOPE, self.scope.into());
+        f.set_u8(rtm::TYPE, self.rtype.into());
+        f.emit(out);
         let mut a = Attrs(out);
         if self.dst_len > 0 || self.dst != Ipv4Addr::UNSPECIFIED {
             a.ip(RTA_DST, self.dst);
@@ -117,10 +108,10 @@ impl RouteMsg {
     }
 
     pub(super) fn parse(b: &[u8], h: &Header) -> Result<RouteMsg, ApiError> {
-        let f: [u8; rtm::LEN] = fixed(b, "rtmsg")?;
+        let (f, rest) = Fixed::<{ rtm::LEN }>::read(b, "rtmsg")?;
         let dump = h.kind == RTM_GETROUTE && h.is_dump();
-        family(f[rtm::FAMILY], dump)?;
-        if f[rtm::SRC_LEN] != 0 {
+        family(f.u8(rtm::FAMILY), dump)?;
+        if f.u8(rtm::SRC_LEN) != 0 {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
                 "source-specific routes are not supported",
@@ -128,32 +119,23 @@ impl RouteMsg {
         }
         let mut r = RouteMsg {
             dst: Ipv4Addr::UNSPECIFIED,
-            dst_len: f[rtm::DST_LEN],
-            protocol: f[rtm::PROTOCOL],
-            scope: f[rtm::SCOPE],
-            rtype: f[rtm::TYPE],
+            dst_len: f.u8(rtm::DST_LEN),
+            protocol: Proto::from_num(f.u8(rtm::PROTOCOL)),
+            scope: f.u8(rtm::SCOPE).into(),
+            rtype: f.u8(rtm::TYPE).into(),
             gateway: None,
             oif: None,
             metric: None,
             prefsrc: None,
             multipath: Vec::new(),
         };
-        if !matches!(
-            r.rtype,
-            RTN_UNSPEC
-                | RTN_UNICAST
-                | RTN_LOCAL
-                | RTN_BROADCAST
-                | RTN_BLACKHOLE
-                | RTN_UNREACHABLE
-                | RTN_PROHIBIT
-        ) {
+        if let RouteType::Other(n) = r.rtype {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
-                format!("route type {} not supported", r.rtype),
+                format!("route type {n} not supported"),
             ));
         }
-        for (k, v) in attrs(&b[8..])? {
+        for (k, v) in attrs(rest)? {
             match k {
                 RTA_DST => r.dst = a_ip(k, v)?,
                 RTA_GATEWAY => r.gateway = Some(a_ip(k, v)?),
@@ -169,10 +151,18 @@ impl RouteMsg {
     }
 }
 
-/// `struct rtnexthop` (linux/rtnetlink.h): 8 bytes, then the next hop's attributes.
+/// `struct rtnexthop` fields (linux/rtnetlink.h), then the next hop's attributes.
 pub(super) mod rtnh {
+    use super::Field;
+    pub const LEN_FIELD: Field = 0..2;
+    pub const FLAGS: usize = 2;
+    /// Weight - 1.
+    pub const HOPS: usize = 3;
+    pub const IFINDEX: Field = 4..8;
     pub const LEN: usize = 8;
 }
+
+const _: () = assert!(rtnh::IFINDEX.end == rtnh::LEN);
 
 /// The value of RTA_MULTIPATH: each next hop as `rtnexthop` + RTA_GATEWAY, 4-aligned
 /// (RTNH_ALIGN). The weight goes as `hops` = weight - 1 (a weight outside 1..=256, which
@@ -181,10 +171,11 @@ pub(super) fn emit_multipath(hops: &[RtNexthop]) -> Vec<u8> {
     let mut v = Vec::with_capacity(hops.len() * 16);
     for h in hops {
         let len = rtnh::LEN + if h.gateway.is_some() { 8 } else { 0 };
-        v.extend_from_slice(&(len as u16).to_le_bytes());
-        v.push(0); // flags
-        v.push(h.weight.wrapping_sub(1) as u8);
-        v.extend_from_slice(&h.oif.unwrap_or(0).to_le_bytes());
+        let mut f = Fixed::<{ rtnh::LEN }>::zeroed();
+        f.set_u16(rtnh::LEN_FIELD, len as u16);
+        f.set_u8(rtnh::HOPS, h.weight.wrapping_sub(1) as u8);
+        f.set_u32(rtnh::IFINDEX, h.oif.unwrap_or(0));
+        f.emit(&mut v);
         if let Some(g) = h.gateway {
             Attrs(&mut v).ip(RTA_GATEWAY, g);
         }
@@ -199,31 +190,31 @@ pub(super) fn parse_multipath(mut b: &[u8]) -> Result<Vec<RtNexthop>, ApiError> 
     }
     let mut out = Vec::new();
     while !b.is_empty() {
-        let f: [u8; rtnh::LEN] = fixed(b, "rtnexthop")?;
-        let len = usize::from(u16::from_le_bytes([f[0], f[1]]));
-        if len < rtnh::LEN || len > b.len() {
+        let (f, _) = Fixed::<{ rtnh::LEN }>::read(b, "rtnexthop")?;
+        let len = usize::from(f.u16(rtnh::LEN_FIELD));
+        let Some(hop_attrs) = b.get(rtnh::LEN..len) else {
             return Err(ApiError::inval(format!(
                 "multipath next hop {}: length {len} does not fit RTA_MULTIPATH",
                 out.len() + 1
             )));
-        }
-        if f[2] != 0 {
+        };
+        if f.u8(rtnh::FLAGS) != 0 {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
                 format!(
                     "multipath next hop {}: flags {:#x} not supported",
                     out.len() + 1,
-                    f[2]
+                    f.u8(rtnh::FLAGS)
                 ),
             ));
         }
-        let ifindex = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+        let ifindex = f.u32(rtnh::IFINDEX);
         let mut hop = RtNexthop {
             gateway: None,
             oif: (ifindex != 0).then_some(ifindex),
-            weight: u16::from(f[3]) + 1,
+            weight: u16::from(f.u8(rtnh::HOPS)) + 1,
         };
-        for (k, v) in attrs(&b[rtnh::LEN..len])? {
+        for (k, v) in attrs(hop_attrs)? {
             match k {
                 RTA_GATEWAY => hop.gateway = Some(a_ip(k, v)?),
                 _ => return Err(unknown_attr("multipath next hop", k)),

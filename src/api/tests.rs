@@ -1,5 +1,6 @@
 //! Round trips and strict decoding of every message.
 use super::*;
+use crate::fib::Proto;
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
@@ -31,9 +32,9 @@ fn every_message() -> Vec<Message> {
     let route = RouteMsg {
         dst: ip("10.9.0.0"),
         dst_len: 16,
-        protocol: RTPROT_STATIC,
-        scope: RT_SCOPE_UNIVERSE,
-        rtype: RTN_UNICAST,
+        protocol: Proto::Static,
+        scope: Scope::Universe,
+        rtype: RouteType::Unicast,
         gateway: Some(ip("10.0.2.2")),
         oif: Some(2),
         metric: Some(7),
@@ -55,7 +56,7 @@ fn every_message() -> Vec<Message> {
             NLM_F_REQUEST,
             2,
             Body::Route(RouteMsg {
-                rtype: RTN_BLACKHOLE,
+                rtype: RouteType::Blackhole,
                 gateway: None,
                 oif: None,
                 prefsrc: None,
@@ -96,7 +97,7 @@ fn every_message() -> Vec<Message> {
             4,
             Body::Neigh(NeighMsg {
                 ifindex: 2,
-                state: NUD_PERMANENT,
+                state: Nud::Permanent,
                 dst: Some(ip("10.0.2.7")),
                 lladdr: Some(MacAddr([2, 0, 0, 0, 2, 7])),
                 probes: Some(3),

@@ -70,10 +70,10 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
     for (i, r) in cfg.routes.iter().enumerate() {
         let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
         m.rtype = match r.route_type {
-            RouteType::Unicast => RTN_UNICAST,
-            RouteType::Blackhole => RTN_BLACKHOLE,
-            RouteType::Unreachable => RTN_UNREACHABLE,
-            RouteType::Prohibit => RTN_PROHIBIT,
+            RouteType::Unicast => crate::api::RouteType::Unicast,
+            RouteType::Blackhole => crate::api::RouteType::Blackhole,
+            RouteType::Unreachable => crate::api::RouteType::Unreachable,
+            RouteType::Prohibit => crate::api::RouteType::Prohibit,
         };
         m.gateway = r.via;
         m.oif = r.port.map(index);
@@ -90,7 +90,7 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
     for (i, n) in cfg.neighbors.iter().enumerate() {
         let m = NeighMsg {
             ifindex: index(n.port),
-            state: NUD_PERMANENT,
+            state: crate::api::Nud::Permanent,
             dst: Some(n.address),
             lladdr: Some(n.mac),
             probes: None,
@@ -226,6 +226,13 @@ fn neigh_refusal(
 ) -> (String, Option<String>) {
     if e.msg.contains("MAC") || e.msg.contains("lladdr") {
         return (format!("{key}.mac"), None);
+    }
+    // The API names the port as the wire pins it (`of port0`); the file's reader gets
+    // the port's config name quoted.
+    if e.msg.contains("is not on a connected network of ") {
+        let ip = n.dst.map_or_else(String::new, |d| d.to_string());
+        let context = format!("{ip} is not on a connected network of port {port:?}");
+        return (format!("{key}.address"), Some(context));
     }
     let context = (e.errno == errno::EEXIST)
         .then(|| {

@@ -308,11 +308,11 @@ struct RouteFilter {
     /// (kind, prefix): exact (`PREFIX`, `exact P`), root (subnets of P), match (P's
     /// supernets).
     prefix: Option<(&'static str, ipnet::Ipv4Net)>,
-    proto: Option<u8>,
+    proto: Option<Proto>,
     oif: Option<u32>,
     via: Option<Ipv4Addr>,
-    rtype: Option<u8>,
-    scope: Option<u8>,
+    rtype: Option<RouteType>,
+    scope: Option<Scope>,
 }
 
 impl RouteFilter {
@@ -353,20 +353,15 @@ impl RouteFilter {
     }
 }
 
-fn proto_num(v: &str) -> Result<u8, CliError> {
-    Proto::parse_num(v).ok_or_else(|| usage(format!("invalid protocol \"{v}\"")))
+fn proto_num(v: &str) -> Result<Proto, CliError> {
+    Proto::parse_num(v)
+        .map(Proto::from_num)
+        .ok_or_else(|| usage(format!("invalid protocol \"{v}\"")))
 }
 
-fn rtype_num(v: &str) -> Option<u8> {
-    Some(match v {
-        "unicast" => RTN_UNICAST,
-        "local" => RTN_LOCAL,
-        "broadcast" => RTN_BROADCAST,
-        "blackhole" => RTN_BLACKHOLE,
-        "unreachable" => RTN_UNREACHABLE,
-        "prohibit" => RTN_PROHIBIT,
-        _ => return None,
-    })
+/// A route type by name (`unspec` is no type to ask for).
+fn rtype_num(v: &str) -> Option<RouteType> {
+    RouteType::from_name(v).filter(|t| *t != RouteType::Unspec)
 }
 
 /// uid of this process, as `ip route get` reports the asker's.
@@ -564,10 +559,10 @@ impl Session {
     fn parse_route(&mut self, args: &[&str], del: bool) -> Result<RouteMsg, CliError> {
         let mut it = args.iter().copied().peekable();
         let rtype = match it.peek().copied() {
-            Some("unicast") => Some(RTN_UNICAST),
-            Some("blackhole") => Some(RTN_BLACKHOLE),
-            Some("unreachable") => Some(RTN_UNREACHABLE),
-            Some("prohibit") => Some(RTN_PROHIBIT),
+            Some("unicast") => Some(RouteType::Unicast),
+            Some("blackhole") => Some(RouteType::Blackhole),
+            Some("unreachable") => Some(RouteType::Unreachable),
+            Some("prohibit") => Some(RouteType::Prohibit),
             _ => None,
         };
         if rtype.is_some() {
@@ -576,9 +571,13 @@ impl Session {
         let p = it.next().ok_or_else(|| usage("missing prefix"))?;
         let (dst, len) = parse_prefix(p)?;
         let mut r = RouteMsg::new(dst, len);
-        r.rtype = rtype.unwrap_or(if del { RTN_UNSPEC } else { RTN_UNICAST });
+        r.rtype = rtype.unwrap_or(if del {
+            RouteType::Unspec
+        } else {
+            RouteType::Unicast
+        });
         if del {
-            r.protocol = RTPROT_UNSPEC;
+            r.protocol = Proto::Other(0);
         }
         while let Some(w) = it.next() {
             let mut val = || {
@@ -685,10 +684,9 @@ impl Session {
                 "scope" => {
                     let v = val()?;
                     f.scope = Some(match v {
-                        "global" | "universe" => RT_SCOPE_UNIVERSE,
-                        "link" => RT_SCOPE_LINK,
-                        "host" => RT_SCOPE_HOST,
-                        _ => return Err(usage(format!("invalid scope \"{v}\""))),
+                        "universe" => Scope::Universe,
+                        v => Scope::from_name(v)
+                            .ok_or_else(|| usage(format!("invalid scope \"{v}\"")))?,
                     });
                 }
                 "root" => prefix("root", val()?)?,
@@ -808,11 +806,11 @@ impl Session {
     fn route_line(&mut self, r: &RouteMsg, table: Table) -> String {
         let dst = prefix_text(r.dst, r.dst_len);
         let mut s = match r.rtype {
-            RTN_LOCAL => format!("local {dst}"),
-            RTN_BROADCAST => format!("broadcast {dst}"),
-            RTN_BLACKHOLE => format!("blackhole {dst}"),
-            RTN_UNREACHABLE => format!("unreachable {dst}"),
-            RTN_PROHIBIT => format!("prohibit {dst}"),
+            RouteType::Local => format!("local {dst}"),
+            RouteType::Broadcast => format!("broadcast {dst}"),
+            RouteType::Blackhole => format!("blackhole {dst}"),
+            RouteType::Unreachable => format!("unreachable {dst}"),
+            RouteType::Prohibit => format!("prohibit {dst}"),
             _ => dst,
         };
         if let Some(g) = r.gateway {
@@ -828,8 +826,8 @@ impl Session {
             let _ = write!(s, " proto {name}");
         }
         match r.scope {
-            RT_SCOPE_LINK => s.push_str(" scope link"),
-            RT_SCOPE_HOST => s.push_str(" scope host"),
+            Scope::Link => s.push_str(" scope link"),
+            Scope::Host => s.push_str(" scope host"),
             _ => {}
         }
         if let Some(src) = r.prefsrc {
@@ -929,9 +927,9 @@ impl Session {
         let mut n = NeighMsg {
             dst: Some(ip),
             state: if kind == RTM_NEWNEIGH {
-                NUD_PERMANENT
+                Nud::Permanent
             } else {
-                0
+                Nud::None
             },
             ..NeighMsg::default()
         };
@@ -948,13 +946,12 @@ impl Session {
                 }
                 "dev" => n.ifindex = self.ifindex(v)?,
                 "nud" => {
-                    n.state = match v {
-                        "permanent" => NUD_PERMANENT,
-                        "noarp" => NUD_NOARP,
-                        "reachable" => NUD_REACHABLE,
-                        "stale" => NUD_STALE,
-                        _ => return Err(usage(format!("invalid nud state \"{v}\""))),
-                    }
+                    // The states a static entry may be given (ip-neighbour(8)).
+                    n.state = Nud::from_name(v)
+                        .filter(|s| {
+                            matches!(s, Nud::Permanent | Nud::Noarp | Nud::Reachable | Nud::Stale)
+                        })
+                        .ok_or_else(|| usage(format!("invalid nud state \"{v}\"")))?;
                 }
                 other => return Err(usage(format!("unknown neigh argument \"{other}\""))),
             }

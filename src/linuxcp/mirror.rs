@@ -11,7 +11,8 @@
 use super::config::MirrorConfig;
 use super::stats::LinuxCpStats;
 use crate::api::client::{ClientError, Conn};
-use crate::api::*;
+use crate::api::{self, *};
+use crate::fib::Proto;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };
@@ -41,13 +42,13 @@ pub fn convert(
     // RTA_TABLE, when present, overrides the 8-bit header field (ids above 255).
     let mut table = u32::from(h.table);
     let mut r = RouteMsg::new(Ipv4Addr::UNSPECIFIED, h.destination_prefix_length);
-    r.protocol = u8::from(h.protocol);
-    r.scope = u8::from(h.scope);
+    r.protocol = Proto::from_num(u8::from(h.protocol));
+    r.scope = Scope::from(u8::from(h.scope));
     r.rtype = match h.kind {
-        RouteType::Unicast => RTN_UNICAST,
-        RouteType::BlackHole => RTN_BLACKHOLE,
-        RouteType::Unreachable => RTN_UNREACHABLE,
-        RouteType::Prohibit => RTN_PROHIBIT,
+        RouteType::Unicast => api::RouteType::Unicast,
+        RouteType::BlackHole => api::RouteType::Blackhole,
+        RouteType::Unreachable => api::RouteType::Unreachable,
+        RouteType::Prohibit => api::RouteType::Prohibit,
         // Local, broadcast, multicast, throw, nat...: not forwarding state.
         _ => return None,
     };
@@ -78,11 +79,11 @@ pub fn convert(
             _ => {}
         }
     }
-    if !cfg.wants(table, r.protocol) {
+    if !cfg.wants(table, r.protocol.num()) {
         return None;
     }
     // A unicast route must leave through a twin.
-    if r.rtype == RTN_UNICAST && r.oif.is_none() && r.multipath.is_empty() {
+    if r.rtype == api::RouteType::Unicast && r.oif.is_none() && r.multipath.is_empty() {
         return None;
     }
     Some(r)
@@ -236,7 +237,7 @@ impl Mirror {
                         },
                         r.dst,
                         r.dst_len,
-                        r.protocol
+                        r.protocol.num()
                     );
                 }
                 Err(e) => return Err(e),
@@ -280,7 +281,7 @@ mod tests {
         let r = convert(&kernel_route("10.9.0.0", 16, 12, 254, 7), &cfg, &ifmap).unwrap();
         assert_eq!((r.dst, r.dst_len), ("10.9.0.0".parse().unwrap(), 16));
         assert_eq!(r.gateway, Some("10.0.2.2".parse().unwrap()));
-        assert_eq!((r.oif, r.metric, r.protocol), (Some(2), Some(32), 12));
+        assert_eq!((r.oif, r.metric, r.protocol.num()), (Some(2), Some(32), 12));
     }
 
     #[test]
@@ -341,6 +342,9 @@ mod tests {
         bh.header.kind = RouteType::BlackHole;
         bh.attributes
             .retain(|a| matches!(a, RouteAttribute::Destination(_)));
-        assert_eq!(convert(&bh, &cfg, &ifmap).unwrap().rtype, RTN_BLACKHOLE);
+        assert_eq!(
+            convert(&bh, &cfg, &ifmap).unwrap().rtype,
+            api::RouteType::Blackhole
+        );
     }
 }

@@ -27,7 +27,7 @@ impl Rtnl {
         let (key, port) = self.neigh_key(n)?;
         if !port.addrs.iter().any(|a| a.contains(&key.ip)) {
             return Err(ApiError::inval(format!(
-                "{} is not on a connected network of port {:?}",
+                "{} is not on a connected network of {}",
                 key.ip, port.name
             )));
         }
@@ -37,7 +37,7 @@ impl Rtnl {
                 key.ip
             )));
         }
-        if !matches!(n.state, 0 | NUD_PERMANENT | NUD_NOARP) {
+        if !matches!(n.state, Nud::None | Nud::Permanent | Nud::Noarp) {
             return Err(ApiError::new(
                 errno::EOPNOTSUPP,
                 "only permanent (static) neighbours can be added",
@@ -116,14 +116,14 @@ impl Rtnl {
 }
 
 /// NUD_* of a neighbour state.
-pub fn nud(s: NeighState) -> u16 {
+pub fn nud(s: NeighState) -> Nud {
     match s {
-        NeighState::Incomplete => NUD_INCOMPLETE,
-        NeighState::Reachable => NUD_REACHABLE,
-        NeighState::Stale => NUD_STALE,
-        NeighState::Delay => NUD_DELAY,
-        NeighState::Probe => NUD_PROBE,
-        NeighState::Failed => NUD_FAILED,
-        NeighState::Permanent => NUD_PERMANENT,
+        NeighState::Incomplete => Nud::Incomplete,
+        NeighState::Reachable => Nud::Reachable,
+        NeighState::Stale => Nud::Stale,
+        NeighState::Delay => Nud::Delay,
+        NeighState::Probe => Nud::Probe,
+        NeighState::Failed => Nud::Failed,
+        NeighState::Permanent => Nud::Permanent,
     }
 }

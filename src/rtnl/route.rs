@@ -40,7 +40,7 @@ impl Rtnl {
             None => None,
         };
         let target = match r.rtype {
-            RTN_UNICAST | RTN_UNSPEC if !r.multipath.is_empty() => {
+            RouteType::Unicast | RouteType::Unspec if !r.multipath.is_empty() => {
                 if r.gateway.is_some() || r.oif.is_some() {
                     return Err(ApiError::inval(
                         "a multipath route names its gateways and devices in its next hops \
@@ -49,7 +49,7 @@ impl Rtnl {
                 }
                 self.multipath_target(&r.multipath)?
             }
-            RTN_UNICAST | RTN_UNSPEC => {
+            RouteType::Unicast | RouteType::Unspec => {
                 match (r.gateway, out_port) {
                     (Some(gw), Some(p)) => {
                         if !p.addrs.iter().any(|a| a.contains(&gw)) {
@@ -87,15 +87,15 @@ impl Rtnl {
                     }
                 }
             }
-            RTN_BLACKHOLE | RTN_UNREACHABLE | RTN_PROHIBIT => {
+            RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit => {
                 if r.gateway.is_some() || r.oif.is_some() || !r.multipath.is_empty() {
                     return Err(ApiError::inval(
                         "blackhole, unreachable and prohibit routes take no gateway or device",
                     ));
                 }
                 match r.rtype {
-                    RTN_BLACKHOLE => RouteTarget::Blackhole,
-                    RTN_UNREACHABLE => RouteTarget::Unreachable,
+                    RouteType::Blackhole => RouteTarget::Blackhole,
+                    RouteType::Unreachable => RouteTarget::Unreachable,
                     _ => RouteTarget::Prohibit,
                 }
             }
@@ -125,8 +125,8 @@ impl Rtnl {
             target,
             metric: r.metric.unwrap_or(0),
             proto: match r.protocol {
-                RTPROT_UNSPEC => Proto::Static,
-                n => Proto::from_num(n),
+                Proto::Other(0) => Proto::Static,
+                p => p,
             },
         })
     }
@@ -185,10 +185,10 @@ impl Rtnl {
                 .position(|x| {
                     let (t, gw, p) = route_parts(x);
                     r.metric.map_or(true, |m| m == x.metric)
-                        && (r.rtype == RTN_UNSPEC || r.rtype == t)
+                        && (r.rtype == RouteType::Unspec || r.rtype == t)
                         && r.gateway.map_or(true, |g| gw == Some(g))
                         && port.map_or(true, |o| p == Some(o))
-                        && (r.protocol == RTPROT_UNSPEC || r.protocol == x.proto.num())
+                        && (r.protocol == Proto::Other(0) || r.protocol == x.proto)
                         && (r.multipath.is_empty()
                             || multipath::multipath_of(x)
                                 .iter()
@@ -204,9 +204,9 @@ impl Rtnl {
     pub(super) fn route_msg(&self, r: &Route) -> RouteMsg {
         let (rtype, gateway, port) = route_parts(r);
         let scope = match r.target {
-            RouteTarget::Local { .. } => RT_SCOPE_HOST,
-            RouteTarget::Connected { .. } | RouteTarget::Broadcast { .. } => RT_SCOPE_LINK,
-            _ => RT_SCOPE_UNIVERSE,
+            RouteTarget::Local { .. } => Scope::Host,
+            RouteTarget::Connected { .. } | RouteTarget::Broadcast { .. } => Scope::Link,
+            _ => Scope::Universe,
         };
         let prefsrc = match (r.proto, port) {
             (Proto::Kernel, Some(p)) => self.port_state(p).and_then(|ps| {
@@ -220,7 +220,7 @@ impl Rtnl {
         RouteMsg {
             dst: r.prefix.network(),
             dst_len: r.prefix.prefix_len(),
-            protocol: r.proto.num(),
+            protocol: r.proto,
             scope,
             rtype,
             gateway,
@@ -272,13 +272,13 @@ impl Rtnl {
             .pick(fib.lookup(d), hash)
             .ok_or_else(|| ApiError::new(errno::ENETUNREACH, "network is unreachable"))?;
         let (rtype, gateway, port) = match nh {
-            NextHop::Local { port } => (RTN_LOCAL, None, Some(port)),
-            NextHop::Broadcast { port } => (RTN_BROADCAST, None, Some(port)),
-            NextHop::Connected { port } => (RTN_UNICAST, None, Some(port)),
-            NextHop::Gateway { port, gw } => (RTN_UNICAST, Some(gw), Some(port)),
-            NextHop::Blackhole => (RTN_BLACKHOLE, None, None),
-            NextHop::Unreachable => (RTN_UNREACHABLE, None, None),
-            NextHop::Prohibit => (RTN_PROHIBIT, None, None),
+            NextHop::Local { port } => (RouteType::Local, None, Some(port)),
+            NextHop::Broadcast { port } => (RouteType::Broadcast, None, Some(port)),
+            NextHop::Connected { port } => (RouteType::Unicast, None, Some(port)),
+            NextHop::Gateway { port, gw } => (RouteType::Unicast, Some(gw), Some(port)),
+            NextHop::Blackhole => (RouteType::Blackhole, None, None),
+            NextHop::Unreachable => (RouteType::Unreachable, None, None),
+            NextHop::Prohibit => (RouteType::Prohibit, None, None),
             NextHop::Group { .. } => {
                 return Err(ApiError::new(errno::ENETUNREACH, "network is unreachable"))
             }
@@ -294,8 +294,8 @@ impl Rtnl {
         let reply = RouteMsg {
             dst: r.dst,
             dst_len: 32,
-            protocol: RTPROT_UNSPEC,
-            scope: RT_SCOPE_UNIVERSE,
+            protocol: Proto::Other(0),
+            scope: Scope::Universe,
             rtype,
             gateway,
             oif: port.map(ifindex),
@@ -308,17 +308,17 @@ impl Rtnl {
     }
 }
 
-/// (RTN type, gateway, port) of a route.
-fn route_parts(r: &Route) -> (u8, Option<Ipv4Addr>, Option<u16>) {
+/// (type, gateway, port) of a route.
+fn route_parts(r: &Route) -> (RouteType, Option<Ipv4Addr>, Option<u16>) {
     match r.target {
-        RouteTarget::Local { port } => (RTN_LOCAL, None, Some(port)),
-        RouteTarget::Broadcast { port } => (RTN_BROADCAST, None, Some(port)),
-        RouteTarget::Connected { port } => (RTN_UNICAST, None, Some(port)),
-        RouteTarget::Gateway { gw, port } => (RTN_UNICAST, Some(gw), port),
-        RouteTarget::Blackhole => (RTN_BLACKHOLE, None, None),
-        RouteTarget::Unreachable => (RTN_UNREACHABLE, None, None),
-        RouteTarget::Prohibit => (RTN_PROHIBIT, None, None),
-        RouteTarget::Multipath(_) => (RTN_UNICAST, None, None),
+        RouteTarget::Local { port } => (RouteType::Local, None, Some(port)),
+        RouteTarget::Broadcast { port } => (RouteType::Broadcast, None, Some(port)),
+        RouteTarget::Connected { port } => (RouteType::Unicast, None, Some(port)),
+        RouteTarget::Gateway { gw, port } => (RouteType::Unicast, Some(gw), port),
+        RouteTarget::Blackhole => (RouteType::Blackhole, None, None),
+        RouteTarget::Unreachable => (RouteType::Unreachable, None, None),
+        RouteTarget::Prohibit => (RouteType::Prohibit, None, None),
+        RouteTarget::Multipath(_) => (RouteType::Unicast, None, None),
     }
 }
 

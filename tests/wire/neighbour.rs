@@ -1,7 +1,7 @@
 //! RTM_NEWNEIGH / RTM_DELNEIGH / RTM_GETNEIGH (`ndmsg` + NDA_*).
 use super::*;
 
-fn neigh(ifindex: u32, dst: &str, mac: Option<[u8; 6]>, state: u16) -> Body {
+fn neigh(ifindex: u32, dst: &str, mac: Option<[u8; 6]>, state: Nud) -> Body {
     Body::Neigh(NeighMsg {
         ifindex,
         state,
@@ -21,7 +21,7 @@ fn neighbour_add_permanent() {
             RTM_NEWNEIGH,
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
             1,
-            neigh(P0, "10.0.1.2", Some(MAC), NUD_PERMANENT),
+            neigh(P0, "10.0.1.2", Some(MAC), Nud::Permanent),
         ),
         "30000000 1c000506 01000000 00000000 \
          02000000 01000000 80000001 08000100 \
@@ -40,7 +40,7 @@ fn neighbour_off_link_is_refused() {
             RTM_NEWNEIGH,
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
             2,
-            neigh(P0, "10.7.0.2", Some(MAC), NUD_PERMANENT),
+            neigh(P0, "10.7.0.2", Some(MAC), Nud::Permanent),
         ),
         "30000000 1c000506 02000000 00000000 \
          02000000 01000000 80000001 08000100 \
@@ -57,7 +57,7 @@ fn neighbour_off_link_is_refused() {
 #[test]
 fn neighbour_get_and_dump() {
     let mut api = Api::new();
-    let add = neigh(P1, "10.0.2.5", Some(MAC), NUD_PERMANENT);
+    let add = neigh(P1, "10.0.2.5", Some(MAC), Nud::Permanent);
     let m = Message::new(
         RTM_NEWNEIGH,
         NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
@@ -67,7 +67,7 @@ fn neighbour_get_and_dump() {
     api.raw(&m.to_bytes());
     api.exchange(
         "neighbour get 10.0.2.5 dev port1",
-        (RTM_GETNEIGH, 0, 2, neigh(P1, "10.0.2.5", None, 0)),
+        (RTM_GETNEIGH, 0, 2, neigh(P1, "10.0.2.5", None, Nud::None)),
         "24000000 1e000100 02000000 00000000 \
          02000000 02000000 00000001 08000100 \
          0a000205",
@@ -94,7 +94,12 @@ fn neighbour_get_and_dump() {
     );
     api.exchange(
         "neighbour del 10.0.2.5 dev port1",
-        (RTM_DELNEIGH, NLM_F_ACK, 4, neigh(P1, "10.0.2.5", None, 0)),
+        (
+            RTM_DELNEIGH,
+            NLM_F_ACK,
+            4,
+            neigh(P1, "10.0.2.5", None, Nud::None),
+        ),
         "24000000 1d000500 04000000 00000000 \
          02000000 02000000 00000001 08000100 \
          0a000205",

@@ -54,7 +54,7 @@ fn route_add_every_attribute() {
 #[test]
 fn route_add_blackhole() {
     let mut r = RouteMsg::new(ip("192.0.2.0"), 24);
-    r.rtype = RTN_BLACKHOLE;
+    r.rtype = RouteType::Blackhole;
     Api::new().exchange(
         "route add blackhole 192.0.2.0/24",
         (

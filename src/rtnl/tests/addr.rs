@@ -7,7 +7,7 @@ fn addresses_bring_their_routes() {
     assert_eq!(t.lookup("10.0.1.1"), Some(NextHop::Local { port: 0 }));
     assert_eq!(t.lookup("10.0.2.9"), Some(NextHop::Connected { port: 1 }));
     assert_eq!(t.lookup("10.0.2.255"), Some(NextHop::Broadcast { port: 1 }));
-    let shown: Vec<(u8, Ipv4Addr, u8)> = t
+    let shown: Vec<(RouteType, Ipv4Addr, u8)> = t
         .routes()
         .iter()
         .map(|r| (r.rtype, r.dst, r.dst_len))
@@ -15,12 +15,12 @@ fn addresses_bring_their_routes() {
     assert_eq!(
         shown,
         [
-            (RTN_UNICAST, ip("10.0.1.0"), 24),
-            (RTN_LOCAL, ip("10.0.1.1"), 32),
-            (RTN_BROADCAST, ip("10.0.1.255"), 32),
-            (RTN_UNICAST, ip("10.0.2.0"), 24),
-            (RTN_LOCAL, ip("10.0.2.1"), 32),
-            (RTN_BROADCAST, ip("10.0.2.255"), 32),
+            (RouteType::Unicast, ip("10.0.1.0"), 24),
+            (RouteType::Local, ip("10.0.1.1"), 32),
+            (RouteType::Broadcast, ip("10.0.1.255"), 32),
+            (RouteType::Unicast, ip("10.0.2.0"), 24),
+            (RouteType::Local, ip("10.0.2.1"), 32),
+            (RouteType::Broadcast, ip("10.0.2.255"), 32),
         ]
     );
     // The connected route names its source address, as `ip route` shows `src`.
@@ -73,7 +73,7 @@ fn address_add_and_delete_paths() {
     t.ok(
         RTM_NEWNEIGH,
         ADD,
-        neigh(P0, "10.0.3.2", Some([2, 0, 0, 0, 3, 2]), NUD_PERMANENT),
+        neigh(P0, "10.0.3.2", Some([2, 0, 0, 0, 3, 2]), Nud::Permanent),
     );
     let ports = t.rtnl.shared.ports.load();
     assert!(

@@ -141,7 +141,11 @@ fn config_dump_reloaded_reproduces_the_state() {
         NLM_F_CREATE | NLM_F_APPEND,
         route("10.77.0.0/16", Some("10.0.1.3"), None, Some(7)),
     );
-    t.ok(RTM_NEWROUTE, ADD, typed("10.78.0.0/16", RTN_PROHIBIT));
+    t.ok(
+        RTM_NEWROUTE,
+        ADD,
+        typed("10.78.0.0/16", RouteType::Prohibit),
+    );
     t.ok(
         RTM_NEWROUTE,
         ADD,
@@ -158,7 +162,7 @@ fn config_dump_reloaded_reproduces_the_state() {
     t.ok(
         RTM_NEWNEIGH,
         ADD,
-        neigh(P0, "10.0.3.5", Some([2, 0, 0, 0, 3, 5]), NUD_PERMANENT),
+        neigh(P0, "10.0.3.5", Some([2, 0, 0, 0, 3, 5]), Nud::Permanent),
     );
     t.ok(RTM_NEWLINK, 0, link(P0, None, Some(1400)));
     t.ok(

@@ -146,7 +146,7 @@ fn route(p: &str, via: Option<&str>, oif: Option<u32>, metric: Option<u32>) -> B
     Body::Route(r)
 }
 
-fn typed(p: &str, rtype: u8) -> Body {
+fn typed(p: &str, rtype: RouteType) -> Body {
     let n = net(p);
     let mut r = RouteMsg::new(n.network(), n.prefix_len());
     r.rtype = rtype;
@@ -156,8 +156,8 @@ fn typed(p: &str, rtype: u8) -> Body {
 fn del(p: &str) -> Body {
     let n = net(p);
     let mut r = RouteMsg::new(n.network(), n.prefix_len());
-    r.rtype = RTN_UNSPEC;
-    r.protocol = RTPROT_UNSPEC;
+    r.rtype = RouteType::Unspec;
+    r.protocol = Proto::Other(0);
     Body::Route(r)
 }
 
@@ -170,7 +170,7 @@ fn addr(ifindex: u32, a: &str, len: u8) -> Body {
     })
 }
 
-fn neigh(ifindex: u32, a: &str, mac: Option<[u8; 6]>, state: u16) -> Body {
+fn neigh(ifindex: u32, a: &str, mac: Option<[u8; 6]>, state: Nud) -> Body {
     Body::Neigh(NeighMsg {
         ifindex,
         state,

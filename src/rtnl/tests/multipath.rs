@@ -184,21 +184,21 @@ fn a_daemons_protocol_is_kept_and_matched_by_delete() {
     let mut t = T::new();
     let mut bird = route("10.9.0.0/16", Some("10.0.2.2"), None, Some(32));
     if let Body::Route(r) = &mut bird {
-        r.protocol = 12; // RTPROT_BIRD
+        r.protocol = Proto::from_num(12); // RTPROT_BIRD
     }
     t.ok(RTM_NEWROUTE, ADD, bird.clone());
     let listed = t.routes();
     let r = listed.iter().find(|r| r.dst_len == 16).expect("listed");
-    assert_eq!(r.protocol, 12, "proto bird survives the RIB");
+    assert_eq!(r.protocol.num(), 12, "proto bird survives the RIB");
     // A delete naming another protocol does not take it.
     let mut other = del("10.9.0.0/16");
     if let Body::Route(r) = &mut other {
-        r.protocol = 11;
+        r.protocol = Proto::from_num(11);
     }
     assert_eq!(t.errno(RTM_DELROUTE, 0, other), errno::ESRCH);
     let mut same = del("10.9.0.0/16");
     if let Body::Route(r) = &mut same {
-        r.protocol = 12;
+        r.protocol = Proto::from_num(12);
     }
     t.ok(RTM_DELROUTE, 0, same);
     assert_eq!(t.lookup("10.9.1.1"), None);

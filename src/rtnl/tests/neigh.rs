@@ -5,7 +5,11 @@ use super::*;
 fn neighbour_paths() {
     let mut t = T::new();
     let mac = Some([2, 0, 0, 0, 2, 7]);
-    t.ok(RTM_NEWNEIGH, ADD, neigh(P1, "10.0.2.7", mac, NUD_PERMANENT));
+    t.ok(
+        RTM_NEWNEIGH,
+        ADD,
+        neigh(P1, "10.0.2.7", mac, Nud::Permanent),
+    );
     assert_eq!(
         t.table
             .get(NeighKey::new(1, ip("10.0.2.7")))
@@ -13,31 +17,42 @@ fn neighbour_paths() {
         Some(NeighState::Permanent)
     );
     assert_eq!(
-        t.errno(RTM_NEWNEIGH, ADD, neigh(P1, "10.0.2.7", mac, NUD_PERMANENT)),
+        t.errno(
+            RTM_NEWNEIGH,
+            ADD,
+            neigh(P1, "10.0.2.7", mac, Nud::Permanent)
+        ),
         errno::EEXIST
     );
     t.ok(
         RTM_NEWNEIGH,
         NLM_F_CREATE | NLM_F_REPLACE,
-        neigh(P1, "10.0.2.7", Some([2, 0, 0, 0, 2, 8]), 0),
+        neigh(P1, "10.0.2.7", Some([2, 0, 0, 0, 2, 8]), Nud::None),
     );
     assert_eq!(
-        t.errno(RTM_NEWNEIGH, NLM_F_REPLACE, neigh(P1, "10.0.2.8", mac, 0)),
+        t.errno(
+            RTM_NEWNEIGH,
+            NLM_F_REPLACE,
+            neigh(P1, "10.0.2.8", mac, Nud::None)
+        ),
         errno::ENOENT
     );
     // Without a port: the one whose subnet holds the address.
-    t.ok(RTM_NEWNEIGH, ADD, neigh(0, "10.0.1.9", mac, NUD_PERMANENT));
+    t.ok(RTM_NEWNEIGH, ADD, neigh(0, "10.0.1.9", mac, Nud::Permanent));
     assert!(t.table.get(NeighKey::new(0, ip("10.0.1.9"))).is_some());
     for (body, want) in [
-        (neigh(P1, "10.0.1.9", mac, 0), errno::EINVAL), // off the port's subnet
-        (neigh(P1, "10.0.2.1", mac, 0), errno::EINVAL), // our address
-        (neigh(P1, "10.0.2.9", None, 0), errno::EINVAL), // no MAC
+        (neigh(P1, "10.0.1.9", mac, Nud::None), errno::EINVAL), // off the port's subnet
+        (neigh(P1, "10.0.2.1", mac, Nud::None), errno::EINVAL), // our address
+        (neigh(P1, "10.0.2.9", None, Nud::None), errno::EINVAL), // no MAC
         (
-            neigh(P1, "10.0.2.9", Some([1, 0, 0, 0, 0, 1]), 0),
+            neigh(P1, "10.0.2.9", Some([1, 0, 0, 0, 0, 1]), Nud::None),
             errno::EINVAL,
         ), // multicast
-        (neigh(P1, "10.0.2.9", mac, NUD_REACHABLE), errno::EOPNOTSUPP),
-        (neigh(9, "10.0.2.9", mac, 0), errno::ENODEV),
+        (
+            neigh(P1, "10.0.2.9", mac, Nud::Reachable),
+            errno::EOPNOTSUPP,
+        ),
+        (neigh(9, "10.0.2.9", mac, Nud::None), errno::ENODEV),
     ] {
         assert_eq!(t.errno(RTM_NEWNEIGH, ADD, body.clone()), want, "{body:?}");
     }
@@ -51,7 +66,7 @@ fn neighbour_paths() {
         &mut t.actions,
     );
     let out = t.ok(RTM_GETNEIGH, NLM_F_DUMP, Body::Neigh(NeighMsg::default()));
-    let states: Vec<(Option<Ipv4Addr>, u16)> = out
+    let states: Vec<(Option<Ipv4Addr>, Nud)> = out
         .iter()
         .filter_map(|m| match &m.body {
             Body::Neigh(n) => Some((n.dst, n.state)),
@@ -59,16 +74,16 @@ fn neighbour_paths() {
         })
         .collect();
     assert!(
-        states.contains(&(Some(ip("10.0.2.2")), NUD_STALE)),
+        states.contains(&(Some(ip("10.0.2.2")), Nud::Stale)),
         "{states:?}"
     );
     assert!(
-        states.contains(&(Some(ip("10.0.2.7")), NUD_PERMANENT)),
+        states.contains(&(Some(ip("10.0.2.7")), Nud::Permanent)),
         "{states:?}"
     );
-    t.ok(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, 0));
+    t.ok(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, Nud::None));
     assert_eq!(
-        t.errno(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, 0)),
+        t.errno(RTM_DELNEIGH, 0, neigh(P1, "10.0.2.7", None, Nud::None)),
         errno::ENOENT
     );
     assert_eq!(

@@ -130,12 +130,12 @@ fn route_checks_like_fib_check_nh() {
         // Unicast with neither gateway nor port.
         (route("10.9.0.0/16", None, None, None), errno::EINVAL),
         // Local routes follow addresses.
-        (typed("10.9.9.9/32", RTN_LOCAL), errno::EOPNOTSUPP),
+        (typed("10.9.9.9/32", RouteType::Local), errno::EOPNOTSUPP),
     ];
     for (body, want) in cases {
         assert_eq!(t.errno(RTM_NEWROUTE, ADD, body.clone()), want, "{body:?}");
     }
-    let mut b = typed("10.9.0.0/16", RTN_BLACKHOLE);
+    let mut b = typed("10.9.0.0/16", RouteType::Blackhole);
     if let Body::Route(r) = &mut b {
         r.gateway = Some(ip("10.0.2.2"));
     }
@@ -149,9 +149,21 @@ fn route_checks_like_fib_check_nh() {
 #[test]
 fn blackhole_unreachable_prohibit_and_device_routes() {
     let mut t = T::new();
-    t.ok(RTM_NEWROUTE, ADD, typed("10.61.0.0/16", RTN_BLACKHOLE));
-    t.ok(RTM_NEWROUTE, ADD, typed("10.62.0.0/16", RTN_UNREACHABLE));
-    t.ok(RTM_NEWROUTE, ADD, typed("10.63.0.0/16", RTN_PROHIBIT));
+    t.ok(
+        RTM_NEWROUTE,
+        ADD,
+        typed("10.61.0.0/16", RouteType::Blackhole),
+    );
+    t.ok(
+        RTM_NEWROUTE,
+        ADD,
+        typed("10.62.0.0/16", RouteType::Unreachable),
+    );
+    t.ok(
+        RTM_NEWROUTE,
+        ADD,
+        typed("10.63.0.0/16", RouteType::Prohibit),
+    );
     t.ok(
         RTM_NEWROUTE,
         ADD,
@@ -164,7 +176,7 @@ fn blackhole_unreachable_prohibit_and_device_routes() {
     // Delete by type: the wrong type does not match.
     let mut d = del("10.61.0.0/16");
     if let Body::Route(r) = &mut d {
-        r.rtype = RTN_PROHIBIT;
+        r.rtype = RouteType::Prohibit;
     }
     assert_eq!(t.errno(RTM_DELROUTE, 0, d), errno::ESRCH);
 }
@@ -200,7 +212,7 @@ fn route_get_is_the_workers_longest_match() {
     let r = get(&mut t, "10.9.2.7").unwrap();
     assert_eq!((r.gateway, r.oif), (Some(ip("10.0.2.2")), Some(P1)));
     let r = get(&mut t, "10.0.1.1").unwrap();
-    assert_eq!(r.rtype, RTN_LOCAL);
+    assert_eq!(r.rtype, RouteType::Local);
     assert_eq!(
         get(&mut t, "172.16.0.1").unwrap_err().errno,
         errno::ENETUNREACH

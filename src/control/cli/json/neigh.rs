@@ -13,32 +13,20 @@ pub struct Neigh {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<u32>,
     /// The NUD state bits by name, as a list.
-    pub state: Vec<&'static str>,
+    pub state: Vec<String>,
 }
 
-pub fn nud_name(s: u16) -> &'static str {
-    match s {
-        NUD_INCOMPLETE => "INCOMPLETE",
-        NUD_REACHABLE => "REACHABLE",
-        NUD_STALE => "STALE",
-        NUD_DELAY => "DELAY",
-        NUD_PROBE => "PROBE",
-        NUD_FAILED => "FAILED",
-        NUD_NOARP => "NOARP",
-        NUD_PERMANENT => "PERMANENT",
-        _ => "NONE",
-    }
-}
-
-/// The state's bits by name, in bit order (ip prints every bit set).
-pub fn nud_names(s: u16) -> Vec<&'static str> {
-    let v: Vec<&'static str> = (0..8)
+/// The state's bits by name in capitals, in bit order (ip prints every bit set).
+pub fn nud_names(s: Nud) -> Vec<String> {
+    let bits = u16::from(s);
+    let v: Vec<String> = (0..16)
         .map(|b| 1u16 << b)
-        .filter(|bit| s & bit != 0)
-        .map(nud_name)
+        .filter(|bit| bits & bit != 0)
+        .filter_map(|bit| Nud::from(bit).name())
+        .map(str::to_uppercase)
         .collect();
     if v.is_empty() {
-        vec!["NONE"]
+        vec!["NONE".into()]
     } else {
         v
     }
@@ -66,7 +54,7 @@ mod tests {
     fn as_ip_prints_them() {
         let n = NeighMsg {
             ifindex: 2,
-            state: NUD_PERMANENT,
+            state: Nud::Permanent,
             dst: Some(Ipv4Addr::new(10, 0, 2, 7)),
             lladdr: Some(MacAddr([2, 0, 0, 0, 2, 7])),
             probes: Some(0),
@@ -76,7 +64,7 @@ mod tests {
             r#"{"dst":"10.0.2.7","dev":"port1","lladdr":"02:00:00:00:02:07","state":["PERMANENT"]}"#
         );
         let inc = NeighMsg {
-            state: NUD_INCOMPLETE,
+            state: Nud::Incomplete,
             lladdr: None,
             ..n
         };

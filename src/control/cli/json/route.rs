@@ -27,7 +27,7 @@ impl Table {
     /// The table a route is in.
     pub fn of(r: &RouteMsg) -> Table {
         match r.rtype {
-            RTN_LOCAL | RTN_BROADCAST => Table::Local,
+            RouteType::Local | RouteType::Broadcast => Table::Local,
             _ => Table::Main,
         }
     }
@@ -98,32 +98,29 @@ impl Nexthop {
     }
 }
 
-pub fn rtype_name(t: u8) -> &'static str {
+/// The type as ip prints it; an unspecified or unknown one shows as unicast.
+pub fn rtype_name(t: RouteType) -> &'static str {
     match t {
-        RTN_LOCAL => "local",
-        RTN_BROADCAST => "broadcast",
-        RTN_BLACKHOLE => "blackhole",
-        RTN_UNREACHABLE => "unreachable",
-        RTN_PROHIBIT => "prohibit",
-        _ => "unicast",
+        RouteType::Unspec | RouteType::Other(_) => "unicast",
+        t => t.name().unwrap_or("unicast"),
     }
 }
 
 /// The protocol as `ip route` prints it: its name, else its number; nothing for `boot`
 /// (3) and unspec (0), which iproute2 leaves out.
-pub fn proto_name(p: u8) -> Option<String> {
-    match p {
+pub fn proto_name(p: Proto) -> Option<String> {
+    match p.num() {
         0 | 3 => None,
         p => Some(Proto::name_of(p).map_or_else(|| p.to_string(), str::to_string)),
     }
 }
 
-pub fn scope_name(s: u8) -> Option<&'static str> {
+/// The scope as ip prints it: nothing for global, `site` for a number without a name.
+pub fn scope_name(s: Scope) -> Option<&'static str> {
     match s {
-        RT_SCOPE_LINK => Some("link"),
-        RT_SCOPE_HOST => Some("host"),
-        RT_SCOPE_UNIVERSE => None,
-        _ => Some("site"),
+        Scope::Universe => None,
+        Scope::Other(_) => Some("site"),
+        s => s.name(),
     }
 }
 
@@ -140,7 +137,7 @@ impl Route {
     /// A route of a listing of `table`; `dev` names the oif.
     pub fn listed(r: &RouteMsg, table: Table, dev: Option<String>) -> Route {
         Route {
-            rtype: (r.rtype != RTN_UNICAST).then(|| rtype_name(r.rtype)),
+            rtype: (r.rtype != RouteType::Unicast).then(|| rtype_name(r.rtype)),
             dst: prefix_text(r.dst, r.dst_len),
             gateway: r.gateway.map(|g| g.to_string()),
             dev,
@@ -159,7 +156,7 @@ impl Route {
     /// The answer of `route get` (ip prints no protocol, scope or table for it).
     pub fn got(r: &RouteMsg, dev: Option<String>, uid: u32) -> Route {
         Route {
-            rtype: (r.rtype != RTN_UNICAST).then(|| rtype_name(r.rtype)),
+            rtype: (r.rtype != RouteType::Unicast).then(|| rtype_name(r.rtype)),
             dst: prefix_text(r.dst, r.dst_len),
             gateway: r.gateway.map(|g| g.to_string()),
             dev,
@@ -172,8 +169,8 @@ impl Route {
             nexthops: None,
             uid: Some(uid),
             cache: Some(match r.rtype {
-                RTN_LOCAL => vec!["local"],
-                RTN_BROADCAST => vec!["brd"],
+                RouteType::Local => vec!["local"],
+                RouteType::Broadcast => vec!["brd"],
                 _ => Vec::new(),
             }),
         }
@@ -195,9 +192,9 @@ mod tests {
             r#"{"dst":"10.9.0.0/16","gateway":"10.0.2.2","dev":"port1","protocol":"static","flags":[]}"#
         );
         let mut l = RouteMsg::new(Ipv4Addr::new(10, 0, 1, 1), 32);
-        l.rtype = RTN_LOCAL;
-        l.protocol = RTPROT_KERNEL;
-        l.scope = RT_SCOPE_HOST;
+        l.rtype = RouteType::Local;
+        l.protocol = Proto::Kernel;
+        l.scope = Scope::Host;
         l.metric = Some(7);
         assert!(Table::Local.shows(&l) && !Table::Main.shows(&l) && Table::All.shows(&l));
         let j = serde_json::to_string(&Route::listed(&l, Table::All, None)).unwrap();
