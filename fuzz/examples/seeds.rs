@@ -304,7 +304,7 @@ fn main() {
     let neigh = |ip: [u8; 4], mac: Option<MacAddr>| {
         Body::Neigh(NeighMsg {
             ifindex: 1,
-            state: NUD_PERMANENT,
+            state: ferroute::api::Nud::Permanent,
             dst: Some(ip.into()),
             lladdr: mac,
             probes: None,

@@ -5,14 +5,14 @@
 //! dumps (`ferroute config dump`) to text that parses.
 #![no_main]
 use arc_swap::ArcSwap;
-use ferroute::config::Config;
 use ferroute::api::{Body, Message, FR_GETCONFIG, NLM_F_REQUEST};
-use ferroute::rtnl::{PortState, Rtnl, TableEnv};
+use ferroute::config::Config;
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;
 use ferroute::fib::Fib;
 use ferroute::neigh::{NeighAction, NeighParams, NeighSnapshot, NeighTable};
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::wire::MacAddr;
 use libfuzzer_sys::fuzz_target;
 use std::sync::atomic::AtomicBool;

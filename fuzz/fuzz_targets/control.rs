@@ -16,12 +16,12 @@
 #![no_main]
 use arc_swap::ArcSwap;
 use ferroute::api::*;
-use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::datapath::qdisc::Qdiscs;
 use ferroute::datapath::worker::Shared;
 use ferroute::datapath::Ports;
 use ferroute::fib::Fib;
 use ferroute::neigh::{NeighAction, NeighParams, NeighSnapshot, NeighTable};
+use ferroute::rtnl::{PortState, Rtnl, TableEnv};
 use ferroute::wire::MacAddr;
 use libfuzzer_sys::fuzz_target;
 use std::sync::atomic::AtomicBool;
