@@ -164,6 +164,77 @@ struct Trial {
     gen_cpu: f64,
     /// Router: its `forwarded` counters summed over ports.
     forwarded: Option<u64>,
+    /// Router: its worker's load over the measured seconds.
+    load: Option<WorkerLoad>,
+}
+
+/// A router worker's load over an interval, from its Prometheus lcore counters: whether
+/// the router or its peers set the rate. A worker busy in (nearly) every round, in full
+/// bursts, is the bottleneck; one with idle rounds or short bursts waits for packets.
+#[derive(Debug, Clone, Copy)]
+struct WorkerLoad {
+    /// Share of the TSC cycles spent in rounds that received or sent something.
+    busy: f64,
+    /// Mean packets per non-empty RX burst.
+    burst: f64,
+    /// TSC cycles of busy rounds per packet received.
+    cycles_per_packet: f64,
+}
+
+/// The worker counters `WorkerLoad` is computed from (sums over lcores).
+#[derive(Debug, Clone, Copy, Default)]
+struct LcoreCounters {
+    busy: f64,
+    idle: f64,
+    bursts: f64,
+    packets: f64,
+}
+
+impl LcoreCounters {
+    /// Reads them from the router's `/metrics` at `addr`.
+    fn scrape(addr: &str) -> Result<LcoreCounters, String> {
+        use std::io::Write as _;
+        let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let mut c = LcoreCounters::default();
+        for l in body.lines().filter(|l| !l.starts_with('#')) {
+            let (Some(name), Some(v)) = (
+                l.split('{').next(),
+                l.split_whitespace()
+                    .last()
+                    .and_then(|v| v.parse::<f64>().ok()),
+            ) else {
+                continue;
+            };
+            match name {
+                "ferroute_lcore_busy_cycles_total" => c.busy += v,
+                "ferroute_lcore_idle_cycles_total" => c.idle += v,
+                "ferroute_lcore_bursts_total" => c.bursts += v,
+                "ferroute_lcore_burst_packets_total" => c.packets += v,
+                _ => {}
+            }
+        }
+        if c.busy + c.idle == 0.0 {
+            return Err(format!("{addr}: no ferroute_lcore_* counters in /metrics"));
+        }
+        Ok(c)
+    }
+
+    /// The load between `self` (earlier) and `later`.
+    fn load_until(self, later: LcoreCounters) -> WorkerLoad {
+        let (busy, idle) = (later.busy - self.busy, later.idle - self.idle);
+        let (bursts, packets) = (later.bursts - self.bursts, later.packets - self.packets);
+        WorkerLoad {
+            busy: busy / (busy + idle).max(1.0),
+            burst: packets / bursts.max(1.0),
+            cycles_per_packet: busy / packets.max(1.0),
+        }
+    }
 }
 
 /// Unique names for this run's processes, sockets, interfaces and namespace.
@@ -190,6 +261,10 @@ impl Names {
     }
     fn netns(&self) -> String {
         format!("frb{}", self.id)
+    }
+    /// The router's `/metrics` address (loopback; a port of this run's own).
+    fn metrics(&self) -> String {
+        format!("127.0.0.1:{}", 20_000 + self.id % 20_000)
     }
 }
 
@@ -549,7 +624,7 @@ args = [{eal}]
 [control]
 socket = "{sock}"
 [metrics]
-listen = ""
+listen = "{metrics}"
 [[port]]
 name = "a"
 {p0}
@@ -573,6 +648,7 @@ mac = "{FLOWGEN_SRC_MAC}"
 {routes}"#,
         eal = eal.join(", "),
         sock = n.dir.join("router.sock").display(),
+        metrics = n.metrics(),
         p0 = port(0),
         p1 = port(1),
         routes = BENCH_ROUTES
@@ -897,6 +973,7 @@ impl Bench {
         let mut samples = Vec::new();
         let mut last = Stats::default();
         let mut cpu_from = None;
+        let mut lcore_from = None;
         let mut waited = Duration::ZERO;
         let tick = Duration::from_secs(1);
         while samples.len() < self.timing.warmup + self.timing.measure {
@@ -911,6 +988,9 @@ impl Bench {
                     last = s;
                     if samples.len() == self.timing.warmup {
                         cpu_from = Some((Instant::now(), cpu_ticks(&d), cpu_ticks(&g)));
+                        if dut.is_router() {
+                            lcore_from = Some(LcoreCounters::scrape(&self.names.metrics())?);
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Timeout) if g.alive() && d.alive() => {
@@ -955,7 +1035,11 @@ impl Bench {
             dut_cpu,
             gen_cpu,
             forwarded: None,
+            load: None,
         };
+        if let Some(from) = lcore_from {
+            t.load = Some(from.load_until(LcoreCounters::scrape(&self.names.metrics())?));
+        }
         if dut.is_router() {
             let out = run(&[
                 ROUTER,
@@ -1285,6 +1369,13 @@ fn bench(mode: Mode) -> Result<(), String> {
          testpmd io: router / testpmd io; each as median / p90 / peak ratios",
     );
     report.note(
+        "worker busy %, RX burst, busy cycles/pkt (router only, median over trials): from its \
+         ferroute_lcore_* counters over the measured seconds: the share of TSC cycles in poll \
+         rounds that did work, packets per non-empty RX burst, and busy cycles per packet \
+         received. Busy near 100 % in bursts of 32 means the router set the rate; less means \
+         it waited for packets (the generator or the links set it)",
+    );
+    report.note(
         "DUT/gen CPU %: CPU time the DUT and the generator got during the measured seconds \
          (/proc/PID/stat, all threads, median over trials); on a shared machine the rest went \
          to other work. Mpps at full CPU: median over the trials (n of them) where both got \
@@ -1304,6 +1395,9 @@ fn bench(mode: Mode) -> Result<(), String> {
         "gen CPU %",
         "Mpps at full CPU (n)",
         "startup s",
+        "worker busy %",
+        "RX burst",
+        "busy cycles/pkt",
     ]);
 
     for &link in &links {
@@ -1323,7 +1417,7 @@ fn bench(mode: Mode) -> Result<(), String> {
                             let lo = t.samples.iter().cloned().fold(f64::INFINITY, f64::min);
                             let hi = t.samples.iter().cloned().fold(0.0, f64::max);
                             eprintln!(
-                                "{} {}: {:.3} Mpps at the sink (1-s {:.3}..{:.3}, offered {:.3}), CPU DUT {:.0}% gen {:.0}%{}",
+                                "{} {}: {:.3} Mpps at the sink (1-s {:.3}..{:.3}, offered {:.3}), CPU DUT {:.0}% gen {:.0}%{}{}",
                                 link.name(),
                                 dut.key(),
                                 t.rx_pps / 1e6,
@@ -1334,6 +1428,14 @@ fn bench(mode: Mode) -> Result<(), String> {
                                 t.gen_cpu * 100.0,
                                 t.startup_s
                                     .map(|s| format!(", startup {s:.1} s"))
+                                    .unwrap_or_default(),
+                                t.load
+                                    .map(|l| format!(
+                                        ", worker busy {:.0}%, burst {:.1}, {:.0} cycles/pkt",
+                                        l.busy * 100.0,
+                                        l.burst,
+                                        l.cycles_per_packet
+                                    ))
                                     .unwrap_or_default()
                             );
                             let v = t.rx_pps / 1e6;
@@ -1376,6 +1478,17 @@ fn bench(mode: Mode) -> Result<(), String> {
             let mut offered: Vec<f64> = of(dut).map(|t| t.tx_pps / 1e6).collect();
             let mut startup: Vec<f64> = of(dut).filter_map(|t| t.startup_s).collect();
             let mut dut_cpu: Vec<f64> = of(dut).map(|t| t.dut_cpu * 100.0).collect();
+            // The router worker's load, median over trials (empty for other DUTs).
+            let loads: Vec<WorkerLoad> = of(dut).filter_map(|t| t.load).collect();
+            let load_med = |f: fn(&WorkerLoad) -> f64| {
+                let mut v: Vec<f64> = loads.iter().map(f).collect();
+                (!v.is_empty()).then(|| median(&mut v))
+            };
+            let load = [
+                ("worker_busy_pct", load_med(|l| l.busy * 100.0)),
+                ("rx_burst", load_med(|l| l.burst)),
+                ("busy_cycles_per_packet", load_med(|l| l.cycles_per_packet)),
+            ];
             let mut gen_cpu: Vec<f64> = of(dut).map(|t| t.gen_cpu * 100.0).collect();
             let vs_l3fwd = dut.l3fwd_peer().and_then(summary).map(|peer| s.ratio(peer));
             let vs_io = summary(Dut::TestpmdIo)
@@ -1405,6 +1518,11 @@ fn bench(mode: Mode) -> Result<(), String> {
             report.figure(&format!("{key}.gen_cpu_pct"), median(&mut gen_cpu.clone()));
             if !startup.is_empty() {
                 report.figure(&format!("{key}.startup_s"), median(&mut startup.clone()));
+            }
+            for (what, v) in load {
+                if let Some(v) = v {
+                    report.figure(&format!("{key}.{what}"), v);
+                }
             }
             report.series(&format!("{key}.trial_mean_mpps"), &samples[i]);
             let all: Vec<f64> = of(dut).flat_map(|t| &t.samples).map(|v| v / 1e6).collect();
@@ -1438,6 +1556,9 @@ fn bench(mode: Mode) -> Result<(), String> {
                 } else {
                     format!("{:.1}", median(&mut startup))
                 },
+                load[0].1.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+                load[1].1.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+                load[2].1.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
             ]);
             // Smoke (and every run): the sink got packets back, the router forwarded.
             for t in of(dut) {
