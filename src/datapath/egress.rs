@@ -156,6 +156,30 @@ impl Egress {
         to_sink(&mut self.sink, &mut self.tally, &mut self.tap, m, port);
     }
 
+    /// The TX buffer of `port` when the fast path may put packets in it directly: a
+    /// worker's, on a port without a qdisc, while no capture runs (those want each
+    /// packet seen). What goes in is counted with [`Egress::count_direct`].
+    #[inline]
+    pub fn direct_tx(&mut self, port: u16) -> Option<&mut TxBuffer> {
+        if self.qdisc.is_shaped(port) || self.tap.is_on() {
+            return None;
+        }
+        match &mut self.sink {
+            Sink::Tx(bufs) => bufs.get_mut(usize::from(port))?.as_mut(),
+            Sink::Inject(_) => None,
+        }
+    }
+
+    /// Counts packets of `bytes` octets in all put in `port`'s buffer by way of
+    /// [`Egress::direct_tx`], and what the flushes that caused did.
+    #[inline]
+    pub fn count_direct(&mut self, port: u16, bytes: u64, flushed: TxResult) {
+        self.tally.port(port, PortStat::TxBytes, bytes);
+        if flushed.sent + flushed.dropped > 0 {
+            count_tx(&mut self.tally, port, flushed);
+        }
+    }
+
     /// Sends a run of packets to `port` whose Ethernet headers are written and whose
     /// offload flags are cleared, `bytes` octets in all: once-per-run checks and
     /// counters for the fast path, else packet by packet as [`Egress::transmit`].

@@ -2,7 +2,7 @@
 //! pointers, as `rte_eth_rx_burst` fills it. The pipeline takes packets out of it one by
 //! one (by index, so it can prefetch the ones ahead); what it does not take is freed when
 //! the burst is dropped.
-use super::{Mbuf, RxQueue};
+use super::{Mbuf, RxQueue, TxBuffer, TxResult};
 use std::ptr::NonNull;
 
 /// Packets a burst holds at most.
@@ -104,6 +104,25 @@ impl MbufBurst {
         *to = std::mem::replace(slot, std::ptr::null_mut());
         dst.len += 1;
         self.taken += 1;
+        true
+    }
+
+    /// Moves packet `i` into `tx`, owner to owner, as `move_to` does into a burst; when
+    /// that fills the buffer it is flushed, and `flushed` gets what the flush did. False,
+    /// nothing moved, if slot `i` is empty.
+    #[inline]
+    pub fn move_to_tx(&mut self, i: usize, tx: &mut TxBuffer, flushed: &mut TxResult) -> bool {
+        let Some(slot) = self.ptrs.get_mut(i) else {
+            return false;
+        };
+        let Some(p) = NonNull::new(std::mem::replace(slot, std::ptr::null_mut())) else {
+            return false;
+        };
+        self.taken += 1;
+        if let Some(r) = tx.push_raw(p) {
+            flushed.sent += r.sent;
+            flushed.dropped += r.dropped;
+        }
         true
     }
 

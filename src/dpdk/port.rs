@@ -398,14 +398,22 @@ impl TxBuffer {
     /// flush sent.
     #[inline(always)]
     pub fn push(&mut self, m: Mbuf) -> Option<TxResult> {
-        if self.len >= TX_BUFFER_SIZE {
+        // An Mbuf's pointer is never null: the `else` is never taken.
+        let p = NonNull::new(m.into_raw())?;
+        self.push_raw(p)
+    }
+
+    /// `push` for an mbuf whose ownership the caller hands over as a pointer.
+    #[inline(always)]
+    pub(super) fn push_raw(&mut self, p: NonNull<dpdk_sys::rte_mbuf>) -> Option<TxResult> {
+        let Some(slot) = self.pkts.get_mut(self.len) else {
             // Never left full (the push that fills it flushes), but stay safe.
             let r = self.flush();
-            self.pkts[0] = m.into_raw();
+            self.pkts[0] = p.as_ptr();
             self.len = 1;
             return Some(r);
-        }
-        self.pkts[self.len] = m.into_raw();
+        };
+        *slot = p.as_ptr();
         self.len += 1;
         (self.len == TX_BUFFER_SIZE).then(|| self.flush())
     }
