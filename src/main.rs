@@ -265,7 +265,7 @@ fn run_router(a: &Args) -> u8 {
         }
     };
     ferroute::logging::init(a.log_level.unwrap_or(cfg.log.level));
-    let r = ferroute::router::run(cfg);
+    let r = ferroute::daemon::run(cfg);
     let code = match r {
         Ok(()) => 0,
         Err(e) => {
