@@ -135,3 +135,54 @@ impl StartError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_name_file_key_port_and_cause_as_before() {
+        let mtu = StartError::Mtu {
+            file: "r.toml".into(),
+            index: 1,
+            mtu: 9000,
+            side: "above",
+            port: "port1".into(),
+            device: "net_tap1".into(),
+            driver: "net_tap".into(),
+            min: 68,
+            max: 1504,
+        };
+        assert_eq!(
+            mtu.to_string(),
+            "r.toml: port[1].mtu: 9000 is above what port port1 (net_tap1, driver net_tap) \
+             supports: 68..=1504"
+        );
+        let taken = io::Error::from_raw_os_error(98);
+        let e = StartError::Socket {
+            file: "r.toml".into(),
+            path: "/run/ferroute.sock".into(),
+            source: taken,
+        };
+        assert!(e
+            .to_string()
+            .starts_with("r.toml: control.socket: cannot bind /run/ferroute.sock: "));
+        assert_eq!(e.errno(), Some(98));
+        let launch = DpdkError {
+            what: "launch on lcore 3".into(),
+            errno: 16,
+            reason: "Device or resource busy".into(),
+        };
+        let e = StartError::Worker {
+            file: "r.toml".into(),
+            worker: 0,
+            lcore: 3,
+            source: launch,
+        };
+        assert_eq!(
+            e.to_string(),
+            "r.toml: worker[0].lcore: launch on lcore 3: Device or resource busy (errno 16)"
+        );
+        assert_eq!(e.errno(), Some(16));
+    }
+}
