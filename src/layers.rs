@@ -132,10 +132,10 @@ fn the_checker_sees_a_violation() {
     assert_eq!(entry(&t, "datapath::reason"), Some(("datapath::reason", 5)));
     let own = ("rtnl", 13);
     // The cycle this test was written against: the API handlers calling into start-up.
-    let code = "use crate::router::address_routes;\nlet f = crate::fib::Fib::default();";
+    let code = "use crate::daemon::address_routes;\nlet f = crate::fib::Fib::default();";
     assert_eq!(
         violations(&t, "rtnl::route", own, code),
-        vec!["rtnl::route (layer 13) uses crate::router::address_routes (layer 16)"]
+        vec!["rtnl::route (layer 13) uses crate::daemon::address_routes (layer 16)"]
     );
     // A lower layer's own entry may use itself; the wire format may not use its handlers.
     assert!(violations(&t, "rtnl::server", own, "crate::rtnl::Rtnl").is_empty());

@@ -27,7 +27,7 @@
 //! | 13 | `rtnl` | the API's state and handlers, its socket server, the config dump |
 //! | 14 | `control` | the CLI |
 //! | 15 | `slowpath`, `daemon::check` | the main lcore's packet thread (ARP, reassembly, punts, linux_cp TAP I/O); the config applied to API state (`ferroute check`) |
-//! | 16 | `stats`, `router`, `daemon` | `ferroute stats`; start-up and tear-down of everything |
+//! | 16 | `stats`, `daemon` | `ferroute stats`; start-up and tear-down of everything (with a stop guard) |
 #![deny(unsafe_code)]
 
 pub mod api;
@@ -45,7 +45,6 @@ pub mod linuxcp;
 pub mod logging;
 pub mod metrics;
 pub mod neigh;
-pub mod router;
 pub mod rtnl;
 pub mod service;
 pub mod slowpath;

@@ -70,13 +70,23 @@ pub fn format_line(style: Style, level: Level, msg: &std::fmt::Arguments) -> Str
     }
 }
 
+/// A log level that is none of [`parse_level`]'s names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a log level (off, error, warn, info, debug, trace)")]
+pub struct LevelError(pub String);
+
+/// The config layer reports a refused value as its message text.
+impl From<LevelError> for String {
+    fn from(e: LevelError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parses `error`, `warn`/`warning`, `info`, `debug`, `trace`, `off`.
-pub fn parse_level(s: &str) -> Result<LevelFilter, String> {
+pub fn parse_level(s: &str) -> Result<LevelFilter, LevelError> {
     match s.to_ascii_lowercase().as_str() {
         "warning" => Ok(LevelFilter::Warn),
-        other => other.parse().map_err(|_| {
-            format!("{s:?} is not a log level (off, error, warn, info, debug, trace)")
-        }),
+        other => other.parse().map_err(|_| LevelError(s.to_string())),
     }
 }
 

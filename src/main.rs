@@ -7,8 +7,9 @@
 //! router could not start.
 use ferroute::api::client::{self, ClientError, Conn};
 use ferroute::api::FR_GETSTATUS;
-use ferroute::config::Config;
+use ferroute::config::{Config, ConfigError};
 use ferroute::control::cli::{self, CliError};
+use ferroute::logging::LevelError;
 use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,6 +34,39 @@ options: -c, --config FILE   configuration (also tells the client commands the s
 Objects and verbs take iproute2's abbreviations (ro sh, ne, a, l, del ...).
 exit: 0 ok, 1 usage or router unreachable, 2 refused by the router,
       78 bad configuration, 69 the router could not start";
+
+/// Why an option or a command of this binary (not the CLI's object commands) failed:
+/// printed as `ferroute: TEXT` (options as they are), exit code 1.
+#[derive(Debug, thiserror::Error)]
+enum CmdError {
+    /// An option without its value.
+    #[error("{0} needs a value")]
+    NeedsValue(String),
+    /// `--wait` with a value that is no number.
+    #[error("--wait: {0:?} is not a number of seconds")]
+    Wait(String),
+    /// `--log-level` with a value that is no level.
+    #[error(transparent)]
+    LogLevel(#[from] LevelError),
+    /// An option nobody knows.
+    #[error("Option \"{0}\" is unknown, try \"ferroute -help\".")]
+    UnknownOption(String),
+    /// The configuration that names the socket.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The router could not be reached or refused (`ClientError` is not a std Error).
+    #[error("{0}")]
+    Client(ClientError),
+    /// `status` without `--wait` and a router that is not ready.
+    #[error("router not ready")]
+    NotReady,
+    /// `status --wait SECS` and a router still not ready.
+    #[error("router at {} not ready after {secs}s", path.display())]
+    NotReadyAfter { path: PathBuf, secs: f64 },
+    /// `-batch`: the CLI's own text (its error type is the CLI's).
+    #[error("{0}")]
+    Batch(String),
+}
 
 fn usage() -> String {
     format!("{USAGE_HEAD}\n{}\n{USAGE_TAIL}", cli::HELP)
@@ -63,7 +97,7 @@ fn opt_matches(arg: &str, long: &str, min: usize) -> bool {
     a.len() >= min && l.starts_with(a)
 }
 
-fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, CmdError> {
     let mut a = Args::default();
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
@@ -75,16 +109,16 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
             a.words.push(arg);
             continue;
         }
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| CmdError::NeedsValue(name.to_string()))
+        };
         match arg.as_str() {
             "-c" | "--config" => a.config = Some(value(&arg)?.into()),
             "--socket" => a.socket = Some(value(&arg)?.into()),
             "--wait" => {
                 let v = value(&arg)?;
-                a.wait = Some(
-                    v.parse()
-                        .map_err(|_| format!("--wait: {v:?} is not a number of seconds"))?,
-                );
+                a.wait = Some(v.parse().map_err(|_| CmdError::Wait(v))?);
             }
             "--once" => a.once = true,
             "--log-level" => {
@@ -100,24 +134,17 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
             w if opt_matches(w, "-Version", 1) || w == "--version" => {
                 a.words = vec!["version".into()]
             }
-            other => {
-                return Err(format!(
-                    "Option \"{other}\" is unknown, try \"ferroute -help\"."
-                ))
-            }
+            other => return Err(CmdError::UnknownOption(other.to_string())),
         }
     }
     Ok(a)
 }
 
-fn socket_path(a: &Args) -> Result<PathBuf, String> {
+fn socket_path(a: &Args) -> Result<PathBuf, CmdError> {
     if let Some(s) = &a.socket {
         return Ok(s.clone());
     }
-    Ok(Config::load(a.config.as_deref())
-        .map_err(|e| e.to_string())?
-        .control
-        .socket)
+    Ok(Config::load(a.config.as_deref())?.control.socket)
 }
 
 /// Writes to stderr; a closed or failing stderr loses the text (never a panic).
@@ -132,7 +159,7 @@ fn out(s: &str) -> bool {
 }
 
 /// `ferroute status [--wait SECS]`: prints the ports; exit 0 once every link is up.
-fn status(a: &Args) -> Result<(), String> {
+fn status(a: &Args) -> Result<(), CmdError> {
     let path = socket_path(a)?;
     let deadline = a.wait.map(|s| Instant::now() + Duration::from_secs_f64(s));
     loop {
@@ -144,17 +171,16 @@ fn status(a: &Args) -> Result<(), String> {
             }
             Ok(text) if deadline.is_none() => {
                 out(&text);
-                return Err("router not ready".into());
+                return Err(CmdError::NotReady);
             }
-            Err(e) if deadline.is_none() => return Err(e.to_string()),
+            Err(e) if deadline.is_none() => return Err(CmdError::Client(e)),
             _ => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(format!(
-                "router at {} not ready after {}s",
-                path.display(),
-                a.wait.unwrap_or(0.0)
-            ));
+            return Err(CmdError::NotReadyAfter {
+                path,
+                secs: a.wait.unwrap_or(0.0),
+            });
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -219,13 +245,13 @@ fn capture(a: &Args) -> ExitCode {
 }
 
 /// `ferroute stats`: readings of `counters` a second apart; `--once` prints one view.
-fn stats(a: &Args) -> Result<(), String> {
+fn stats(a: &Args) -> Result<(), CmdError> {
     use std::io::IsTerminal;
     let path = socket_path(a)?;
     let read = || {
         client::counters(&path)
             .map(|t| (Instant::now(), ferroute::stats::Sample::parse(&t)))
-            .map_err(|e| e.to_string())
+            .map_err(CmdError::Client)
     };
     let clear = std::io::stdout().is_terminal() && !a.once;
     let mut prev = read()?;
@@ -265,7 +291,7 @@ fn run_router(a: &Args) -> u8 {
         }
     };
     ferroute::logging::init(a.log_level.unwrap_or(cfg.log.level));
-    let r = ferroute::router::run(cfg);
+    let r = ferroute::daemon::run(cfg);
     let code = match r {
         Ok(()) => 0,
         Err(e) => {
@@ -281,12 +307,13 @@ fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
-            err_line(&e);
+            err_line(&e.to_string());
             return ExitCode::from(EXIT_USAGE);
         }
     };
     if let Some(file) = &args.batch {
-        let r = socket_path(&args).and_then(|p| cli::batch(&p, file, args.force, args.json));
+        let r = socket_path(&args)
+            .and_then(|p| cli::batch(&p, file, args.force, args.json).map_err(CmdError::Batch));
         return match r {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -60,18 +60,16 @@ impl Builder<'_> {
                     ));
                 }
             }
-            let value = |field: &str,
-                         v: Option<UnitText>,
-                         parse: fn(&str) -> Result<u64, String>|
-             -> Result<Option<u64>, ConfigError> {
-                v.map(|UnitText(t)| parse(&t).map_err(|m| self.err(key(field), m)))
-                    .transpose()
-            };
-            let rate = self.required(&key("rate"), value("rate", q.rate, qdisc::parse_rate)?)?;
-            let burst =
-                self.required(&key("burst"), value("burst", q.burst, qdisc::parse_size)?)?;
-            let limit = value("limit", q.limit, qdisc::parse_size)?;
-            let latency = value("latency", q.latency, qdisc::parse_time_us)?;
+            let rate = self.required(
+                &key("rate"),
+                unit_value(self, key("rate"), q.rate, qdisc::parse_rate)?,
+            )?;
+            let burst = self.required(
+                &key("burst"),
+                unit_value(self, key("burst"), q.burst, qdisc::parse_size)?,
+            )?;
+            let limit = unit_value(self, key("limit"), q.limit, qdisc::parse_size)?;
+            let latency = unit_value(self, key("latency"), q.latency, qdisc::parse_time_us)?;
             let limit = match (limit, latency) {
                 (Some(b), None) => Limit::Bytes(b),
                 (None, Some(us)) => Limit::LatencyUs(us),
@@ -95,4 +93,16 @@ impl Builder<'_> {
         }
         Ok(out)
     }
+}
+
+/// `v` through one of tc's unit parsers (`datapath::qdisc`); its refusal becomes the
+/// message of `key`.
+fn unit_value<E: Into<String>>(
+    b: &Builder<'_>,
+    key: String,
+    v: Option<UnitText>,
+    parse: fn(&str) -> Result<u64, E>,
+) -> Result<Option<u64>, ConfigError> {
+    v.map(|UnitText(t)| parse(&t).map_err(|m| b.err(key, m)))
+        .transpose()
 }

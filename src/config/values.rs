@@ -7,7 +7,7 @@ use ipnet::Ipv4Net;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::wire::MacAddr;
+use crate::wire::{MacAddr, MacParseError};
 
 /// An integer as TOML gives it (`i64`), range-checked later with a precise message.
 #[derive(Debug, Clone, Copy)]
@@ -65,41 +65,84 @@ impl<'de> Deserialize<'de> for UnitText {
     }
 }
 
+/// A prefix, address or MAC that does not parse or is not allowed where it is given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ValueError {
+    /// No `/` in a prefix.
+    #[error("{0:?} is not of the form a.b.c.d/prefix-length (e.g. \"10.0.1.1/24\")")]
+    NotAPrefix(String),
+    /// The address part of a prefix.
+    #[error("{text:?}: {addr:?} is not an IPv4 address")]
+    PrefixAddress { text: String, addr: String },
+    /// The length part of a prefix.
+    #[error("{text:?}: prefix length must be {min_len}..=32")]
+    PrefixLength { text: String, min_len: u8 },
+    /// ipnet's own refusal of a prefix.
+    #[error("{text:?}: {source}")]
+    Prefix {
+        text: String,
+        source: ipnet::PrefixLenError,
+    },
+    /// An address.
+    #[error("{0:?} is not an IPv4 address (a.b.c.d)")]
+    Address(String),
+    /// A MAC that does not parse.
+    #[error(transparent)]
+    Mac(#[from] MacParseError),
+    /// The all-zero MAC.
+    #[error("{0} is the all-zero address")]
+    ZeroMac(MacAddr),
+    /// A multicast MAC where a unicast one is needed.
+    #[error("{0} is a multicast address (least significant bit of the first octet set)")]
+    MulticastMac(MacAddr),
+}
+
+/// The sections put a refused value into [`super::ConfigError`] as its message text.
+impl From<ValueError> for String {
+    fn from(e: ValueError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parses `a.b.c.d/len` with `len` in `min_len..=32`.
-pub(super) fn parse_net(s: &str, min_len: u8) -> Result<Ipv4Net, String> {
+pub(super) fn parse_net(s: &str, min_len: u8) -> Result<Ipv4Net, ValueError> {
     let Some((addr, len)) = s.trim().split_once('/') else {
-        return Err(format!(
-            "{s:?} is not of the form a.b.c.d/prefix-length (e.g. \"10.0.1.1/24\")"
-        ));
+        return Err(ValueError::NotAPrefix(s.to_string()));
     };
-    let addr: Ipv4Addr = addr
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?}: {addr:?} is not an IPv4 address"))?;
+    let Ok(ip) = addr.trim().parse::<Ipv4Addr>() else {
+        return Err(ValueError::PrefixAddress {
+            text: s.to_string(),
+            addr: addr.to_string(),
+        });
+    };
     let len: u8 = len
         .trim()
         .parse()
         .ok()
         .filter(|l| (min_len..=32).contains(l))
-        .ok_or_else(|| format!("{s:?}: prefix length must be {min_len}..=32"))?;
-    Ipv4Net::new(addr, len).map_err(|e| format!("{s:?}: {e}"))
+        .ok_or_else(|| ValueError::PrefixLength {
+            text: s.to_string(),
+            min_len,
+        })?;
+    Ipv4Net::new(ip, len).map_err(|source| ValueError::Prefix {
+        text: s.to_string(),
+        source,
+    })
 }
 
-pub(super) fn parse_addr(s: &str) -> Result<Ipv4Addr, String> {
+pub(super) fn parse_addr(s: &str) -> Result<Ipv4Addr, ValueError> {
     s.trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not an IPv4 address (a.b.c.d)"))
+        .map_err(|_| ValueError::Address(s.to_string()))
 }
 
 /// A unicast, non-zero MAC address.
-pub(super) fn parse_unicast_mac(s: &str) -> Result<MacAddr, String> {
-    let mac: MacAddr = s.trim().parse().map_err(|e| format!("{e}"))?;
+pub(super) fn parse_unicast_mac(s: &str) -> Result<MacAddr, ValueError> {
+    let mac: MacAddr = s.trim().parse()?;
     if mac.is_zero() {
-        Err(format!("{mac} is the all-zero address"))
+        Err(ValueError::ZeroMac(mac))
     } else if mac.is_multicast() {
-        Err(format!(
-            "{mac} is a multicast address (least significant bit of the first octet set)"
-        ))
+        Err(ValueError::MulticastMac(mac))
     } else {
         Ok(mac)
     }

@@ -164,8 +164,40 @@ pub fn eal_args(base: &[String], ports: &[PortDevice]) -> Vec<String> {
     args
 }
 
+/// Why a PCI device cannot be a port: its address or its kernel driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PciError {
+    /// Not in DPDK's full form `DDDD:BB:DD.F`.
+    #[error("{0:?} is not a PCI address DDDD:BB:DD.F (e.g. \"0000:03:00.0\")")]
+    Address(String),
+    /// No such device in sysfs (`path` is where it was looked for).
+    #[error("PCI device {addr}: no such device ({})", path.display())]
+    NoDevice {
+        addr: String,
+        path: std::path::PathBuf,
+    },
+    /// Bound to a kernel driver that is not a userspace I/O one.
+    #[error(
+        "PCI device {addr} is bound to {driver}, not to vfio-pci or uio_pci_generic: \
+         bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
+    )]
+    KernelDriver { addr: String, driver: String },
+    /// Bound to no driver at all.
+    #[error(
+        "PCI device {addr} has no driver: bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
+    )]
+    NoDriver { addr: String },
+}
+
+/// The config layer reports a refused value as its message text.
+impl From<PciError> for String {
+    fn from(e: PciError) -> String {
+        e.to_string()
+    }
+}
+
 /// A PCI address in DPDK's full form, `DDDD:BB:DD.F` (hex), as sysfs names devices.
-pub fn check_pci_address(a: &str) -> Result<&str, String> {
+pub fn check_pci_address(a: &str) -> Result<&str, PciError> {
     let b = a.as_bytes();
     let hex = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_hexdigit);
     let ok = b.len() == 12
@@ -179,9 +211,7 @@ pub fn check_pci_address(a: &str) -> Result<&str, String> {
     if ok {
         Ok(a)
     } else {
-        Err(format!(
-            "{a:?} is not a PCI address DDDD:BB:DD.F (e.g. \"0000:03:00.0\")"
-        ))
+        Err(PciError::Address(a.to_string()))
     }
 }
 
@@ -190,26 +220,22 @@ pub const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio
 
 /// Whether PCI device `addr` is bound to a userspace I/O driver, from sysfs (`sysfs` is
 /// `/sys` but for tests). The error names the device and the driver it has.
-pub fn check_pci_driver(sysfs: &std::path::Path, addr: &str) -> Result<(), String> {
+pub fn check_pci_driver(sysfs: &std::path::Path, addr: &str) -> Result<(), PciError> {
     let dev = sysfs.join("bus/pci/devices").join(addr);
     if !dev.exists() {
-        return Err(format!(
-            "PCI device {addr}: no such device ({})",
-            dev.display()
-        ));
+        return Err(PciError::NoDevice {
+            addr: addr.to_string(),
+            path: dev,
+        });
     }
     let driver = std::fs::read_link(dev.join("driver"))
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let addr = addr.to_string();
     match driver {
         Some(d) if USERSPACE_DRIVERS.contains(&d.as_str()) => Ok(()),
-        Some(d) => Err(format!(
-            "PCI device {addr} is bound to {d}, not to vfio-pci or uio_pci_generic: \
-             bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
-        )),
-        None => Err(format!(
-            "PCI device {addr} has no driver: bind it with `dpdk-devbind.py --bind=vfio-pci {addr}`"
-        )),
+        Some(driver) => Err(PciError::KernelDriver { addr, driver }),
+        None => Err(PciError::NoDriver { addr }),
     }
 }
 
@@ -269,7 +295,7 @@ mod tests {
             "0000:03:00.0 ",
             "zzzz:03:00.0",
         ] {
-            let e = check_pci_address(bad).unwrap_err();
+            let e = check_pci_address(bad).unwrap_err().to_string();
             assert!(e.contains("is not a PCI address"), "{bad}: {e}");
         }
     }
@@ -291,11 +317,17 @@ mod tests {
             }
         }
         assert_eq!(check_pci_driver(&root, "0000:03:00.0"), Ok(()));
-        let e = check_pci_driver(&root, "0000:03:00.1").unwrap_err();
+        let e = check_pci_driver(&root, "0000:03:00.1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("0000:03:00.1 is bound to ixgbe"), "{e}");
-        let e = check_pci_driver(&root, "0000:03:00.2").unwrap_err();
+        let e = check_pci_driver(&root, "0000:03:00.2")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("0000:03:00.2 has no driver"), "{e}");
-        let e = check_pci_driver(&root, "0000:09:00.0").unwrap_err();
+        let e = check_pci_driver(&root, "0000:09:00.0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("0000:09:00.0: no such device"), "{e}");
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -14,7 +14,8 @@ mod port;
 pub use burst::{MbufBurst, BURST_MAX};
 pub use eal::{
     check_pci_address, check_pci_driver, dpdk_version, eal_args, launch_on_lcore, lcore_id, rdtsc,
-    thread_cpu_time, tsc_hz, wait_lcores, Eal, PortDevice, MAIN_LCORE_ANY, USERSPACE_DRIVERS,
+    thread_cpu_time, tsc_hz, wait_lcores, Eal, PciError, PortDevice, MAIN_LCORE_ANY,
+    USERSPACE_DRIVERS,
 };
 pub use lpm::{heap_allocated_bytes, FibLookup, RteFib, RteLpm};
 pub use mbuf::{Mbuf, RxCsum};

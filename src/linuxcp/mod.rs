@@ -63,8 +63,31 @@ pub struct LinuxCp {
     pub stats: Arc<LinuxCpStats>,
 }
 
-fn ctx(what: &str, e: io::Error) -> String {
-    format!("linux_cp: {what}: {e}")
+/// What failed in linux_cp: at start-up (namespace, twins, sockets) or in the follower.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The network namespace could not be opened or created.
+    #[error("linux_cp: network namespace {netns}: {source}")]
+    Netns { netns: String, source: io::Error },
+    /// Inside the namespace: a sysctl, a twin, a netlink socket.
+    #[error("linux_cp: namespace {netns}: {source}")]
+    InNetns { netns: String, source: io::Error },
+    /// The dump of the namespace's routing table.
+    #[error("RTM_GETROUTE dump: {0}")]
+    Dump(#[source] io::Error),
+    /// Reading route events.
+    #[error(transparent)]
+    Events(io::Error),
+    /// The mirror's API requests.
+    #[error("{0}")]
+    Api(ClientError),
+    /// The API connection broke (`broke`, the client's text) and a new one could not be
+    /// made.
+    #[error("{broke}; reconnect: {reconnect}")]
+    Reconnect {
+        broke: String,
+        reconnect: ClientError,
+    },
 }
 
 /// Opens (or creates) the namespace and makes a twin for each port; their MTU is at
@@ -73,9 +96,11 @@ pub fn start(
     cfg: &LinuxCpConfig,
     ports: &[PortCtx],
     max_mtu: u16,
-) -> Result<(LinuxCp, TwinPorts), String> {
-    let (ns, created) = netns::open_or_create(&cfg.netns)
-        .map_err(|e| ctx(&format!("network namespace {}", cfg.netns), e))?;
+) -> Result<(LinuxCp, TwinPorts), Error> {
+    let (ns, created) = netns::open_or_create(&cfg.netns).map_err(|source| Error::Netns {
+        netns: cfg.netns.clone(),
+        source,
+    })?;
     let made = netns::run_in(&ns, || -> io::Result<_> {
         netns::sysctl("net.ipv4.ip_forward", "0")?;
         let mut link_nl = Netlink::open()?;
@@ -104,7 +129,10 @@ pub fn start(
         Ok((link_nl, twins, taps, applied, events_nl, dump_nl))
     })
     .and_then(|r| r)
-    .map_err(|e| ctx(&format!("namespace {}", cfg.netns), e))?;
+    .map_err(|source| Error::InNetns {
+        netns: cfg.netns.clone(),
+        source,
+    })?;
     let (link_nl, twins, taps, applied, events_nl, dump_nl) = made;
     let stats = Arc::new(LinuxCpStats::default());
     log::info!(
@@ -198,16 +226,19 @@ impl LinuxCp {
                     Err(ClientError::Io(e)) => {
                         // The API connection broke: a new one, and a full resync.
                         resync = true;
-                        m.reconnect().map_err(|r| format!("{e}; reconnect: {r}"))
+                        m.reconnect().map_err(|reconnect| Error::Reconnect {
+                            broke: e,
+                            reconnect,
+                        })
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(Error::Api(e)),
                 },
                 Err(e) if e.raw_os_error() == Some(nix::libc::ENOBUFS) => {
                     log::warn!("linux_cp mirror: route events lost (ENOBUFS): resyncing");
                     resync = true;
                     Ok(())
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Error::Events(e)),
             };
             if let Err(e) = result {
                 if shared.stop.load(Relaxed) {
@@ -219,13 +250,13 @@ impl LinuxCp {
         }
     }
 
-    fn resync(&mut self, m: &mut mirror::Mirror) -> Result<(), String> {
+    fn resync(&mut self, m: &mut mirror::Mirror) -> Result<(), Error> {
         let mut req = RouteMessage::default();
         req.header.address_family = AddressFamily::Inet;
         let dump = (self.dump_nl)
             .dump(RouteNetlinkMessage::GetRoute(req))
-            .map_err(|e| format!("RTM_GETROUTE dump: {e}"))?;
-        m.resync(dump).map_err(|e| e.to_string())?;
+            .map_err(Error::Dump)?;
+        m.resync(dump).map_err(Error::Api)?;
         self.stats.mirror_resyncs.fetch_add(1, Relaxed);
         Ok(())
     }

@@ -35,10 +35,12 @@ impl Endpoint {
     }
 
     /// Serves on a new thread named `metrics` until the returned handle is stopped or
-    /// dropped. `render` produces the body of `/metrics`.
-    pub fn spawn<F>(self, render: F) -> io::Result<Serving>
+    /// dropped. `render` produces the body of `/metrics`; its error is answered with a
+    /// 500 carrying the error's text.
+    pub fn spawn<F, E>(self, render: F) -> io::Result<Serving>
     where
-        F: Fn() -> Result<String, String> + Send + 'static,
+        F: Fn() -> Result<String, E> + Send + 'static,
+        E: std::fmt::Display,
     {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -133,7 +135,10 @@ impl Response {
 }
 
 /// Answers a request head (`GET /metrics HTTP/1.1\r\n...`).
-pub fn respond(head: &str, render: impl Fn() -> Result<String, String>) -> Response {
+pub fn respond<E: std::fmt::Display>(
+    head: &str,
+    render: impl Fn() -> Result<String, E>,
+) -> Response {
     let line = head.lines().next().unwrap_or("");
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -177,7 +182,7 @@ pub fn respond(head: &str, render: impl Fn() -> Result<String, String>) -> Respo
     r
 }
 
-fn serve(mut stream: TcpStream, render: &impl Fn() -> Result<String, String>) {
+fn serve<E: std::fmt::Display>(mut stream: TcpStream, render: &impl Fn() -> Result<String, E>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
@@ -253,7 +258,7 @@ mod tests {
         ] {
             assert_eq!(respond(bad, ok).status, 400, "{bad:?}");
         }
-        let r = respond("GET /metrics HTTP/1.1\r\n\r\n", || Err("boom".into()));
+        let r = respond("GET /metrics HTTP/1.1\r\n\r\n", || Err::<String, _>("boom"));
         assert_eq!((r.status, r.body.as_str()), (500, "boom\n"));
     }
 
