@@ -95,7 +95,7 @@ pub use neighbors::NeighborConfig;
 pub use nexthops::NexthopConfig;
 pub use ports::PortConfig;
 pub use qdiscs::QdiscConfig;
-pub use routes::{RouteConfig, RouteType};
+pub use routes::RouteConfig;
 pub use workers::{RxQueueRef, WorkerConfig};
 
 /// A validated configuration.

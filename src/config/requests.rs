@@ -11,7 +11,7 @@
 use crate::api::*;
 use crate::datapath::qdisc::TbfParams;
 
-use super::{Config, ConfigError, RouteType};
+use super::{Config, ConfigError};
 
 /// One request of the configuration and the key of the file it comes from
 /// (`port[0].address`, `route[3]`, `neighbor[1]` ...).
@@ -69,12 +69,7 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
     };
     for (i, r) in cfg.routes.iter().enumerate() {
         let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
-        m.rtype = match r.route_type {
-            RouteType::Unicast => crate::api::RouteType::Unicast,
-            RouteType::Blackhole => crate::api::RouteType::Blackhole,
-            RouteType::Unreachable => crate::api::RouteType::Unreachable,
-            RouteType::Prohibit => crate::api::RouteType::Prohibit,
-        };
+        m.rtype = r.route_type;
         m.gateway = r.via;
         m.oif = r.port.map(index);
         m.metric = Some(r.metric);
