@@ -110,12 +110,15 @@ impl Conn {
     pub fn wait_ack(&mut self, seq: u32) -> Result<(), ClientError> {
         loop {
             let m = self.recv()?;
-            if let Body::Error { errno, msg, .. } = m.body {
+            if let Body::Error {
+                errno, msg, field, ..
+            } = m.body
+            {
                 if m.seq == seq || m.seq == 0 {
                     return if errno == 0 {
                         Ok(())
                     } else {
-                        Err(ApiError::new(errno, msg).into())
+                        Err(ApiError { errno, msg, field }.into())
                     };
                 }
             }
@@ -138,9 +141,9 @@ impl Conn {
                 continue;
             }
             match m.body {
-                Body::Error { errno, msg, .. } if errno != 0 => {
-                    return Err(ApiError::new(errno, msg).into())
-                }
+                Body::Error {
+                    errno, msg, field, ..
+                } if errno != 0 => return Err(ApiError { errno, msg, field }.into()),
                 Body::Error { .. } => {}
                 _ if m.kind == NLMSG_DONE => return Ok(out),
                 _ => out.push(m),
@@ -157,9 +160,9 @@ impl Conn {
                 continue;
             }
             match m.body {
-                Body::Error { errno, msg, .. } if errno != 0 => {
-                    return Err(ApiError::new(errno, msg).into())
-                }
+                Body::Error {
+                    errno, msg, field, ..
+                } if errno != 0 => return Err(ApiError { errno, msg, field }.into()),
                 Body::Error { .. } => {}
                 _ => return Ok(m),
             }

@@ -3,7 +3,7 @@
 //! judge of addresses, routes and neighbours. `check` does it on a scratch state (no
 //! EAL, no ports: a `Rtnl` over the configured ports and a table-only `Env`); `run` on
 //! the state it serves.
-use crate::api::{ApiError, Body};
+use crate::api::{ApiError, Body, FR_F_EXT_ACK};
 use crate::config::requests::{config_requests, refusal};
 use crate::config::{Config, ConfigError};
 use crate::datapath::qdisc::Qdiscs;
@@ -29,11 +29,19 @@ pub fn apply_requests(
     let mut out = Vec::new();
     for (i, r) in reqs.iter().enumerate() {
         out.clear();
-        rtnl.handle(&r.request.to_message(0, i as u32 + 1), env, &mut out);
+        rtnl.handle(
+            &r.request.to_message(FR_F_EXT_ACK, i as u32 + 1),
+            env,
+            &mut out,
+        );
         for m in &out {
-            if let Body::Error { errno, msg, .. } = &m.body {
+            if let Body::Error {
+                errno, msg, field, ..
+            } = &m.body
+            {
                 if *errno != 0 {
-                    let e = ApiError::new(*errno, msg.clone());
+                    let (errno, msg, field) = (*errno, msg.clone(), *field);
+                    let e = ApiError { errno, msg, field };
                     return Err(refusal(cfg, port_ids, &reqs, i, &e));
                 }
             }
