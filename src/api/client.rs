@@ -110,17 +110,8 @@ impl Conn {
     pub fn wait_ack(&mut self, seq: u32) -> Result<(), ClientError> {
         loop {
             let m = self.recv()?;
-            if let Body::Error {
-                errno, msg, field, ..
-            } = m.body
-            {
-                if m.seq == seq || m.seq == 0 {
-                    return if errno == 0 {
-                        Ok(())
-                    } else {
-                        Err(ApiError { errno, msg, field }.into())
-                    };
-                }
+            if matches!(m.body, Body::Error { .. }) && (m.seq == seq || m.seq == 0) {
+                return m.body.api_error().map_or(Ok(()), |e| Err(e.into()));
             }
         }
     }
@@ -140,10 +131,10 @@ impl Conn {
             if m.seq != seq && m.seq != 0 {
                 continue;
             }
+            if let Some(e) = m.body.api_error() {
+                return Err(e.into());
+            }
             match m.body {
-                Body::Error {
-                    errno, msg, field, ..
-                } if errno != 0 => return Err(ApiError { errno, msg, field }.into()),
                 Body::Error { .. } => {}
                 _ if m.kind == NLMSG_DONE => return Ok(out),
                 _ => out.push(m),
@@ -159,10 +150,10 @@ impl Conn {
             if m.seq != seq && m.seq != 0 {
                 continue;
             }
+            if let Some(e) = m.body.api_error() {
+                return Err(e.into());
+            }
             match m.body {
-                Body::Error {
-                    errno, msg, field, ..
-                } if errno != 0 => return Err(ApiError { errno, msg, field }.into()),
                 Body::Error { .. } => {}
                 _ => return Ok(m),
             }

@@ -76,6 +76,22 @@ pub enum Decoded {
     Fatal(Header, ApiError),
 }
 
+impl Body {
+    /// The error an NLMSG_ERROR body answers with; `None` for an ack or another body.
+    pub fn api_error(&self) -> Option<ApiError> {
+        match self {
+            Body::Error {
+                errno, msg, field, ..
+            } if *errno != 0 => Some(ApiError {
+                errno: *errno,
+                msg: msg.clone(),
+                field: *field,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Message {
     pub fn new(kind: u16, flags: u16, seq: u32, body: Body) -> Message {
         Message {
