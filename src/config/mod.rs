@@ -9,13 +9,14 @@
 //! Every error names the file, the key and the reason: see [`ConfigError`].
 //!
 //! One file per section (`ports.rs`, `routes.rs`, ...) holds its typed struct, its `Raw*`
-//! struct and the `Builder` method that turns one into the other. The sections of single
-//! settings (`[datapath]`, `[icmp]`, `[arp]`, `[reassembly]`, `[ip]`) write each key
-//! once, with its doc, type, default and range, and `settings!` (`settings.rs`) makes
-//! the three; the object sections (`[[port]]`, `[[route]]`, ...) keep a `Raw*` struct of
-//! the file's form beside the typed one, which holds what it resolves to (port indices,
-//! parsed addresses). `values.rs` has the value parsers they share, `eal_cores.rs` the
-//! EAL's `-l`/`--lcores` lists.
+//! struct and the `Builder` method that turns one into the other. The sections of
+//! single settings (`[control]`, `[metrics]`, `[log]`, `[datapath]`, `[icmp]`, `[arp]`,
+//! `[reassembly]`, `[ip]`) write each key once, with its doc, type, default and range
+//! or parser, and `settings!` (`settings.rs`) makes the three. The object sections
+//! (`[[port]]`, `[[route]]`, ...) keep a `Raw*` struct of the file's form beside the
+//! typed one, which holds what it resolves to (port indices, parsed addresses).
+//! `values.rs` has the value parsers they share, `eal_cores.rs` the EAL's
+//! `-l`/`--lcores` lists.
 
 use std::path::Path;
 
