@@ -21,6 +21,14 @@ pub struct ConfigRequest {
     pub request: Request,
 }
 
+impl ConfigRequest {
+    /// The request as a message with sequence number `seq`, asking a refusal to name the
+    /// field at fault ([`FR_F_EXT_ACK`]), which [`refusal`] turns into the key.
+    pub fn to_message(&self, seq: u32) -> Message {
+        self.request.to_message(FR_F_EXT_ACK, seq)
+    }
+}
+
 /// Interface index of DPDK port `id` in the API (id + 1; 0 means "none", see `api`).
 fn ifindex(id: u16) -> u32 {
     u32::from(id) + 1
@@ -117,10 +125,9 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
 /// The [`ConfigError`] for the API's refusal `e` of `reqs[at]`: the key of the field at
 /// fault where the refusal names one ([`ApiError::field`]: a gateway is `.via`, next hop
 /// N is `.nexthops[N]`, a prefix `.prefix`, a MAC `.mac`; a refused device, the entry),
-/// and for a duplicate the
-/// earlier entry it repeats. The API's message and errno are kept as they are.
-/// `port_ids` are those [`config_requests`] was given; the requests must have been sent
-/// with [`FR_F_EXT_ACK`] for the API to name the field.
+/// and for a duplicate the earlier entry it repeats. The API's message and errno are
+/// kept as they are. `port_ids` are those [`config_requests`] was given; the requests
+/// must have been sent as [`ConfigRequest::to_message`] makes them.
 pub fn refusal(
     cfg: &Config,
     port_ids: &[u16],

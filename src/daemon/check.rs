@@ -3,7 +3,6 @@
 //! judge of addresses, routes and neighbours. `check` does it on a scratch state (no
 //! EAL, no ports: a `Rtnl` over the configured ports and a table-only `Env`); `run` on
 //! the state it serves.
-use crate::api::FR_F_EXT_ACK;
 use crate::config::requests::{config_requests, refusal};
 use crate::config::{Config, ConfigError};
 use crate::datapath::qdisc::Qdiscs;
@@ -29,9 +28,7 @@ pub fn apply_requests(
     let mut out = Vec::new();
     for (i, r) in reqs.iter().enumerate() {
         out.clear();
-        // FR_F_EXT_ACK: a refusal names the field at fault, for `refusal` to name the key.
-        let m = r.request.to_message(FR_F_EXT_ACK, i as u32 + 1);
-        rtnl.handle(&m, env, &mut out);
+        rtnl.handle(&r.to_message(i as u32 + 1), env, &mut out);
         if let Some(e) = out.iter().find_map(|m| m.body.api_error()) {
             return Err(refusal(cfg, port_ids, &reqs, i, &e));
         }
