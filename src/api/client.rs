@@ -110,14 +110,8 @@ impl Conn {
     pub fn wait_ack(&mut self, seq: u32) -> Result<(), ClientError> {
         loop {
             let m = self.recv()?;
-            if let Body::Error { errno, msg, .. } = m.body {
-                if m.seq == seq || m.seq == 0 {
-                    return if errno == 0 {
-                        Ok(())
-                    } else {
-                        Err(ApiError::new(errno, msg).into())
-                    };
-                }
+            if matches!(m.body, Body::Error { .. }) && (m.seq == seq || m.seq == 0) {
+                return m.body.api_error().map_or(Ok(()), |e| Err(e.into()));
             }
         }
     }
@@ -137,10 +131,10 @@ impl Conn {
             if m.seq != seq && m.seq != 0 {
                 continue;
             }
+            if let Some(e) = m.body.api_error() {
+                return Err(e.into());
+            }
             match m.body {
-                Body::Error { errno, msg, .. } if errno != 0 => {
-                    return Err(ApiError::new(errno, msg).into())
-                }
                 Body::Error { .. } => {}
                 _ if m.kind == NLMSG_DONE => return Ok(out),
                 _ => out.push(m),
@@ -156,10 +150,10 @@ impl Conn {
             if m.seq != seq && m.seq != 0 {
                 continue;
             }
+            if let Some(e) = m.body.api_error() {
+                return Err(e.into());
+            }
             match m.body {
-                Body::Error { errno, msg, .. } if errno != 0 => {
-                    return Err(ApiError::new(errno, msg).into())
-                }
                 Body::Error { .. } => {}
                 _ => return Ok(m),
             }

@@ -68,6 +68,10 @@ pub const NLM_F_REPLACE: u16 = 0x100;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
 pub const NLM_F_APPEND: u16 = 0x800;
+/// ferroute's own request flag: an error answer names the field at fault
+/// (`NLMSGERR_ATTR_FIELD`), as Linux's answers carry `NLMSGERR_ATTR_OFFS` on a socket
+/// with NETLINK_EXT_ACK. Requests without it are answered as before.
+pub const FR_F_EXT_ACK: u16 = 0x1000;
 
 /// The message header (`nlmsghdr`). `len` is filled in by [`Message::encode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,6 +6,10 @@ use super::*;
 pub const FRA_TEXT: u16 = 1;
 /// The readable message of an error (Linux NLMSGERR_ATTR_MSG, extended ack).
 pub const NLMSGERR_ATTR_MSG: u16 = 1;
+/// The field of the request at fault ([`ReqField`], laid out as `error::field`), in the
+/// answer to a request with [`FR_F_EXT_ACK`]. ferroute's own, above Linux's
+/// NLMSGERR_ATTR_* numbers as its message types are above Linux's.
+pub const NLMSGERR_ATTR_FIELD: u16 = 0x100;
 
 /// `struct nlmsgerr` fields (linux/netlink.h): the negative errno, then the header of
 /// the request answered; the extended ack's attributes follow.
@@ -24,6 +28,8 @@ pub enum Body {
         errno: i32,
         req: Header,
         msg: String,
+        /// Only in answers to requests with [`FR_F_EXT_ACK`].
+        field: Option<ReqField>,
     },
     /// NLMSG_DONE, NLMSG_NOOP, the batch markers and the FR_GET* requests.
     Empty,
@@ -70,6 +76,22 @@ pub enum Decoded {
     Fatal(Header, ApiError),
 }
 
+impl Body {
+    /// The error an NLMSG_ERROR body answers with; `None` for an ack or another body.
+    pub fn api_error(&self) -> Option<ApiError> {
+        match self {
+            Body::Error {
+                errno, msg, field, ..
+            } if *errno != 0 => Some(ApiError {
+                errno: *errno,
+                msg: msg.clone(),
+                field: *field,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Message {
     pub fn new(kind: u16, flags: u16, seq: u32, body: Body) -> Message {
         Message {
@@ -80,8 +102,10 @@ impl Message {
         }
     }
 
-    /// An ack (errno 0) or error answering the request with header `req`.
+    /// An ack (errno 0) or error answering the request with header `req`; the field at
+    /// fault only if the request asked for it (`FR_F_EXT_ACK`).
     pub fn error(req: &Header, err: Option<&ApiError>) -> Message {
+        let ext_ack = req.flags & FR_F_EXT_ACK != 0;
         Message {
             kind: NLMSG_ERROR,
             flags: 0,
@@ -90,6 +114,7 @@ impl Message {
                 errno: err.map_or(0, |e| e.errno),
                 req: *req,
                 msg: err.map_or_else(String::new, |e| e.msg.clone()),
+                field: err.and_then(|e| e.field).filter(|_| ext_ack),
             },
         }
     }
@@ -114,11 +139,24 @@ impl Message {
         let start = out.len();
         self.header().emit(out);
         match &self.body {
-            Body::Error { errno, req, msg } => {
+            Body::Error {
+                errno,
+                req,
+                msg,
+                field: at,
+            } => {
                 out.extend_from_slice(&(-errno).to_le_bytes());
                 req.emit(out);
                 if !msg.is_empty() {
                     Attrs(out).str(NLMSGERR_ATTR_MSG, msg);
+                }
+                if let Some(at) = at {
+                    let (code, hop, same_as) = at.to_wire();
+                    let mut f = Fixed::<{ field::LEN }>::zeroed();
+                    f.set_u16(field::CODE, code);
+                    f.set_u16(field::NEXTHOP, hop);
+                    f.set_u16(field::SAME_AS, same_as);
+                    Attrs(out).put(NLMSGERR_ATTR_FIELD, f.bytes(0..field::LEN));
                 }
             }
             Body::Empty => {}
@@ -189,16 +227,29 @@ impl Message {
                 let (e, rest) = Fixed::<{ err::LEN }>::read(b, "nlmsgerr")?;
                 let req = Header::parse(e.bytes(err::REQ))
                     .ok_or_else(|| ApiError::inval("truncated nlmsgerr"))?;
-                let mut msg = String::new();
+                let (mut msg, mut at) = (String::new(), None);
                 for (k, v) in attrs(rest)? {
-                    if k == NLMSGERR_ATTR_MSG {
-                        msg = a_str(k, v)?;
+                    match k {
+                        NLMSGERR_ATTR_MSG => msg = a_str(k, v)?,
+                        NLMSGERR_ATTR_FIELD => {
+                            let (f, rest) = Fixed::<{ field::LEN }>::read(v, "error field")?;
+                            if !rest.is_empty() {
+                                return Err(ApiError::inval(format!(
+                                    "attribute {k}: expected {} bytes",
+                                    field::LEN
+                                )));
+                            }
+                            let (code, hop) = (f.u16(field::CODE), f.u16(field::NEXTHOP));
+                            at = ReqField::from_wire(code, hop, f.u16(field::SAME_AS));
+                        }
+                        _ => {}
                     }
                 }
                 Body::Error {
                     errno: (e.u32(err::ERROR) as i32).wrapping_neg(),
                     req,
                     msg,
+                    field: at,
                 }
             }
             NLMSG_NOOP | NLMSG_DONE | FR_BATCH_BEGIN | FR_BATCH_END | FR_GETSTATUS

@@ -20,8 +20,10 @@
 //! batches as in nfnetlink, and status/counters/config dump answered with text).
 //!
 //! Every request gets an answer: NLMSG_ERROR with errno 0 (an ack, only when the request
-//! has `NLM_F_ACK`) or the errno and a readable message (always); GET requests answer
-//! with the object, DUMP requests with `NLM_F_MULTI` parts ending in NLMSG_DONE.
+//! has `NLM_F_ACK`) or the errno and a readable message (always), plus the field of the
+//! request at fault ([`ReqField`], as NLMSGERR_ATTR_FIELD) when the request carries
+//! ferroute's [`FR_F_EXT_ACK`] flag; GET requests answer with the object, DUMP requests
+//! with `NLM_F_MULTI` parts ending in NLMSG_DONE.
 //!
 //! Decoding is strict: a short or inconsistent header, an unknown type or attribute, an
 //! attribute of the wrong size, a bad prefix length or host bits set in a prefix are

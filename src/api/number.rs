@@ -6,8 +6,8 @@
 //! [`crate::fib::Proto`] (the RIB keeps them as given).
 
 /// Declares a numbered enum: its variants with their number and iproute2 name (the
-/// first, number 0, is the default), an `Other(n)` for every other number, and the
-/// conversions both ways.
+/// first, number 0, is the default), an `Other(n)` for every other number, the
+/// conversions both ways, and `Display` (the name, else the number).
 macro_rules! numbered {
     ($(#[$doc:meta])* $name:ident: $int:ty {
         $($(#[$vdoc:meta])* $var:ident = $num:literal, $text:literal;)*
@@ -52,6 +52,16 @@ macro_rules! numbered {
                 match s {
                     $($text => Some($name::$var),)*
                     _ => None,
+                }
+            }
+        }
+
+        /// The iproute2 name, or the number.
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.name() {
+                    Some(n) => f.write_str(n),
+                    None => write!(f, "{}", <$int>::from(*self)),
                 }
             }
         }

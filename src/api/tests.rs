@@ -200,7 +200,66 @@ fn every_message() -> Vec<Message> {
             &req,
             Some(&ApiError::new(errno::EEXIST, "route already exists")),
         ),
+        Message::error(
+            &Header {
+                flags: flags | FR_F_EXT_ACK,
+                ..req
+            },
+            Some(
+                &ApiError::inval("nexthop 3 duplicates nexthop 1").at(ReqField::Nexthop {
+                    n: 2,
+                    same_as: Some(0),
+                }),
+            ),
+        ),
     ]
+}
+
+#[test]
+fn the_field_at_fault_is_answered_only_when_asked_and_survives_the_wire() {
+    let req = |flags| Header {
+        len: 40,
+        kind: RTM_NEWNEIGH,
+        flags,
+        seq: 3,
+        pid: 0,
+    };
+    let fields = [
+        ReqField::Dst,
+        ReqField::Gateway,
+        ReqField::Ifindex,
+        ReqField::Lladdr,
+        ReqField::Nexthop {
+            n: 0,
+            same_as: None,
+        },
+        ReqField::Nexthop {
+            n: 7,
+            same_as: Some(6),
+        },
+        ReqField::NexthopGateway(1),
+        ReqField::NexthopIfindex(2),
+        ReqField::NexthopWeight(3),
+    ];
+    for f in fields {
+        let e = ApiError::inval("bad").at(f);
+        let plain = Message::error(&req(NLM_F_REQUEST), Some(&e));
+        assert!(matches!(plain.body, Body::Error { field: None, .. }));
+        assert_eq!(
+            plain.to_bytes(),
+            Message::error(&req(NLM_F_REQUEST), Some(&ApiError::inval("bad"))).to_bytes()
+        );
+        let asked = Message::error(&req(NLM_F_REQUEST | FR_F_EXT_ACK), Some(&e));
+        assert!(matches!(asked.body, Body::Error { field: Some(g), .. } if g == f));
+        round_trip(asked);
+    }
+    // An unknown field is dropped, not refused; a field of the wrong size is refused.
+    assert_eq!(ReqField::from_wire(9, 0, 0), None);
+    assert_eq!(ReqField::from_wire(1, 1, 0), None);
+    let mut b = Message::error(&req(NLM_F_REQUEST), Some(&ApiError::inval("bad"))).to_bytes();
+    b.extend_from_slice(&[8, 0, 0, 1, 1, 0, 0, 0]);
+    b[0] += 8;
+    assert!(matches!(Message::decode(&b), Decoded::Bad(..)), "{b:?}");
 }
 
 #[test]

@@ -2,48 +2,32 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::{Builder, ConfigError, MAX_SOCKET_PATH};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlConfig {
-    pub socket: PathBuf,
-}
-
-impl Default for ControlConfig {
-    fn default() -> Self {
-        ControlConfig {
-            socket: PathBuf::from("/run/ferroute/ferroute.sock"),
-        }
+settings! {
+    /// `[control]`: the API socket.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ControlConfig as RawControl in "control" by control {
+        /// Path of the Unix socket, at most [`MAX_SOCKET_PATH`] bytes.
+        socket: PathBuf = PathBuf::from("/run/ferroute/ferroute.sock")
+            => socket_path(String);
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawControl {
-    pub(super) socket: Option<String>,
-}
-
 impl Builder<'_> {
-    pub(super) fn control(&self, raw: RawControl) -> Result<ControlConfig, ConfigError> {
-        let Some(socket) = raw.socket else {
-            return Ok(ControlConfig::default());
-        };
+    fn socket_path(&self, key: &str, socket: String) -> Result<PathBuf, ConfigError> {
         if socket.is_empty() {
-            return Err(self.err("control.socket", "must not be empty"));
+            return Err(self.err(key, "must not be empty"));
         }
         if socket.len() > MAX_SOCKET_PATH {
             return Err(self.err(
-                "control.socket",
+                key,
                 format!(
                     "path is {} bytes; Unix socket paths are limited to {MAX_SOCKET_PATH}",
                     socket.len()
                 ),
             ));
         }
-        Ok(ControlConfig {
-            socket: PathBuf::from(socket),
-        })
+        Ok(PathBuf::from(socket))
     }
 }

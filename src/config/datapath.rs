@@ -1,4 +1,7 @@
-//! `[datapath]`, `[icmp]`, `[punt]`, `[arp]`, `[reassembly]`, `[ip]`: the datapath's own settings.
+//! `[datapath]`, `[icmp]`, `[punt]`, `[arp]`, `[reassembly]`, `[ip]`: the datapath's own
+//! settings. Each section but `[punt]` is declared once with [`settings!`]: key, doc,
+//! type, default and range in one line each; the checks across keys follow.
+//! `[punt]`'s settings are `datapath::punt`'s `PuntLimits`, read here by hand.
 
 use serde::Deserialize;
 
@@ -6,59 +9,51 @@ use super::{Builder, ConfigError, Int};
 use crate::datapath::icmp_ratelimit::IcmpLimits;
 use crate::datapath::punt::{self, PuntLimits};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatapathConfig {
-    /// Packets per RX burst, 1..=32.
-    pub burst: usize,
-    /// TX buffers are flushed at least this often, 1..=10000.
-    pub tx_drain_us: u64,
-    /// Sleep after 100 empty polls in a row; 0 = pure polling. 0..=1000.
-    pub idle_sleep_us: u64,
-    /// Mbufs in the packet pool, >= 1024.
-    pub mbufs: u32,
-    /// Per-lcore mempool cache, <= 512 and <= mbufs / 1.5.
-    pub mbuf_cache: u32,
-    /// RX descriptor ring size, a power of two in 64..=4096.
-    pub rx_desc: u16,
-    /// TX descriptor ring size, a power of two in 64..=4096.
-    pub tx_desc: u16,
-}
-
-impl Default for DatapathConfig {
-    fn default() -> Self {
-        DatapathConfig {
-            burst: 32,
-            tx_drain_us: 100,
-            idle_sleep_us: 0,
-            mbufs: 8191,
-            mbuf_cache: 256,
-            rx_desc: 1024,
-            tx_desc: 1024,
-        }
+settings! {
+    /// `[datapath]`: the workers' loop, the packet pool and the descriptor rings.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DatapathConfig as RawDatapath in "datapath" by datapath then check_datapath {
+        /// Packets per RX burst.
+        burst: usize = 32, 1..=32;
+        /// TX buffers are flushed at least this often.
+        tx_drain_us: u64 = 100, 1..=10000;
+        /// Sleep after 100 empty polls in a row; 0 = pure polling.
+        idle_sleep_us: u64 = 0, 0..=1000;
+        /// Mbufs in the packet pool.
+        mbufs: u32 = 8191, 1024..=u32::MAX.into();
+        /// Per-lcore mempool cache, also <= mbufs / 1.5.
+        mbuf_cache: u32 = 256, 0..=512;
+        /// RX descriptor ring size, also a power of two.
+        rx_desc: u16 = 1024, 64..=4096;
+        /// TX descriptor ring size, also a power of two.
+        tx_desc: u16 = 1024, 64..=4096;
     }
 }
 
-/// ICMP rate limits, as Linux's `net.ipv4.icmp_*` sysctls (per worker lcore here).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IcmpConfig {
-    /// Global bucket (`icmp_msgs_per_sec`): ICMP messages per second of the types in
-    /// `ratemask`; 0 = unlimited.
-    pub msgs_per_sec: u32,
-    /// Its depth (`icmp_msgs_burst`); >= 1 unless `msgs_per_sec` is 0.
-    pub msgs_burst: u32,
-    /// Per destination host (`icmp_ratelimit`): one message per this many ms, of the
-    /// types in `ratemask`; 0 = no per-host limit.
-    pub ratelimit_ms: u32,
-    /// The ICMP types limited, one bit per type (`icmp_ratemask`; Linux's default 6168
-    /// is destination unreachable, source quench, time exceeded, parameter problem).
-    /// Fragmentation needed is never limited (Linux does not limit PMTU discovery).
-    pub ratemask: u32,
-    /// Messages a host may get in a row before `ratelimit_ms` applies (Linux's
-    /// XRLIM_BURST_FACTOR, 6).
-    pub burst: u32,
-    /// Hosts tracked per worker; the least recently limited one is forgotten (counted)
-    /// when a new one comes.
-    pub peers: u32,
+settings! {
+    /// ICMP rate limits, as Linux's `net.ipv4.icmp_*` sysctls (per worker lcore here).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct IcmpConfig as RawIcmp in "icmp" by icmp then check_icmp {
+        /// Global bucket (`icmp_msgs_per_sec`): ICMP messages per second of the types in
+        /// `ratemask`; 0 = unlimited.
+        msgs_per_sec: u32 = 1000, 0..=u32::MAX.into();
+        /// Its depth (`icmp_msgs_burst`); >= 1 unless `msgs_per_sec` is 0.
+        msgs_burst: u32 = 50, 0..=u32::MAX.into();
+        /// Per destination host (`icmp_ratelimit`): one message per this many ms, of the
+        /// types in `ratemask`; 0 = no per-host limit. (Linux caps it at INT_MAX
+        /// jiffies; an hour is plenty.)
+        ratelimit_ms: u32 = 1000, 0..=3_600_000;
+        /// The ICMP types limited, one bit per type (`icmp_ratemask`; Linux's default 6168
+        /// is destination unreachable, source quench, time exceeded, parameter problem).
+        /// Fragmentation needed is never limited (Linux does not limit PMTU discovery).
+        ratemask: u32 = 6168, 0..=u32::MAX.into();
+        /// Messages a host may get in a row before `ratelimit_ms` applies (Linux's
+        /// XRLIM_BURST_FACTOR, 6).
+        burst: u32 = 6, 1..=10_000;
+        /// Hosts tracked per worker; the least recently limited one is forgotten (counted)
+        /// when a new one comes.
+        peers: u32 = 4096, 1..=1 << 20;
+    }
 }
 
 impl IcmpConfig {
@@ -75,81 +70,50 @@ impl IcmpConfig {
     }
 }
 
-impl Default for IcmpConfig {
-    fn default() -> Self {
-        IcmpConfig {
-            msgs_per_sec: 1000,
-            msgs_burst: 50,
-            ratelimit_ms: 1000,
-            ratemask: 6168,
-            burst: 6,
-            peers: 4096,
-        }
+settings! {
+    /// `[arp]`: the neighbour state machine's timers and queues (Linux's `neigh` sysctls).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ArpConfig as RawArp in "arp" by arp {
+        reachable_ms: u64 = 30000, 0..=i64::MAX;
+        retrans_ms: u64 = 1000, 10..=i64::MAX;
+        mcast_probes: u32 = 3, 1..=u32::MAX.into();
+        ucast_probes: u32 = 3, 0..=u32::MAX.into();
+        delay_probe_ms: u64 = 5000, 0..=i64::MAX;
+        /// Packets held per unresolved neighbour.
+        hold_queue: usize = 101, 1..=10000;
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArpConfig {
-    pub reachable_ms: u64,
-    /// >= 10.
-    pub retrans_ms: u64,
-    /// >= 1.
-    pub mcast_probes: u32,
-    pub ucast_probes: u32,
-    pub delay_probe_ms: u64,
-    /// Packets held per unresolved neighbour, 1..=10000.
-    pub hold_queue: usize,
-}
-
-impl Default for ArpConfig {
-    fn default() -> Self {
-        ArpConfig {
-            reachable_ms: 30000,
-            retrans_ms: 1000,
-            mcast_probes: 3,
-            ucast_probes: 3,
-            delay_probe_ms: 5000,
-            hold_queue: 101,
-        }
+settings! {
+    /// Reassembly of fragments addressed to the router.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ReassemblyConfig as RawReassembly in "reassembly" by reassembly {
+        /// A datagram not complete this long after its first-arriving fragment is
+        /// dropped (Linux `ipfrag_time`: 30 s).
+        timeout_ms: u64 = 30_000, 100..=600_000;
+        /// Memory for datagrams in progress, data plus bookkeeping (Linux
+        /// `ipfrag_high_thresh`: 4 MiB). At least 128 KiB: a 64 KiB datagram fits.
+        max_bytes: usize = 4 << 20, (128 << 10)..=(1 << 30);
+        /// Datagrams in progress.
+        max_datagrams: usize = 1024, 1..=1_000_000;
     }
 }
 
-/// Reassembly of fragments addressed to the router.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReassemblyConfig {
-    /// A datagram not complete this long after its first-arriving fragment is dropped,
-    /// 100..=600000 (Linux `ipfrag_time`: 30 s).
-    pub timeout_ms: u64,
-    /// Memory for datagrams in progress, data plus bookkeeping, 131072..=1073741824
-    /// (Linux `ipfrag_high_thresh`: 4 MiB). At least 128 KiB: a 64 KiB datagram fits.
-    pub max_bytes: usize,
-    /// Datagrams in progress, 1..=1000000.
-    pub max_datagrams: usize,
-}
-
-impl Default for ReassemblyConfig {
-    fn default() -> Self {
-        ReassemblyConfig {
-            timeout_ms: 30_000,
-            max_bytes: 4 << 20,
-            max_datagrams: 1024,
-        }
+settings! {
+    /// `[ip]`: IPv4 input policy, as Linux's `net.ipv4.conf.*` switches of the same names
+    /// (global here: the same for every port).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct IpConfig as RawIp in "ip" by ip {
+        /// Accept packets with LSRR/SSRR options (Linux `accept_source_route`); default
+        /// false: dropped, counted as `ip4_source_route`.
+        accept_source_route: bool = false;
+        /// Reverse-path filter, 0 (off, the default), 1 (strict) or 2 (loose), as Linux's
+        /// `rp_filter` (RFC 3704).
+        rp_filter: u8 = 0, 0..=2;
+        /// Forward directed broadcasts to connected subnets (Linux `bc_forwarding`);
+        /// default false (RFC 2644).
+        bc_forwarding: bool = false;
     }
-}
-
-/// `[ip]`: IPv4 input policy, as Linux's `net.ipv4.conf.*` switches of the same names
-/// (global here: the same for every port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct IpConfig {
-    /// Accept packets with LSRR/SSRR options (Linux `accept_source_route`); default
-    /// false: dropped, counted as `ip4_source_route`.
-    pub accept_source_route: bool,
-    /// Reverse-path filter, 0 (off, the default), 1 (strict) or 2 (loose), as Linux's
-    /// `rp_filter` (RFC 3704).
-    pub rp_filter: u8,
-    /// Forward directed broadcasts to connected subnets (Linux `bc_forwarding`);
-    /// default false (RFC 2644).
-    pub bc_forwarding: bool,
 }
 
 impl IpConfig {
@@ -170,29 +134,6 @@ impl IpConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawDatapath {
-    pub(super) burst: Option<Int>,
-    pub(super) tx_drain_us: Option<Int>,
-    pub(super) idle_sleep_us: Option<Int>,
-    pub(super) mbufs: Option<Int>,
-    pub(super) mbuf_cache: Option<Int>,
-    pub(super) rx_desc: Option<Int>,
-    pub(super) tx_desc: Option<Int>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawIcmp {
-    pub(super) msgs_per_sec: Option<Int>,
-    pub(super) msgs_burst: Option<Int>,
-    pub(super) ratelimit_ms: Option<Int>,
-    pub(super) ratemask: Option<Int>,
-    pub(super) burst: Option<Int>,
-    pub(super) peers: Option<Int>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawPunt {
     pub(super) arp_known_pps: Option<Int>,
     pub(super) arp_known_burst: Option<Int>,
@@ -204,78 +145,53 @@ pub(super) struct RawPunt {
     pub(super) frag_burst: Option<Int>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawArp {
-    pub(super) reachable_ms: Option<Int>,
-    pub(super) retrans_ms: Option<Int>,
-    pub(super) mcast_probes: Option<Int>,
-    pub(super) ucast_probes: Option<Int>,
-    pub(super) delay_probe_ms: Option<Int>,
-    pub(super) hold_queue: Option<Int>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawReassembly {
-    pub(super) timeout_ms: Option<Int>,
-    pub(super) max_bytes: Option<Int>,
-    pub(super) max_datagrams: Option<Int>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawIp {
-    pub(super) accept_source_route: Option<bool>,
-    pub(super) rp_filter: Option<Int>,
-    pub(super) bc_forwarding: Option<bool>,
-}
-
 impl Builder<'_> {
-    pub(super) fn datapath(&self, raw: RawDatapath) -> Result<DatapathConfig, ConfigError> {
-        let d = DatapathConfig::default();
-        let mbufs = self.int("datapath.mbufs", raw.mbufs, d.mbufs, 1024, u32::MAX.into())?;
-        let mbuf_cache = self.int("datapath.mbuf_cache", raw.mbuf_cache, d.mbuf_cache, 0, 512)?;
+    fn check_datapath(&self, d: &DatapathConfig) -> Result<(), ConfigError> {
         // DPDK refuses a cache whose flush threshold (cache * 3 / 2) exceeds the pool.
-        if u64::from(mbuf_cache) * 3 / 2 > u64::from(mbufs) {
+        if u64::from(d.mbuf_cache) * 3 / 2 > u64::from(d.mbufs) {
             return Err(self.err(
                 "datapath.mbuf_cache",
-                format!("{mbuf_cache} is too large for {mbufs} mbufs; must be <= mbufs / 1.5"),
+                format!(
+                    "{} is too large for {} mbufs; must be <= mbufs / 1.5",
+                    d.mbuf_cache, d.mbufs
+                ),
             ));
         }
-        let desc = |key: &str, v: Option<Int>, default: u16| -> Result<u16, ConfigError> {
-            let n: u16 = self.int(key, v, default, 64, 4096)?;
-            if n.is_power_of_two() {
-                Ok(n)
-            } else {
-                Err(self.err(key, format!("{n} is not a power of two (64..=4096)")))
+        for (key, n) in [
+            ("datapath.rx_desc", d.rx_desc),
+            ("datapath.tx_desc", d.tx_desc),
+        ] {
+            if !n.is_power_of_two() {
+                return Err(self.err(key, format!("{n} is not a power of two (64..=4096)")));
             }
-        };
-        Ok(DatapathConfig {
-            burst: self.int("datapath.burst", raw.burst, d.burst, 1, 32)?,
-            tx_drain_us: self.int(
-                "datapath.tx_drain_us",
-                raw.tx_drain_us,
-                d.tx_drain_us,
-                1,
-                10000,
-            )?,
-            idle_sleep_us: self.int(
-                "datapath.idle_sleep_us",
-                raw.idle_sleep_us,
-                d.idle_sleep_us,
-                0,
-                1000,
-            )?,
-            mbufs,
-            mbuf_cache,
-            rx_desc: desc("datapath.rx_desc", raw.rx_desc, d.rx_desc)?,
-            tx_desc: desc("datapath.tx_desc", raw.tx_desc, d.tx_desc)?,
-        })
+        }
+        Ok(())
+    }
+
+    fn check_icmp(&self, c: &IcmpConfig) -> Result<(), ConfigError> {
+        self.check_burst(
+            ("icmp.msgs_per_sec", c.msgs_per_sec),
+            ("icmp.msgs_burst", c.msgs_burst),
+        )
     }
 
     /// A rate and its burst: the burst must be at least 1 unless the rate is 0
     /// (unlimited).
+    fn check_burst(
+        &self,
+        (rate_key, rate): (&str, u32),
+        (burst_key, burst): (&str, u32),
+    ) -> Result<(), ConfigError> {
+        if rate > 0 && burst == 0 {
+            return Err(self.err(
+                burst_key,
+                format!("must be at least 1 when {rate_key} is not 0 (unlimited)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A rate and its burst, each 0..=u32::MAX, checked by [`Self::check_burst`].
     pub(super) fn rate_burst(
         &self,
         (rate_key, rate, rate_default): (&str, Option<Int>, u32),
@@ -284,42 +200,8 @@ impl Builder<'_> {
         let max = u32::MAX.into();
         let rate = self.int(rate_key, rate, rate_default, 0, max)?;
         let burst = self.int(burst_key, burst, burst_default, 0, max)?;
-        if rate > 0 && burst == 0 {
-            return Err(self.err(
-                burst_key,
-                format!("must be at least 1 when {rate_key} is not 0 (unlimited)"),
-            ));
-        }
+        self.check_burst((rate_key, rate), (burst_key, burst))?;
         Ok((rate, burst))
-    }
-
-    pub(super) fn icmp(&self, raw: RawIcmp) -> Result<IcmpConfig, ConfigError> {
-        let d = IcmpConfig::default();
-        let (msgs_per_sec, msgs_burst) = self.rate_burst(
-            ("icmp.msgs_per_sec", raw.msgs_per_sec, d.msgs_per_sec),
-            ("icmp.msgs_burst", raw.msgs_burst, d.msgs_burst),
-        )?;
-        Ok(IcmpConfig {
-            msgs_per_sec,
-            msgs_burst,
-            // Linux caps icmp_ratelimit at INT_MAX jiffies; an hour is plenty.
-            ratelimit_ms: self.int(
-                "icmp.ratelimit_ms",
-                raw.ratelimit_ms,
-                d.ratelimit_ms,
-                0,
-                3_600_000,
-            )?,
-            ratemask: self.int(
-                "icmp.ratemask",
-                raw.ratemask,
-                d.ratemask,
-                0,
-                u32::MAX.into(),
-            )?,
-            burst: self.int("icmp.burst", raw.burst, d.burst, 1, 10_000)?,
-            peers: self.int("icmp.peers", raw.peers, d.peers, 1, 1 << 20)?,
-        })
     }
 
     pub(super) fn punt(&self, raw: RawPunt) -> Result<PuntLimits, ConfigError> {
@@ -342,79 +224,6 @@ impl Builder<'_> {
             arp: limit("arp", raw.arp_pps, raw.arp_burst, d.arp)?,
             resolve: limit("resolve", raw.resolve_pps, raw.resolve_burst, d.resolve)?,
             frag: limit("frag", raw.frag_pps, raw.frag_burst, d.frag)?,
-        })
-    }
-
-    pub(super) fn arp(&self, raw: RawArp) -> Result<ArpConfig, ConfigError> {
-        let d = ArpConfig::default();
-        let (u32_max, i64_max) = (u32::MAX.into(), i64::MAX);
-        Ok(ArpConfig {
-            reachable_ms: self.int(
-                "arp.reachable_ms",
-                raw.reachable_ms,
-                d.reachable_ms,
-                0,
-                i64_max,
-            )?,
-            retrans_ms: self.int("arp.retrans_ms", raw.retrans_ms, d.retrans_ms, 10, i64_max)?,
-            mcast_probes: self.int(
-                "arp.mcast_probes",
-                raw.mcast_probes,
-                d.mcast_probes,
-                1,
-                u32_max,
-            )?,
-            ucast_probes: self.int(
-                "arp.ucast_probes",
-                raw.ucast_probes,
-                d.ucast_probes,
-                0,
-                u32_max,
-            )?,
-            delay_probe_ms: self.int(
-                "arp.delay_probe_ms",
-                raw.delay_probe_ms,
-                d.delay_probe_ms,
-                0,
-                i64_max,
-            )?,
-            hold_queue: self.int("arp.hold_queue", raw.hold_queue, d.hold_queue, 1, 10000)?,
-        })
-    }
-
-    pub(super) fn reassembly(&self, raw: RawReassembly) -> Result<ReassemblyConfig, ConfigError> {
-        let d = ReassemblyConfig::default();
-        Ok(ReassemblyConfig {
-            timeout_ms: self.int(
-                "reassembly.timeout_ms",
-                raw.timeout_ms,
-                d.timeout_ms,
-                100,
-                600_000,
-            )?,
-            max_bytes: self.int(
-                "reassembly.max_bytes",
-                raw.max_bytes,
-                d.max_bytes,
-                128 << 10,
-                1 << 30,
-            )?,
-            max_datagrams: self.int(
-                "reassembly.max_datagrams",
-                raw.max_datagrams,
-                d.max_datagrams,
-                1,
-                1_000_000,
-            )?,
-        })
-    }
-
-    pub(super) fn ip(&self, raw: RawIp) -> Result<IpConfig, ConfigError> {
-        let d = IpConfig::default();
-        Ok(IpConfig {
-            accept_source_route: raw.accept_source_route.unwrap_or(d.accept_source_route),
-            rp_filter: self.int("ip.rp_filter", raw.rp_filter, d.rp_filter, 0, 2)?,
-            bc_forwarding: raw.bc_forwarding.unwrap_or(d.bc_forwarding),
         })
     }
 }

@@ -9,8 +9,14 @@
 //! Every error names the file, the key and the reason: see [`ConfigError`].
 //!
 //! One file per section (`ports.rs`, `routes.rs`, ...) holds its typed struct, its `Raw*`
-//! struct and the `Builder` method that turns one into the other; `values.rs` has the
-//! value parsers they share, `eal_cores.rs` the EAL's `-l`/`--lcores` lists.
+//! struct and the `Builder` method that turns one into the other. The sections of
+//! single settings (`[control]`, `[metrics]`, `[log]`, `[datapath]`, `[icmp]`, `[arp]`,
+//! `[reassembly]`, `[ip]`) write each key once, with its doc, type, default and range
+//! or parser, and `settings!` (`settings.rs`) makes the three. The object sections
+//! (`[[port]]`, `[[route]]`, ...) keep a `Raw*` struct of the file's form beside the
+//! typed one, which holds what it resolves to (port indices, parsed addresses).
+//! `values.rs` has the value parsers they share, `eal_cores.rs` the EAL's
+//! `-l`/`--lcores` lists.
 
 use std::path::Path;
 
@@ -68,6 +74,8 @@ pub struct ConfigError {
     pub message: String,
 }
 
+#[macro_use]
+mod settings;
 mod addresses;
 mod control;
 mod datapath;
@@ -95,7 +103,7 @@ pub use neighbors::NeighborConfig;
 pub use nexthops::NexthopConfig;
 pub use ports::PortConfig;
 pub use qdiscs::QdiscConfig;
-pub use routes::{RouteConfig, RouteType};
+pub use routes::RouteConfig;
 pub use workers::{RxQueueRef, WorkerConfig};
 
 /// A validated configuration.

@@ -11,7 +11,7 @@
 use crate::api::*;
 use crate::datapath::qdisc::TbfParams;
 
-use super::{Config, ConfigError, RouteType};
+use super::{Config, ConfigError};
 
 /// One request of the configuration and the key of the file it comes from
 /// (`port[0].address`, `route[3]`, `neighbor[1]` ...).
@@ -19,6 +19,14 @@ use super::{Config, ConfigError, RouteType};
 pub struct ConfigRequest {
     pub key: String,
     pub request: Request,
+}
+
+impl ConfigRequest {
+    /// The request as a message with sequence number `seq`, asking a refusal to name the
+    /// field at fault ([`FR_F_EXT_ACK`]), which [`refusal`] turns into the key.
+    pub fn to_message(&self, seq: u32) -> Message {
+        self.request.to_message(FR_F_EXT_ACK, seq)
+    }
 }
 
 /// Interface index of DPDK port `id` in the API (id + 1; 0 means "none", see `api`).
@@ -69,12 +77,7 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
     };
     for (i, r) in cfg.routes.iter().enumerate() {
         let mut m = RouteMsg::new(r.prefix.network(), r.prefix.prefix_len());
-        m.rtype = match r.route_type {
-            RouteType::Unicast => crate::api::RouteType::Unicast,
-            RouteType::Blackhole => crate::api::RouteType::Blackhole,
-            RouteType::Unreachable => crate::api::RouteType::Unreachable,
-            RouteType::Prohibit => crate::api::RouteType::Prohibit,
-        };
+        m.rtype = r.route_type;
         m.gateway = r.via;
         m.oif = r.port.map(index);
         m.metric = Some(r.metric);
@@ -120,10 +123,11 @@ pub fn config_requests(cfg: &Config, port_ids: &[u16]) -> Vec<ConfigRequest> {
 }
 
 /// The [`ConfigError`] for the API's refusal `e` of `reqs[at]`: the key of the field at
-/// fault where the refusal says which (a gateway is `.via`, next hop N is
-/// `.nexthops[N-1]`, a duplicate is `.prefix` or `.address`), and for a duplicate the
-/// earlier entry it repeats. The API's message and errno are kept as they are.
-/// `port_ids` are those [`config_requests`] was given.
+/// fault where the refusal names one ([`ApiError::field`]: a gateway is `.via`, next hop
+/// N is `.nexthops[N]`, a prefix `.prefix`, a MAC `.mac`; a refused device, the entry),
+/// and for a duplicate the earlier entry it repeats. The API's message and errno are
+/// kept as they are. `port_ids` are those [`config_requests`] was given; the requests
+/// must have been sent as [`ConfigRequest::to_message`] makes them.
 pub fn refusal(
     cfg: &Config,
     port_ids: &[u16],
@@ -152,69 +156,58 @@ pub fn refusal(
     }
 }
 
-/// Next hop N (from 1) named at the start of a multipath refusal (`nexthop 2: ...`,
-/// `nexthop 2 duplicates nexthop 1 ...`), and the one it duplicates.
-fn nexthop_numbers(msg: &str) -> Option<(usize, Option<usize>)> {
-    let rest = msg.strip_prefix("nexthop ")?;
-    let end = rest.find(|c: char| !c.is_ascii_digit())?;
-    let n: usize = rest[..end].parse().ok()?;
-    let dup = (rest[end..].strip_prefix(" duplicates nexthop "))
-        .and_then(|d| d.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|d| d.parse().ok());
-    Some((n, dup))
-}
-
 fn route_refusal(
     key: &str,
     r: &RouteMsg,
     earlier: &[ConfigRequest],
     e: &ApiError,
 ) -> (String, Option<String>) {
-    if e.errno == errno::EEXIST {
-        let same_prefix = |q: &&RouteMsg| {
-            (q.dst, q.dst_len, q.metric.unwrap_or(0)) == (r.dst, r.dst_len, r.metric.unwrap_or(0))
-        };
-        let routes = || {
-            earlier.iter().filter_map(|c| match &c.request {
-                Request::NewRoute(_, q) => Some((c, q)),
-                _ => None,
-            })
-        };
-        // The entry it repeats: the identical one, else the first with its prefix and
-        // metric (the API may find two spellings the same route: `via` with or without
-        // the `port` it is on).
-        let same =
-            (routes().find(|(_, q)| *q == r)).or_else(|| routes().find(|(_, q)| same_prefix(q)));
-        let context = same.map(|(c, _)| {
-            format!(
-                "duplicate route {}/{} metric {} (same as {})",
-                r.dst,
-                r.dst_len,
-                r.metric.unwrap_or(0),
-                c.key
-            )
-        });
-        return (format!("{key}.prefix"), context);
+    let hop = |n: u16| format!("{key}.nexthops[{n}]");
+    match e.field {
+        Some(ReqField::Dst) => {
+            let context = (e.errno == errno::EEXIST)
+                .then(|| same_route(r, earlier))
+                .flatten()
+                .map(|same| {
+                    format!(
+                        "duplicate route {}/{} metric {} (same as {same})",
+                        r.dst,
+                        r.dst_len,
+                        r.metric.unwrap_or(0),
+                    )
+                });
+            (format!("{key}.prefix"), context)
+        }
+        Some(ReqField::Gateway) => (format!("{key}.via"), None),
+        Some(ReqField::Nexthop { n, same_as }) => (
+            hop(n),
+            same_as.map(|m| format!("duplicate next hop (same as nexthops[{m}])")),
+        ),
+        Some(ReqField::NexthopGateway(n)) => (format!("{}.via", hop(n)), None),
+        Some(ReqField::NexthopWeight(n)) => (format!("{}.weight", hop(n)), None),
+        // A device is refused for its state (down, no address), which is the port's,
+        // not a value of this entry: the entry (or the next hop) is named.
+        Some(ReqField::NexthopIfindex(n)) => (hop(n), None),
+        Some(ReqField::Ifindex | ReqField::Lladdr) | None => (key.to_string(), None),
     }
-    if let Some((n, dup)) = nexthop_numbers(&e.msg) {
-        let hop = format!("{key}.nexthops[{}]", n.saturating_sub(1));
-        return match dup {
-            Some(m) => (
-                hop,
-                Some(format!(
-                    "duplicate next hop (same as nexthops[{}])",
-                    m.saturating_sub(1)
-                )),
-            ),
-            None if e.msg.contains("gateway") => (format!("{hop}.via"), None),
-            None if e.msg.contains("weight") => (format!("{hop}.weight"), None),
-            None => (hop, None),
-        };
-    }
-    if e.msg.contains("gateway") && r.gateway.is_some() {
-        return (format!("{key}.via"), None);
-    }
-    (key.to_string(), None)
+}
+
+/// The key of the earlier route `r` repeats: the identical one, else the first with its
+/// prefix and metric (the API may find two spellings the same route: `via` with or
+/// without the `port` it is on).
+fn same_route<'a>(r: &RouteMsg, earlier: &'a [ConfigRequest]) -> Option<&'a str> {
+    let routes = || {
+        earlier.iter().filter_map(|c| match &c.request {
+            Request::NewRoute(_, q) => Some((c.key.as_str(), q)),
+            _ => None,
+        })
+    };
+    let same_prefix = |q: &RouteMsg| {
+        (q.dst, q.dst_len, q.metric.unwrap_or(0)) == (r.dst, r.dst_len, r.metric.unwrap_or(0))
+    };
+    (routes().find(|(_, q)| *q == r))
+        .or_else(|| routes().find(|(_, q)| same_prefix(q)))
+        .map(|(key, _)| key)
 }
 
 fn neigh_refusal(
@@ -224,30 +217,32 @@ fn neigh_refusal(
     earlier: &[ConfigRequest],
     e: &ApiError,
 ) -> (String, Option<String>) {
-    if e.msg.contains("MAC") || e.msg.contains("lladdr") {
-        return (format!("{key}.mac"), None);
+    let ip = n.dst.map_or_else(String::new, |d| d.to_string());
+    match e.field {
+        Some(ReqField::Lladdr) => (format!("{key}.mac"), None),
+        // The address is not on the port the entry names (the file's `port`, or the one
+        // whose subnet holds it). The API names the port as the wire pins it (`of
+        // port0`); the file's reader gets the port's config name quoted.
+        Some(ReqField::Ifindex) if e.errno == errno::EINVAL => {
+            let context = format!("{ip} is not on a connected network of port {port:?}");
+            (format!("{key}.address"), Some(context))
+        }
+        _ => {
+            let context = (e.errno == errno::EEXIST)
+                .then(|| {
+                    earlier.iter().find(|c| {
+                        matches!(&c.request, Request::NewNeigh(_, q)
+                            if (q.ifindex, q.dst) == (n.ifindex, n.dst))
+                    })
+                })
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "duplicate static neighbour {ip} on port {port:?} (same as {})",
+                        c.key
+                    )
+                });
+            (format!("{key}.address"), context)
+        }
     }
-    // The API names the port as the wire pins it (`of port0`); the file's reader gets
-    // the port's config name quoted.
-    if e.msg.contains("is not on a connected network of ") {
-        let ip = n.dst.map_or_else(String::new, |d| d.to_string());
-        let context = format!("{ip} is not on a connected network of port {port:?}");
-        return (format!("{key}.address"), Some(context));
-    }
-    let context = (e.errno == errno::EEXIST)
-        .then(|| {
-            earlier.iter().find(|c| {
-                matches!(&c.request, Request::NewNeigh(_, q)
-                    if (q.ifindex, q.dst) == (n.ifindex, n.dst))
-            })
-        })
-        .flatten()
-        .map(|c| {
-            format!(
-                "duplicate static neighbour {} on port {port:?} (same as {})",
-                n.dst.map_or_else(String::new, |d| d.to_string()),
-                c.key
-            )
-        });
-    (format!("{key}.address"), context)
 }

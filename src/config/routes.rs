@@ -1,6 +1,5 @@
 //! `[[route]]`: static routes.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -9,36 +8,16 @@ use serde::Deserialize;
 use super::{
     nexthops, parse_addr, parse_net, Builder, ConfigError, Int, NexthopConfig, PortConfig,
 };
+use crate::api::RouteType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RouteType {
-    /// Forward via `via` and/or out of `port`.
-    #[default]
-    Unicast,
-    /// Drop silently.
-    Blackhole,
-    /// Drop with ICMP destination unreachable (host unreachable).
-    Unreachable,
-    /// Drop with ICMP destination unreachable (administratively prohibited).
-    Prohibit,
-}
-
-impl RouteType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteType::Unicast => "unicast",
-            RouteType::Blackhole => "blackhole",
-            RouteType::Unreachable => "unreachable",
-            RouteType::Prohibit => "prohibit",
-        }
-    }
-}
-
-impl fmt::Display for RouteType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The route types a `[[route]]` may give (`type`, default unicast); local and
+/// broadcast routes follow the ports' addresses.
+const FILE_TYPES: [RouteType; 4] = [
+    RouteType::Unicast,
+    RouteType::Blackhole,
+    RouteType::Unreachable,
+    RouteType::Prohibit,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
@@ -48,6 +27,7 @@ pub struct RouteConfig {
     pub via: Option<Ipv4Addr>,
     /// Egress port (index into [`super::Config::ports`]) if given in the file.
     pub port: Option<usize>,
+    /// Unicast, blackhole, unreachable or prohibit: the types a file may give.
     pub route_type: RouteType,
     pub metric: u32,
     /// The paths of a multipath route (`nexthops`); empty for a single path.
@@ -91,19 +71,19 @@ impl Builder<'_> {
                 ));
             }
 
-            let route_type = match r.route_type.as_deref().map(str::trim) {
-                None | Some("unicast") => RouteType::Unicast,
-                Some("blackhole") => RouteType::Blackhole,
-                Some("unreachable") => RouteType::Unreachable,
-                Some("prohibit") => RouteType::Prohibit,
-                Some(other) => {
+            let given = r.route_type.as_deref().map(str::trim);
+            let route_type = match given.map(RouteType::from_name) {
+                None => RouteType::Unicast,
+                Some(Some(t)) if FILE_TYPES.contains(&t) => t,
+                Some(_) => {
+                    let other = given.unwrap_or_default();
                     return Err(self.err(
                         key("type"),
                         format!(
                             "unknown route type {other:?}; expected \"unicast\", \"blackhole\", \
                              \"unreachable\" or \"prohibit\""
                         ),
-                    ))
+                    ));
                 }
             };
 

@@ -3,7 +3,6 @@
 //! judge of addresses, routes and neighbours. `check` does it on a scratch state (no
 //! EAL, no ports: a `Rtnl` over the configured ports and a table-only `Env`); `run` on
 //! the state it serves.
-use crate::api::{ApiError, Body};
 use crate::config::requests::{config_requests, refusal};
 use crate::config::{Config, ConfigError};
 use crate::datapath::qdisc::Qdiscs;
@@ -29,14 +28,9 @@ pub fn apply_requests(
     let mut out = Vec::new();
     for (i, r) in reqs.iter().enumerate() {
         out.clear();
-        rtnl.handle(&r.request.to_message(0, i as u32 + 1), env, &mut out);
-        for m in &out {
-            if let Body::Error { errno, msg, .. } = &m.body {
-                if *errno != 0 {
-                    let e = ApiError::new(*errno, msg.clone());
-                    return Err(refusal(cfg, port_ids, &reqs, i, &e));
-                }
-            }
+        rtnl.handle(&r.to_message(i as u32 + 1), env, &mut out);
+        if let Some(e) = out.iter().find_map(|m| m.body.api_error()) {
+            return Err(refusal(cfg, port_ids, &reqs, i, &e));
         }
     }
     Ok(())

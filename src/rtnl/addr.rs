@@ -79,28 +79,31 @@ impl Rtnl {
 
     pub(super) fn addr_new(&mut self, change: Change, a: &AddrMsg) -> Result<(), ApiError> {
         let i = self.port_index(a.ifindex)?;
+        let dst = ReqField::Dst;
         let ip = a
             .local
-            .ok_or_else(|| ApiError::inval("missing address (IFA_LOCAL)"))?;
+            .ok_or_else(|| ApiError::inval("missing address (IFA_LOCAL)").at(dst))?;
         if a.prefix_len == 0 {
-            return Err(ApiError::inval("prefix length must be 1..=32"));
+            return Err(ApiError::inval("prefix length must be 1..=32").at(dst));
         }
-        let net = Ipv4Net::new(ip, a.prefix_len)
-            .map_err(|_| ApiError::inval(format!("invalid prefix length {}", a.prefix_len)))?;
+        let net = Ipv4Net::new(ip, a.prefix_len).map_err(|_| {
+            ApiError::inval(format!("invalid prefix length {}", a.prefix_len)).at(dst)
+        })?;
         if net.prefix_len() <= 30 && (ip == net.network() || ip == net.broadcast()) {
             return Err(ApiError::inval(format!(
                 "{net} is the network or broadcast address of its subnet"
-            )));
+            ))
+            .at(dst));
         }
         let port = &self.ports[i];
         if port.addrs.iter().any(|x| x.addr() == ip) {
             if change.if_exists != IfExists::Replace {
-                return Err(ApiError::new(errno::EEXIST, "address already assigned"));
+                return Err(ApiError::new(errno::EEXIST, "address already assigned").at(dst));
             }
             return Ok(());
         }
         if !change.create {
-            return Err(ApiError::new(errno::ENOENT, "no such address"));
+            return Err(ApiError::new(errno::ENOENT, "no such address").at(dst));
         }
         for other in self.ports.iter().filter(|p| p.id != port.id) {
             for o in &other.addrs {
@@ -110,7 +113,8 @@ impl Rtnl {
                         net.trunc(),
                         o.trunc(),
                         other.name
-                    )));
+                    ))
+                    .at(dst));
                 }
             }
         }

@@ -401,7 +401,10 @@ impl Rtnl {
         self.ports
             .iter()
             .position(|p| self::ifindex(p.id) == ifindex)
-            .ok_or_else(|| ApiError::new(errno::ENODEV, format!("no port with index {ifindex}")))
+            .ok_or_else(|| {
+                ApiError::new(errno::ENODEV, format!("no port with index {ifindex}"))
+                    .at(ReqField::Ifindex)
+            })
     }
 
     fn port_name(&self, id: u16) -> String {

@@ -1,7 +1,7 @@
 //! Multipath routes in the API (RTA_MULTIPATH): the members a NEWROUTE message names,
 //! checked as Linux's `fib_get_nhs`/`fib_check_nh` check them, and their form in dumps.
 use super::{ifindex, Rtnl};
-use crate::api::{errno, ApiError, RtNexthop};
+use crate::api::{errno, ApiError, ReqField, RtNexthop};
 use crate::fib::multipath::{MAX_MEMBERS, WEIGHT_MAX};
 use crate::fib::{Member, Multipath, Route, RouteTarget};
 use std::sync::Arc;
@@ -28,7 +28,11 @@ impl Rtnl {
                     "nexthop {n} duplicates nexthop {} ({})",
                     j + 1,
                     self.member_text(&m)
-                )));
+                ))
+                .at(ReqField::Nexthop {
+                    n: hop(i),
+                    same_as: Some(hop(j)),
+                }));
             }
             members.push(m);
         }
@@ -51,20 +55,24 @@ impl Rtnl {
 
     /// Next hop number `n` of a request, checked.
     fn member(&self, n: usize, h: &RtNexthop) -> Result<Member, ApiError> {
+        let at = hop(n - 1);
         if h.weight == 0 || h.weight > WEIGHT_MAX {
             return Err(ApiError::inval(format!(
                 "nexthop {n}: weight {} is out of range 1..={WEIGHT_MAX}",
                 h.weight
-            )));
+            ))
+            .at(ReqField::NexthopWeight(at)));
         }
         let port = match h.oif {
             Some(i) => {
-                let p = &self.ports[self.port_index(i)?];
+                let index = self.port_index(i);
+                let p = &self.ports[index.map_err(|e| e.at(ReqField::NexthopIfindex(at)))?];
                 if !p.up {
                     return Err(ApiError::new(
                         errno::ENETDOWN,
                         format!("nexthop {n}: device {} is not up", p.name),
-                    ));
+                    )
+                    .at(ReqField::NexthopIfindex(at)));
                 }
                 Some(p)
             }
@@ -79,7 +87,8 @@ impl Rtnl {
             {
                 return Err(ApiError::inval(format!(
                     "nexthop {n}: gateway {gw} is this router's own address"
-                )))
+                ))
+                .at(ReqField::NexthopGateway(at)))
             }
             (Some(gw), Some(p)) if !p.addrs.iter().any(|a| a.contains(&gw)) => {
                 return Err(ApiError::new(
@@ -88,7 +97,8 @@ impl Rtnl {
                         "nexthop {n}: gateway {gw} is not on a connected network of {}",
                         p.name
                     ),
-                ))
+                )
+                .at(ReqField::NexthopGateway(at)))
             }
             (Some(_), Some(p)) => p.id,
             (Some(gw), None) => self.on_link_port(gw).ok_or_else(|| {
@@ -96,23 +106,30 @@ impl Rtnl {
                     errno::ENETUNREACH,
                     format!("nexthop {n}: gateway {gw} is not on a connected network"),
                 )
+                .at(ReqField::NexthopGateway(at))
             })?,
             (None, Some(p)) if p.addrs.is_empty() => {
                 return Err(ApiError::inval(format!(
                     "nexthop {n}: no gateway, and device {} has no connected network",
                     p.name
-                )))
+                ))
+                .at(ReqField::NexthopIfindex(at)))
             }
             (None, Some(p)) => p.id,
             (None, None) => {
                 return Err(ApiError::inval(format!(
                     "nexthop {n}: needs a gateway (via) or a device (dev)"
-                )))
+                ))
+                .at(ReqField::Nexthop {
+                    n: at,
+                    same_as: None,
+                }))
             }
         };
         if let Some(gw) = h.gateway {
-            (self.check_gateway_host(gw, port))
-                .map_err(|e| ApiError::inval(format!("nexthop {n}: {}", e.msg)))?;
+            (self.check_gateway_host(gw, port)).map_err(|e| {
+                ApiError::inval(format!("nexthop {n}: {}", e.msg)).at(ReqField::NexthopGateway(at))
+            })?;
         }
         Ok(Member {
             gw: h.gateway,
@@ -154,4 +171,10 @@ pub(super) fn succeed(old: &RouteTarget, target: RouteTarget) -> RouteTarget {
         }
         (_, t) => t,
     }
+}
+
+/// Next hop `i` (from 0) of a request as [`ReqField`] counts it (at most
+/// [`MAX_MEMBERS`] are judged).
+fn hop(i: usize) -> u16 {
+    u16::try_from(i).unwrap_or(u16::MAX)
 }

@@ -3,12 +3,13 @@ use super::*;
 
 impl Rtnl {
     pub(super) fn neigh_key(&self, n: &NeighMsg) -> Result<(NeighKey, &PortState), ApiError> {
-        let ip = n
-            .dst
-            .ok_or_else(|| ApiError::inval("missing neighbour address (NDA_DST)"))?;
+        let ip = n.dst.ok_or_else(|| {
+            ApiError::inval("missing neighbour address (NDA_DST)").at(ReqField::Dst)
+        })?;
         let port = if n.ifindex == 0 {
             let id = self.on_link_port(ip).ok_or_else(|| {
                 ApiError::inval(format!("{ip} is not on a connected network of any port"))
+                    .at(ReqField::Dst)
             })?;
             self.port_state(id)
                 .ok_or_else(|| ApiError::new(errno::ENODEV, "no such port"))?
@@ -25,17 +26,19 @@ impl Rtnl {
         env: &mut dyn Env,
     ) -> Result<(), ApiError> {
         let (key, port) = self.neigh_key(n)?;
+        // The address is fine on some port, but not on the one the request names.
         if !port.addrs.iter().any(|a| a.contains(&key.ip)) {
             return Err(ApiError::inval(format!(
                 "{} is not on a connected network of {}",
                 key.ip, port.name
-            )));
+            ))
+            .at(ReqField::Ifindex));
         }
         if port.addrs.iter().any(|a| a.addr() == key.ip) {
-            return Err(ApiError::inval(format!(
-                "{} is this router's own address",
-                key.ip
-            )));
+            return Err(
+                ApiError::inval(format!("{} is this router's own address", key.ip))
+                    .at(ReqField::Dst),
+            );
         }
         if !matches!(n.state, Nud::None | Nud::Permanent | Nud::Noarp) {
             return Err(ApiError::new(
@@ -43,17 +46,17 @@ impl Rtnl {
                 "only permanent (static) neighbours can be added",
             ));
         }
-        let mac = n
-            .lladdr
-            .ok_or_else(|| ApiError::inval("missing link-layer address (lladdr)"))?;
+        let mac = n.lladdr.ok_or_else(|| {
+            ApiError::inval("missing link-layer address (lladdr)").at(ReqField::Lladdr)
+        })?;
         if mac.is_zero() || mac.is_multicast() {
-            return Err(ApiError::inval(format!(
-                "{mac} is not a unicast MAC address"
-            )));
+            return Err(
+                ApiError::inval(format!("{mac} is not a unicast MAC address")).at(ReqField::Lladdr),
+            );
         }
         let exists = matches!(env.neigh(NeighReq::Get(key))?, NeighResp::Entry(Some(_)));
         if exists && change.if_exists == IfExists::Refuse {
-            return Err(ApiError::new(errno::EEXIST, "neighbour entry exists"));
+            return Err(ApiError::new(errno::EEXIST, "neighbour entry exists").at(ReqField::Dst));
         }
         if !exists && !change.create {
             return Err(ApiError::new(errno::ENOENT, "no such neighbour entry"));

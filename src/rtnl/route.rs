@@ -24,8 +24,9 @@ impl Rtnl {
 
     /// The RIB route a NEWROUTE message describes, checked like Linux's `fib_check_nh`.
     pub(super) fn route_from_msg(&self, r: &RouteMsg) -> Result<Route, ApiError> {
-        let prefix = Ipv4Net::new(r.dst, r.dst_len)
-            .map_err(|_| ApiError::inval(format!("invalid prefix length {}", r.dst_len)))?;
+        let prefix = Ipv4Net::new(r.dst, r.dst_len).map_err(|_| {
+            ApiError::inval(format!("invalid prefix length {}", r.dst_len)).at(ReqField::Dst)
+        })?;
         let out_port = match r.oif {
             Some(i) => {
                 let p = &self.ports[self.port_index(i)?];
@@ -33,7 +34,8 @@ impl Rtnl {
                     return Err(ApiError::new(
                         errno::ENETDOWN,
                         format!("nexthop device {} is not up", p.name),
-                    ));
+                    )
+                    .at(ReqField::Ifindex));
                 }
                 Some(p)
             }
@@ -45,7 +47,8 @@ impl Rtnl {
                     return Err(ApiError::inval(
                         "a multipath route names its gateways and devices in its next hops \
                          (RTA_MULTIPATH), not in RTA_GATEWAY/RTA_OIF",
-                    ));
+                    )
+                    .at(gateway_or_device(r)));
                 }
                 self.multipath_target(&r.multipath)?
             }
@@ -60,7 +63,8 @@ impl Rtnl {
                                     connected_networks(p),
                                     p.name
                                 ),
-                            ));
+                            )
+                            .at(ReqField::Gateway));
                         }
                         RouteTarget::Gateway {
                             gw,
@@ -72,7 +76,7 @@ impl Rtnl {
                         ApiError::new(
                             errno::ENETUNREACH,
                             format!("nexthop has invalid gateway: {gw} is not on a connected network"),
-                        )
+                        ).at(ReqField::Gateway)
                     })?;
                         RouteTarget::Gateway {
                             gw,
@@ -89,9 +93,14 @@ impl Rtnl {
             }
             RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit => {
                 if r.gateway.is_some() || r.oif.is_some() || !r.multipath.is_empty() {
-                    return Err(ApiError::inval(
+                    let e = ApiError::inval(
                         "blackhole, unreachable and prohibit routes take no gateway or device",
-                    ));
+                    );
+                    return Err(if r.multipath.is_empty() {
+                        e.at(gateway_or_device(r))
+                    } else {
+                        e
+                    });
                 }
                 match r.rtype {
                     RouteType::Blackhole => RouteTarget::Blackhole,
@@ -114,7 +123,8 @@ impl Rtnl {
             {
                 return Err(ApiError::inval(format!(
                     "nexthop has invalid gateway: {gw} is this router's own address"
-                )));
+                ))
+                .at(ReqField::Gateway));
             }
         }
         if let RouteTarget::Gateway { gw, port: Some(p) } = target {
@@ -138,12 +148,14 @@ impl Rtnl {
 
     /// `fib_table_insert`'s flag logic on one prefix's list.
     pub(super) fn insert_route(&mut self, change: Change, route: Route) -> Result<(), ApiError> {
+        // The prefix and metric are taken.
+        let exists = || ApiError::new(errno::EEXIST, "route already exists").at(ReqField::Dst);
         self.edit(route.prefix, |list| {
             let m = route.metric;
             let same: Vec<usize> = (0..list.len()).filter(|&i| list[i].metric == m).collect();
             if let (Some(&first), Some(&last)) = (same.first(), same.last()) {
                 if change.if_exists == IfExists::Refuse {
-                    return Err(ApiError::new(errno::EEXIST, "route already exists"));
+                    return Err(exists());
                 }
                 if change.if_exists == IfExists::Replace {
                     let target = multipath::succeed(&list[first].target, route.target.clone());
@@ -151,7 +163,7 @@ impl Rtnl {
                     return Ok(());
                 }
                 if same.iter().any(|&i| list[i].target == route.target) {
-                    return Err(ApiError::new(errno::EEXIST, "route already exists"));
+                    return Err(exists());
                 }
                 if change.if_exists == IfExists::Append {
                     list.insert(last + 1, route);
@@ -164,7 +176,8 @@ impl Rtnl {
                 return Err(ApiError::new(
                     errno::ENOENT,
                     "no such route to change (NLM_F_CREATE not set)",
-                ));
+                )
+                .at(ReqField::Dst));
             }
             let at = list.iter().position(|x| x.metric > m).unwrap_or(list.len());
             list.insert(at, route);
@@ -350,9 +363,18 @@ impl Rtnl {
                      network {} of port {:?}",
                     n.trunc(),
                     p.name
-                )))
+                ))
+                .at(ReqField::Gateway))
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The field a refusal of a gateway or device given where none may be is about.
+fn gateway_or_device(r: &RouteMsg) -> ReqField {
+    match r.gateway {
+        Some(_) => ReqField::Gateway,
+        None => ReqField::Ifindex,
     }
 }

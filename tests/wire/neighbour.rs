@@ -108,3 +108,28 @@ fn neighbour_get_and_dump() {
          00000000",
     );
 }
+
+/// As `neighbour_off_link_is_refused`, asked with FR_F_EXT_ACK: the answer adds
+/// NLMSGERR_ATTR_FIELD (0x100): code 3 (the device, `ndm_ifindex`), no next hop.
+#[test]
+fn neighbour_off_link_names_the_field_when_asked() {
+    Api::new().exchange(
+        "neighbour add 10.7.0.2 lladdr ... dev port0, FR_F_EXT_ACK",
+        (
+            RTM_NEWNEIGH,
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK | FR_F_EXT_ACK,
+            2,
+            neigh(P0, "10.7.0.2", Some(MAC), Nud::Permanent),
+        ),
+        "30000000 1c000516 02000000 00000000 \
+         02000000 01000000 80000001 08000100 \
+         0a070002 0a000200 0242ac11 00020000",
+        "64000000 02000000 02000000 00000000 \
+         eaffffff 00000000 1c000516 02000000 \
+         00000000 34000100 31302e37 2e302e32 \
+         20697320 6e6f7420 6f6e2061 20636f6e \
+         6e656374 6564206e 6574776f 726b206f \
+         6620706f 72743000 0c000001 03000000 \
+         00000000",
+    );
+}

@@ -241,3 +241,38 @@ fn route_add_multipath_and_dump_it() {
          03000200 09000000 00000000",
     );
 }
+
+/// A multipath route whose second next hop repeats the first (`via 10.0.1.2` and `via
+/// 10.0.1.2 dev port0`), asked with FR_F_EXT_ACK: NLMSGERR_ATTR_FIELD (0x100) says next
+/// hop 1 as a whole (code 0, next hop + 1 = 2) duplicates next hop 0 (+ 1 = 1).
+#[test]
+fn multipath_duplicate_names_the_next_hops_when_asked() {
+    let mut r = RouteMsg::new(ip("10.7.0.0"), 16);
+    let hop = |oif| RtNexthop {
+        gateway: Some(ip("10.0.1.2")),
+        oif,
+        weight: 1,
+    };
+    r.multipath = vec![hop(None), hop(Some(P0))];
+    Api::new().exchange(
+        "route add 10.7.0.0/16 nexthop via 10.0.1.2 nexthop via 10.0.1.2 dev port0, FR_F_EXT_ACK",
+        (
+            RTM_NEWROUTE,
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK | FR_F_EXT_ACK,
+            9,
+            Body::Route(r),
+        ),
+        "44000000 18000516 09000000 00000000 \
+         02100000 fe040001 08000100 0a070000 \
+         24000900 10000000 00000000 08000500 \
+         0a000102 10000000 01000000 08000500 \
+         0a000102",
+        "6c000000 02000000 09000000 00000000 \
+         eaffffff 00000000 18000516 09000000 \
+         00000000 3c000100 6e657874 686f7020 \
+         32206475 706c6963 61746573 206e6578 \
+         74686f70 20312028 76696120 31302e30 \
+         2e312e32 20646576 20706f72 74302900 \
+         0c000001 00000200 01000000",
+    );
+}

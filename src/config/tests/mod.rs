@@ -6,6 +6,7 @@ use ipnet::Ipv4Net;
 
 use super::key_path::line_column;
 use super::*;
+use crate::api::RouteType;
 use crate::datapath::punt;
 use crate::datapath::qdisc::TbfParams;
 use crate::wire::MacAddr;
