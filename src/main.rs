@@ -7,8 +7,8 @@
 //! router could not start.
 use ferroute::api::client::{self, ClientError, Conn};
 use ferroute::api::FR_GETSTATUS;
+use ferroute::cli::{self, CliError};
 use ferroute::config::Config;
-use ferroute::control::cli::{self, CliError};
 use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,0 +1,61 @@
+//! `ferroute addr`: add, replace, change and delete an interface address; `addr show`
+//! is `link show` with the addresses (`link.rs`).
+use super::parse::parse_ip;
+use super::{usage, verb, CliError, Session, HELP};
+use crate::api::*;
+use std::fmt::Write as _;
+
+/// ip addr's verbs (ipaddress.c `do_ipaddr`).
+const ADDR_VERBS: &[(&str, &str, bool)] = &[
+    ("add", "add", false),
+    ("change", "change", false),
+    ("chg", "change", true),
+    ("replace", "replace", false),
+    ("delete", "delete", false),
+    ("list", "show", false),
+    ("show", "show", false),
+    ("lst", "show", false),
+    ("flush", "flush", false),
+    ("save", "save", false),
+    ("showdump", "showdump", false),
+    ("restore", "restore", false),
+    ("help", "help", false),
+];
+
+impl Session {
+    pub(super) fn addr(&mut self, args: &[&str], out: &mut String) -> Result<(), CliError> {
+        let supported = ["add", "change", "replace", "delete", "show", "help"];
+        let (verb, rest) = verb(args, ADDR_VERBS, "address", &supported)?;
+        let (kind, flags) = match verb {
+            "show" => return self.link_show(rest, true, out),
+            "help" => {
+                let _ = writeln!(out, "{HELP}");
+                return Ok(());
+            }
+            "add" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL),
+            "replace" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE),
+            "change" => (RTM_NEWADDR, NLM_F_REPLACE),
+            _ => (RTM_DELADDR, 0),
+        };
+        let (a, dev) = match rest {
+            [a, "dev", d] | ["dev", d, a] => (*a, *d),
+            _ => return Err(usage("usage: ferroute addr add|del ADDR/LEN dev PORT")),
+        };
+        let (ip, len) = match a.split_once('/') {
+            Some((ip, len)) => (
+                parse_ip(ip)?,
+                len.parse::<u8>()
+                    .map_err(|_| usage(format!("invalid prefix length in \"{a}\"")))?,
+            ),
+            None if kind == RTM_DELADDR => (parse_ip(a)?, 0),
+            None => (parse_ip(a)?, 32),
+        };
+        let body = Body::Addr(AddrMsg {
+            ifindex: self.ifindex(dev)?,
+            prefix_len: len,
+            local: Some(ip),
+            label: None,
+        });
+        Ok(self.conn.change(kind, flags, body)?)
+    }
+}
