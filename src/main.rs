@@ -286,7 +286,8 @@ fn main() -> ExitCode {
         }
     };
     if let Some(file) = &args.batch {
-        let r = socket_path(&args).and_then(|p| cli::batch(&p, file, args.force, args.json));
+        let r = socket_path(&args)
+            .and_then(|p| cli::batch(&p, file, args.force, args.json).map_err(|e| e.to_string()));
         return match r {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

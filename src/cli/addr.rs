@@ -1,7 +1,7 @@
 //! `ferroute addr`: add, replace, change and delete an interface address; `addr show`
 //! is `link show` with the addresses (`link.rs`).
 use super::parse::parse_ip;
-use super::{usage, verb, CliError, Session, HELP};
+use super::{json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use std::fmt::Write as _;
 
@@ -57,5 +57,20 @@ impl Session {
             label: None,
         });
         Ok(self.conn.change(kind, flags, body)?)
+    }
+
+    /// An address as `ip monitor` prints it (none without a local address).
+    pub(super) fn addr_line(&mut self, a: &AddrMsg) -> Option<String> {
+        let ip = a.local?;
+        let dev = self.name(a.ifindex);
+        let mut l = format!("{}: {dev}    inet {ip}/{}", a.ifindex, a.prefix_len);
+        if let Some(b) = json::addr::broadcast(ip, a.prefix_len) {
+            let _ = write!(l, " brd {b}");
+        }
+        let _ = write!(
+            l,
+            " scope global {dev}\n       valid_lft forever preferred_lft forever"
+        );
+        Some(l)
     }
 }

@@ -1,25 +1,20 @@
 //! `ferroute -batch FILE [-force]`: one command per line over one connection, as
 //! `ip -batch`.
-use super::{CliError, Session};
+use super::parse::open_input;
+use super::{usage, CliError, Session};
 use crate::api::client::{ClientError, Conn};
-use std::io::{BufRead, Write as _};
+use std::io::{BufRead as _, Write as _};
 use std::path::Path;
 
 /// Runs `ferroute -batch FILE`: one command per line over one connection; stops at the
 /// first failure (reporting its line, like `ip -batch`) unless `force`.
-pub fn batch(path: &Path, file: &str, force: bool, json: bool) -> Result<(), String> {
-    let reader: Box<dyn BufRead> = if file == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).map_err(|e| format!("cannot open {file}: {e}"))?,
-        ))
-    };
-    let conn = Conn::connect(path).map_err(|e| e.to_string())?;
+pub fn batch(path: &Path, file: &str, force: bool, json: bool) -> Result<(), CliError> {
+    let reader = open_input(file)?;
+    let conn = Conn::connect(path)?;
     let mut s = Session::new(conn, json);
     let mut failed = 0;
     for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| format!("{file}: {e}"))?;
+        let line = line.map_err(|e| usage(format!("{file}: {e}")))?;
         let words: Vec<&str> = line
             .split('#')
             .next()
@@ -40,12 +35,12 @@ pub fn batch(path: &Path, file: &str, force: bool, json: bool) -> Result<(), Str
             );
             failed += 1;
             if matches!(e, CliError::Client(ClientError::Io(_))) || !force {
-                return Err(format!("{failed} command(s) failed"));
+                return Err(CliError::Failed(failed));
             }
         }
     }
     if failed > 0 {
-        Err(format!("{failed} command(s) failed"))
+        Err(CliError::Failed(failed))
     } else {
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! `ferroute route load FILE|-`: streams a table file (`PREFIX [NEXTHOP]` per line)
 //! through the API in atomic batches, several batches in flight.
-use super::parse::{parse_ip, parse_prefix};
+use super::parse::{open_input, parse_ip, parse_prefix};
 use super::{usage, CliError, Session};
 use crate::api::client::{ClientError, Conn};
 use crate::api::*;
@@ -44,13 +44,7 @@ impl Session {
                 other => return Err(usage(format!("unknown argument \"{other}\""))),
             }
         }
-        let reader: Box<dyn BufRead> = if *file == "-" {
-            Box::new(std::io::BufReader::new(std::io::stdin()))
-        } else {
-            Box::new(std::io::BufReader::new(
-                std::fs::File::open(file).map_err(|e| usage(format!("cannot open {file}: {e}")))?,
-            ))
-        };
+        let reader = open_input(file)?;
         let stats = load(&mut self.conn, reader, file, via, oif, metric, batch)?;
         let secs = stats.1.max(1e-9);
         let _ = writeln!(

@@ -28,19 +28,17 @@ pub use parse::{parse_prefix, parse_rate, parse_size, parse_time_us};
 pub use session::Session;
 
 /// A failed command: bad arguments, or the router's (or the connection's) error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// Bad arguments (or an input file that cannot be read): the text to print.
+    #[error("{0}")]
     Usage(String),
+    /// The connection failed or the router refused the request.
+    #[error("{0}")]
     Client(ClientError),
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CliError::Usage(s) => f.write_str(s),
-            CliError::Client(e) => write!(f, "{e}"),
-        }
-    }
+    /// `-batch`: how many of its commands failed (each reported as it failed).
+    #[error("{0} command(s) failed")]
+    Failed(usize),
 }
 
 impl From<ClientError> for CliError {

@@ -4,7 +4,6 @@ use super::{json, pick, usage, CliError, Session, OBJECTS};
 use crate::api::client::ClientError;
 use crate::api::*;
 use json::route::Table;
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 /// The groups of `ferroute monitor [all|OBJECT...]`.
@@ -68,17 +67,10 @@ impl Session {
                 }
                 (Body::Neigh(n), k) => deleted(k == RTM_DELNEIGH, self.neigh_line(n)),
                 (Body::Addr(a), k) => {
-                    let Some(ip) = a.local else { continue };
-                    let dev = self.name(a.ifindex);
-                    let mut l = format!("{}: {dev}    inet {ip}/{}", a.ifindex, a.prefix_len);
-                    if let Some(b) = json::addr::broadcast(ip, a.prefix_len) {
-                        let _ = write!(l, " brd {b}");
-                    }
-                    let _ = write!(
-                        l,
-                        " scope global {dev}\n       valid_lft forever preferred_lft forever"
-                    );
-                    deleted(k == RTM_DELADDR, l)
+                    let Some(line) = self.addr_line(a) else {
+                        continue;
+                    };
+                    deleted(k == RTM_DELADDR, line)
                 }
                 (Body::Link(l), _) => self.link_text(l, None),
                 (Body::Qdisc(q), k) => {

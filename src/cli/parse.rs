@@ -2,7 +2,18 @@
 //! size, time), parsed and printed.
 use super::{usage, CliError};
 use crate::datapath::qdisc;
+use std::io::BufRead;
 use std::net::Ipv4Addr;
+
+/// A file to read commands or routes from; `-` is stdin.
+pub(super) fn open_input(file: &str) -> Result<Box<dyn BufRead>, CliError> {
+    Ok(if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| usage(format!("cannot open {file}: {e}")))?;
+        Box::new(std::io::BufReader::new(f))
+    })
+}
 
 pub(super) fn parse_ip(s: &str) -> Result<Ipv4Addr, CliError> {
     s.parse()
