@@ -224,7 +224,7 @@ fn stats(a: &Args) -> Result<(), String> {
     let path = socket_path(a)?;
     let read = || {
         client::counters(&path)
-            .map(|t| (Instant::now(), ferroute::stats::Sample::parse(&t)))
+            .map(|c| (Instant::now(), ferroute::stats::Sample::of(&c)))
             .map_err(|e| e.to_string())
     };
     let clear = std::io::stdout().is_terminal() && !a.once;

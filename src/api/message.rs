@@ -33,6 +33,8 @@ pub enum Body {
     Link(LinkMsg),
     Qdisc(QdiscMsg),
     Text(String),
+    /// FR_COUNTERS: the reply to FR_GETCOUNTERS.
+    Counters(Counters),
     /// FR_MONITOR: the `RTMGRP_*` groups subscribed to.
     Groups(u32),
     /// FR_CAPTURE.
@@ -128,6 +130,7 @@ impl Message {
             Body::Link(l) => l.emit(out),
             Body::Qdisc(q) => q.emit(out),
             Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
+            Body::Counters(c) => c.emit(out),
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
             Body::CaptureReq(c) => c.emit(out),
             Body::CapturePkt(p) => p.emit(out),
@@ -222,6 +225,7 @@ impl Message {
                 }
                 Body::Text(text)
             }
+            FR_COUNTERS => Body::Counters(Counters::parse(b)?),
             FR_MONITOR => {
                 let g: [u8; 4] = fixed(b, "monitor groups")?;
                 if b.len() != 4 {

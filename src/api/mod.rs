@@ -17,7 +17,8 @@
 //! DPDK port id + 1 (0 means "none" as in Linux); `tcmsg` options for `tbf` are plain
 //! attributes (rate in bytes/s, burst in bytes, and latency in microseconds or limit in
 //! bytes, as tc's command line has them) rather than Linux's rate tables; and ferroute's own message types from 0x100 up (atomic
-//! batches as in nfnetlink, and status/counters/config dump answered with text).
+//! batches as in nfnetlink, status and config dump answered with text, counters with
+//! nested name/value attributes: `counters.rs`).
 //!
 //! Every request gets an answer: NLMSG_ERROR with errno 0 (an ack, only when the request
 //! has `NLM_F_ACK`) or the errno and a readable message (always); GET requests answer
@@ -32,6 +33,7 @@ pub mod addr;
 mod attr;
 pub mod capture;
 pub mod client;
+pub mod counters;
 pub mod error;
 pub mod header;
 pub mod link;
@@ -46,6 +48,7 @@ mod tests;
 
 pub use addr::*;
 pub use capture::*;
+pub use counters::*;
 pub use error::*;
 pub use header::*;
 pub use link::*;

@@ -134,11 +134,7 @@ impl Session {
         } else {
             Vec::new()
         };
-        let counters = if self.stats {
-            self.conn.text(FR_GETCOUNTERS)?
-        } else {
-            String::new()
-        };
+        let counters = self.counters_for_stats()?;
         let mut rows = Vec::new();
         for l in links
             .iter()

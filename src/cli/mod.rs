@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 pub use batch::batch;
 pub use parse::{parse_prefix, parse_rate, parse_size, parse_time_us};
 pub use session::Session;
+pub use status::counters_text;
 
 /// A failed command: bad arguments, or the router's (or the connection's) error.
 #[derive(Debug, thiserror::Error)]

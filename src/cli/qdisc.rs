@@ -125,23 +125,9 @@ impl Session {
                 _ => None,
             })
             .collect();
-        // `-stats`: the qdisc lines of the counters text ("qdisc port1 sent_bytes 5").
-        let stats = if self.stats {
-            self.conn.text(FR_GETCOUNTERS)?
-        } else {
-            String::new()
-        };
-        let stat = |dev: &str, key: &str| -> u64 {
-            stats
-                .lines()
-                .find_map(|l| {
-                    let mut w = l.split_whitespace();
-                    (w.next() == Some("qdisc") && w.next() == Some(dev) && w.next() == Some(key))
-                        .then(|| w.next().and_then(|v| v.parse().ok()))
-                        .flatten()
-                })
-                .unwrap_or(0)
-        };
+        // `-stats`: the port's shaper counters.
+        let stats = self.counters_for_stats()?;
+        let stat = |dev: &str, key: &str| stats.qdisc(dev, key);
         if self.json {
             // Every port, as tc lists every device: its tbf, or noqueue.
             let links: Vec<LinkMsg> = self.links()?.to_vec();

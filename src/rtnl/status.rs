@@ -1,4 +1,5 @@
-//! Text replies: `ferroute status` and `ferroute config dump`.
+//! The router's own replies: `ferroute status` and `ferroute config dump` (text), and
+//! `ferroute counters` (an FR_COUNTERS message of attributes, `api::counters`).
 use super::*;
 
 impl Rtnl {
@@ -51,4 +52,8 @@ impl Rtnl {
 
 pub(super) fn text(seq: u32, t: String) -> Message {
     Message::new(FR_TEXT, 0, seq, Body::Text(t))
+}
+
+pub(super) fn counters(seq: u32, c: Counters) -> Message {
+    Message::new(FR_COUNTERS, 0, seq, Body::Counters(c))
 }

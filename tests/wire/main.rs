@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 mod address;
+mod counters;
 mod link;
 mod neighbour;
 mod qdisc;
@@ -30,9 +31,23 @@ mod status;
 /// Port 0's ifindex (DPDK port id + 1).
 pub const P0: u32 = 1;
 pub const P1: u32 = 2;
-/// The counters text the test environment reports, in the router's format.
+/// The counters the test environment reports, as `ferroute counters` prints them.
 pub const COUNTERS: &str =
     "drop ttl_exceeded 3\nport port0 rx_packets 7\nicmp_out time_exceeded 3\n";
+
+/// The counters the test environment reports (see [`COUNTERS`]).
+pub fn counters() -> Counters {
+    Counters {
+        drops: vec![Counter::new("ttl_exceeded", 3)],
+        ports: vec![PortCounters {
+            name: "port0".into(),
+            datapath: vec![Counter::new("rx_packets", 7)],
+            pmd: Vec::new(),
+        }],
+        icmp_out: vec![Counter::new("time_exceeded", 3)],
+        ..Counters::default()
+    }
+}
 
 pub fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -60,8 +75,8 @@ impl Env for TestEnv {
     fn link_running(&self, _port: u16) -> bool {
         true
     }
-    fn counters(&self) -> String {
-        COUNTERS.to_string()
+    fn counters(&self) -> Counters {
+        counters()
     }
 }
 

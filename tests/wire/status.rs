@@ -1,5 +1,5 @@
-//! ferroute's own messages (0x100 up): status, counters, config dump (answered with
-//! FR_TEXT), the monitor subscription; and the NLMSG_ERROR of a request that does not
+//! ferroute's own messages (0x100 up): status (answered with FR_TEXT), the monitor
+//! subscription, the batch markers; and the NLMSG_ERROR of a request that does not
 //! decode.
 use super::*;
 
@@ -22,21 +22,6 @@ fn status() {
          2f323420 6d747520 31353030 2061646d \
          696e2075 700a6669 625f7665 7273696f \
          6e20320a 72656164 79207965 730a0000",
-    );
-}
-
-#[test]
-fn counters() {
-    Api::new().exchange(
-        "counters",
-        (FR_GETCOUNTERS, 0, 2, Body::Empty),
-        "10000000 03010100 02000000 00000000",
-        "5c000000 05010000 02000000 00000000 \
-         4a000100 64726f70 2074746c 5f657863 \
-         65656465 6420330a 706f7274 20706f72 \
-         74302072 785f7061 636b6574 7320370a \
-         69636d70 5f6f7574 2074696d 655f6578 \
-         63656564 65642033 0a000000",
     );
 }
 
