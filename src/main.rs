@@ -6,7 +6,6 @@
 //! router refused the request (`Error: ... (EEXIST)`); 78 bad configuration; 69 the
 //! router could not start.
 use ferroute::api::client::{self, ClientError, Conn};
-use ferroute::api::FR_GETSTATUS;
 use ferroute::cli::{self, CliError};
 use ferroute::config::Config;
 use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
@@ -136,14 +135,14 @@ fn status(a: &Args) -> Result<(), String> {
     let path = socket_path(a)?;
     let deadline = a.wait.map(|s| Instant::now() + Duration::from_secs_f64(s));
     loop {
-        let reply = Conn::connect(&path).and_then(|mut c| c.text(FR_GETSTATUS));
+        let reply = Conn::connect(&path).and_then(|mut c| c.status());
         match reply {
-            Ok(text) if text.contains("\nready yes") || text.starts_with("ready yes") => {
-                out(&text);
+            Ok(st) if st.ready => {
+                out(&st.text());
                 return Ok(());
             }
-            Ok(text) if deadline.is_none() => {
-                out(&text);
+            Ok(st) if deadline.is_none() => {
+                out(&st.text());
                 return Err("router not ready".into());
             }
             Err(e) if deadline.is_none() => return Err(e.to_string()),

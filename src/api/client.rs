@@ -174,6 +174,14 @@ impl Conn {
         }
     }
 
+    /// FR_GETSTATUS_ATTRS: the router's status.
+    pub fn status(&mut self) -> Result<Status, ClientError> {
+        match self.get(FR_GETSTATUS_ATTRS, Body::Empty)?.body {
+            Body::Status(s) => Ok(s),
+            other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// FR_GETCOUNTERS: every counter of the router.
     pub fn counters(&mut self) -> Result<Counters, ClientError> {
         match self.get(FR_GETCOUNTERS, Body::Empty)?.body {

@@ -205,6 +205,25 @@ fn every_message() -> Vec<Message> {
                 ..Counters::default()
             }),
         ),
+        Message::new(FR_GETSTATUS_ATTRS, NLM_F_REQUEST, 11, Body::Empty),
+        Message::new(
+            FR_STATUS,
+            0,
+            11,
+            Body::Status(Status {
+                ports: vec![PortStatus {
+                    name: "port0".into(),
+                    id: 0,
+                    link_up: true,
+                    mac: crate::wire::MacAddr([2, 0, 0, 0, 0, 1]),
+                    addr: Some("10.0.1.1/24".parse().unwrap()),
+                    mtu: 1500,
+                    admin_up: false,
+                }],
+                fib_version: 7,
+                ready: false,
+            }),
+        ),
         Message::new(FR_BATCH_BEGIN, NLM_F_REQUEST, 12, Body::Empty),
         Message::new(FR_BATCH_END, NLM_F_REQUEST | NLM_F_ACK, 13, Body::Empty),
         Message::new(
@@ -336,6 +355,7 @@ fn garbage_never_panics() {
         NLMSG_ERROR,
         FR_TEXT,
         FR_COUNTERS,
+        FR_STATUS,
         RTM_NEWROUTE,
         RTM_NEWNEIGH,
         RTM_NEWADDR,

@@ -1,7 +1,7 @@
-//! `ferroute status`, `ferroute counters` and `ferroute config dump`. Status and the
-//! config dump come as text and print as they come; the counters come as attributes
-//! (`api::Counters`) and print one `GROUP [PORT] NAME VALUE` line each, the format
-//! users (and scripts) read.
+//! `ferroute status`, `ferroute counters` and `ferroute config dump`. The config dump
+//! comes as text and prints as it comes; status and counters come as attributes
+//! (`api::Status`, `api::Counters`) and print as lines users (and scripts) read: the
+//! status as `Status::text`, the counters one `GROUP [PORT] NAME VALUE` line each.
 use super::{CliError, Session};
 use crate::api::*;
 use std::fmt::Write as _;
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 impl Session {
     /// `ferroute status`: one line per port, then the FIB version and readiness.
     pub(super) fn status(&mut self, out: &mut String) -> Result<(), CliError> {
-        out.push_str(&self.conn.text(FR_GETSTATUS)?);
+        out.push_str(&self.conn.status()?.text());
         Ok(())
     }
 

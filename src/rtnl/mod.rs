@@ -373,7 +373,12 @@ impl Rtnl {
                 Ok(())
             }
             Request::GetStatus => {
-                out.push(text(seq, self.status(env)));
+                out.push(text(seq, self.status(env).text()));
+                Ok(())
+            }
+            Request::GetStatusAttrs => {
+                let s = self.status(env);
+                out.push(Message::new(FR_STATUS, 0, seq, Body::Status(s)));
                 Ok(())
             }
             Request::GetCounters => {

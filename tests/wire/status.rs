@@ -1,5 +1,6 @@
-//! ferroute's own messages (0x100 up): status (answered with FR_TEXT), the monitor
-//! subscription, the batch markers; and the NLMSG_ERROR of a request that does not
+//! ferroute's own messages (0x100 up): status (FR_GETSTATUS answered with FR_TEXT, as
+//! before; FR_GETSTATUS_ATTRS with FR_STATUS attributes), the monitor subscription, the
+//! batch markers; and the NLMSG_ERROR of a request that does not
 //! decode.
 use super::*;
 
@@ -23,6 +24,45 @@ fn status() {
          696e2075 700a6669 625f7665 7273696f \
          6e20320a 72656164 79207965 730a0000",
     );
+}
+
+#[test]
+fn status_as_attributes() {
+    Api::new().exchange(
+        "status attrs",
+        (FR_GETSTATUS_ATTRS, 0, 1, Body::Empty),
+        "10000000 08010100 01000000 00000000",
+        "bc000000 09010000 01000000 00000000 \
+         4c000100 0a000100 706f7274 30000000 \
+         08000200 00000000 08000300 01000000 \
+         0a000400 02000000 00000000 08000500 \
+         0a000101 08000600 18000000 08000700 \
+         dc050000 08000800 01000000 4c000100 \
+         0a000100 706f7274 31000000 08000200 \
+         01000000 08000300 01000000 0a000400 \
+         02000000 00010000 08000500 0a000201 \
+         08000600 18000000 08000700 dc050000 \
+         08000800 01000000 0c000200 02000000 \
+         00000000 08000300 01000000",
+    );
+}
+
+/// The typed status prints as the text reply reads (`ferroute status` output unchanged).
+#[test]
+fn status_attributes_print_as_the_text() {
+    let mut api = Api::new();
+    let reply = |api: &mut Api, kind| {
+        let req = Message::new(kind, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
+        match Message::decode(&api.raw(&req)) {
+            Decoded::Msg(m, _) => m.body,
+            other => panic!("{other:?}"),
+        }
+    };
+    let Body::Status(st) = reply(&mut api, FR_GETSTATUS_ATTRS) else {
+        panic!("no status");
+    };
+    assert!(st.ready && st.ports.len() == 2 && st.ports[0].addr.is_some());
+    assert_eq!(Body::Text(st.text()), reply(&mut api, FR_GETSTATUS));
 }
 
 #[test]
