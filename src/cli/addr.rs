@@ -1,7 +1,7 @@
 //! `ferroute addr`: add, replace, change and delete an interface address; `addr show`
 //! is `link show` with the addresses (`link.rs`).
 use super::parse::parse_ip;
-use super::{json, usage, verb, CliError, Session, HELP};
+use super::{change, json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use std::fmt::Write as _;
 
@@ -32,10 +32,7 @@ impl Session {
                 let _ = writeln!(out, "{HELP}");
                 return Ok(());
             }
-            "add" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL),
-            "replace" => (RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE),
-            "change" => (RTM_NEWADDR, NLM_F_REPLACE),
-            _ => (RTM_DELADDR, 0),
+            v => change(v, RTM_NEWADDR, RTM_DELADDR),
         };
         let (a, dev) = match rest {
             [a, "dev", d] | ["dev", d, a] => (*a, *d),

@@ -1,6 +1,6 @@
 //! `ferroute link`: set a port's MTU and admin state, and show the ports (with `addr
 //! show`, their addresses; with `-stats`, their counters) as `ip link` prints them.
-use super::session::to_json;
+use super::session::{dump_qdiscs, to_json};
 use super::{json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use std::fmt::Write as _;
@@ -123,14 +123,7 @@ impl Session {
         };
         // The root qdisc of each port (`qdisc noqueue` without one, as Linux shows).
         let qdiscs: Vec<QdiscMsg> = if self.json {
-            self.conn
-                .dump(RTM_GETQDISC, Body::Qdisc(QdiscMsg::default()))?
-                .into_iter()
-                .filter_map(|m| match m.body {
-                    Body::Qdisc(q) => Some(q),
-                    _ => None,
-                })
-                .collect()
+            dump_qdiscs(&mut self.conn, QdiscMsg::default())?
         } else {
             Vec::new()
         };

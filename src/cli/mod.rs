@@ -20,7 +20,7 @@ mod session;
 mod status;
 
 use crate::api::client::ClientError;
-use crate::api::ApiError;
+use crate::api::{ApiError, Change, IfExists};
 use std::fmt::Write as _;
 
 pub use batch::batch;
@@ -177,6 +177,20 @@ pub fn is_monitor(words: &[&str]) -> bool {
     words
         .first()
         .is_some_and(|w| matches!(object(w), Ok("monitor")))
+}
+
+/// The message type and flags of a change verb as ip sends them (`api::Change`):
+/// `new` for add, replace, append, prepend and change, else `del` (delete).
+pub(super) fn change(verb: &str, new: u16, del: u16) -> (u16, u16) {
+    let (if_exists, create) = match verb {
+        "add" => (IfExists::Refuse, true),
+        "replace" => (IfExists::Replace, true),
+        "append" => (IfExists::Append, true),
+        "prepend" => (IfExists::Prepend, true),
+        "change" => (IfExists::Replace, false),
+        _ => return (del, 0),
+    };
+    (new, Change { if_exists, create }.flags())
 }
 
 /// The verb of `args` (default `show`) and the rest; an unknown or unsupported verb is

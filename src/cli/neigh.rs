@@ -2,7 +2,7 @@
 //! as `ip neigh` prints them, or as JSON.
 use super::parse::parse_ip;
 use super::session::to_json;
-use super::{json, usage, verb, CliError, Session, HELP};
+use super::{change, json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use crate::wire::MacAddr;
 use std::fmt::Write as _;
@@ -32,10 +32,7 @@ impl Session {
                 let _ = writeln!(out, "{HELP}");
                 return Ok(());
             }
-            "add" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL),
-            "replace" => (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE),
-            "change" => (RTM_NEWNEIGH, NLM_F_REPLACE),
-            _ => (RTM_DELNEIGH, 0),
+            v => change(v, RTM_NEWNEIGH, RTM_DELNEIGH),
         };
         let mut it = rest.iter().copied();
         let ip = parse_ip(

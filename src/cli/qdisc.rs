@@ -1,8 +1,8 @@
 //! `ferroute qdisc`: add, replace, change and delete a port's root tbf, and show the
 //! qdiscs (with `-stats`, their counters) as `tc qdisc` prints them.
 use super::parse::{parse_rate, parse_size, parse_time_us, rate_text, size_text, time_text};
-use super::session::to_json;
-use super::{json, usage, verb, CliError, Session, HELP};
+use super::session::{dump_qdiscs, to_json};
+use super::{change, json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use std::fmt::Write as _;
 
@@ -29,10 +29,7 @@ impl Session {
                 let _ = writeln!(out, "{HELP}");
                 return Ok(());
             }
-            "add" => (RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
-            "replace" => (RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE),
-            "change" => (RTM_NEWQDISC, NLM_F_REPLACE),
-            _ => (RTM_DELQDISC, 0),
+            v => change(v, RTM_NEWQDISC, RTM_DELQDISC),
         };
         let mut q = QdiscMsg {
             parent: TC_H_ROOT,
@@ -117,14 +114,7 @@ impl Session {
             _ => return Err(usage("usage: ferroute qdisc show [dev PORT]")),
         }
         let one_dev = filter.ifindex != 0;
-        let msgs = self.conn.dump(RTM_GETQDISC, Body::Qdisc(filter.clone()))?;
-        let qdiscs: Vec<QdiscMsg> = msgs
-            .into_iter()
-            .filter_map(|m| match m.body {
-                Body::Qdisc(q) => Some(q),
-                _ => None,
-            })
-            .collect();
+        let qdiscs = dump_qdiscs(&mut self.conn, filter.clone())?;
         // `-stats`: the port's shaper counters.
         let stats = self.counters_for_stats()?;
         let stat = |dev: &str, key: &str| stats.qdisc(dev, key);

@@ -3,7 +3,7 @@
 //! is in `load.rs`. Routes print as `ip route` prints them (`route_line`), or as JSON.
 use super::parse::{parse_ip, parse_prefix};
 use super::session::to_json;
-use super::{json, usage, verb, CliError, Session, HELP};
+use super::{change, json, usage, verb, CliError, Session, HELP};
 use crate::api::*;
 use crate::fib::Proto;
 use json::route::{prefix_text, Table};
@@ -108,7 +108,7 @@ impl Session {
             "load", "help",
         ];
         let (verb, rest) = verb(args, ROUTE_VERBS, "route", &supported)?;
-        let flags = match verb {
+        let (kind, flags) = match verb {
             "show" => return self.route_show(rest, out),
             "get" => return self.route_get(rest, out),
             "load" => return self.route_load(rest, out),
@@ -117,18 +117,10 @@ impl Session {
                 let _ = writeln!(out, "{HELP}");
                 return Ok(());
             }
-            "add" => NLM_F_CREATE | NLM_F_EXCL,
-            "replace" => NLM_F_CREATE | NLM_F_REPLACE,
-            "append" => NLM_F_CREATE | NLM_F_APPEND,
-            "prepend" => NLM_F_CREATE,
-            "change" => NLM_F_REPLACE,
-            _ => {
-                let r = self.parse_route(rest, true)?;
-                return Ok(self.conn.change(RTM_DELROUTE, 0, Body::Route(r))?);
-            }
+            v => change(v, RTM_NEWROUTE, RTM_DELROUTE),
         };
-        let r = self.parse_route(rest, false)?;
-        Ok(self.conn.change(RTM_NEWROUTE, flags, Body::Route(r))?)
+        let r = self.parse_route(rest, kind == RTM_DELROUTE)?;
+        Ok(self.conn.change(kind, flags, Body::Route(r))?)
     }
 
     /// `[TYPE] PREFIX [via GW] [dev PORT] [metric N] [nexthop NH]...`; for a delete, the

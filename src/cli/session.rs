@@ -1,7 +1,7 @@
 //! A client session: the connection, the output options (`-j`, `-stats`) and the port
 //! names the commands look up (fetched once per session, dropped when a link changes).
 use super::{usage, CliError};
-use crate::api::client::Conn;
+use crate::api::client::{ClientError, Conn};
 use crate::api::*;
 
 /// A connection plus what commands need to look up (port names).
@@ -25,16 +25,7 @@ impl Session {
 
     pub(super) fn links(&mut self) -> Result<&[LinkMsg], CliError> {
         if self.links.is_none() {
-            let v = self
-                .conn
-                .dump(RTM_GETLINK, Body::Link(LinkMsg::default()))?
-                .into_iter()
-                .filter_map(|m| match m.body {
-                    Body::Link(l) => Some(l),
-                    _ => None,
-                })
-                .collect();
-            self.links = Some(v);
+            self.links = Some(dump_links(&mut self.conn)?);
         }
         Ok(self.links.as_deref().unwrap_or(&[]))
     }
@@ -59,4 +50,28 @@ impl Session {
 /// A list of objects as one line of JSON (serializing these structs cannot fail).
 pub(super) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Every port, as RTM_GETLINK dumps them.
+pub(super) fn dump_links(conn: &mut Conn) -> Result<Vec<LinkMsg>, ClientError> {
+    let msgs = conn.dump(RTM_GETLINK, Body::Link(LinkMsg::default()))?;
+    Ok(msgs
+        .into_iter()
+        .filter_map(|m| match m.body {
+            Body::Link(l) => Some(l),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The qdiscs `filter` selects (its port, or every port).
+pub(super) fn dump_qdiscs(conn: &mut Conn, filter: QdiscMsg) -> Result<Vec<QdiscMsg>, ClientError> {
+    let msgs = conn.dump(RTM_GETQDISC, Body::Qdisc(filter))?;
+    Ok(msgs
+        .into_iter()
+        .filter_map(|m| match m.body {
+            Body::Qdisc(q) => Some(q),
+            _ => None,
+        })
+        .collect())
 }

@@ -35,3 +35,16 @@ fn prefixes() {
     assert_eq!(prefix_text(Ipv4Addr::new(10, 9, 1, 1), 32), "10.9.1.1");
     assert_eq!(prefix_text(Ipv4Addr::UNSPECIFIED, 0), "default");
 }
+
+#[test]
+fn change_verbs_send_ips_flags() {
+    use super::change;
+    use crate::api::*;
+    let new = |v| change(v, RTM_NEWROUTE, RTM_DELROUTE);
+    assert_eq!(new("add"), (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL));
+    assert_eq!(new("replace"), (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE));
+    assert_eq!(new("append"), (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_APPEND));
+    assert_eq!(new("prepend"), (RTM_NEWROUTE, NLM_F_CREATE));
+    assert_eq!(new("change"), (RTM_NEWROUTE, NLM_F_REPLACE));
+    assert_eq!(new("delete"), (RTM_DELROUTE, 0));
+}

@@ -183,6 +183,18 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The reply to a request of type `kind` without a body (seq 1), decoded; it must
+    /// be the only message.
+    pub fn reply(&mut self, kind: u16) -> Message {
+        let reply = self.raw(&Message::new(kind, NLM_F_REQUEST, 1, Body::Empty).to_bytes());
+        match Message::decode(&reply) {
+            Decoded::Msg(m, n) if n == reply.len() => m,
+            other => panic!("reply to {kind:#x}: {other:?}"),
+        }
+    }
+}
+
 /// Decodes a stream of messages and encodes them again.
 pub fn reencode(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

@@ -51,18 +51,11 @@ fn status_as_attributes() {
 #[test]
 fn status_attributes_print_as_the_text() {
     let mut api = Api::new();
-    let reply = |api: &mut Api, kind| {
-        let req = Message::new(kind, NLM_F_REQUEST, 1, Body::Empty).to_bytes();
-        match Message::decode(&api.raw(&req)) {
-            Decoded::Msg(m, _) => m.body,
-            other => panic!("{other:?}"),
-        }
-    };
-    let Body::Status(st) = reply(&mut api, FR_GETSTATUS_ATTRS) else {
+    let Body::Status(st) = api.reply(FR_GETSTATUS_ATTRS).body else {
         panic!("no status");
     };
     assert!(st.ready && st.ports.len() == 2 && st.ports[0].addr.is_some());
-    assert_eq!(Body::Text(st.text()), reply(&mut api, FR_GETSTATUS));
+    assert_eq!(Body::Text(st.text()), api.reply(FR_GETSTATUS).body);
 }
 
 #[test]
