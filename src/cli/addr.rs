@@ -1,5 +1,8 @@
-//! `ferroute addr`: add, replace, change and delete an interface address; `addr show`
-//! is `link show` with the addresses (`link.rs`).
+//! `ferroute addr add|replace|change|del ADDR/LEN dev PORT`: fills one RTM_NEWADDR or
+//! RTM_DELADDR (`api::AddrMsg`); the router's address handler (`rtnl/addr.rs`) judges it
+//! and adds the address's routes. `addr show` is `link show` with the addresses
+//! (`link.rs`). `addr_line` is an address as `ip monitor` prints it.
+//! Sits under `mod.rs`, which hands it the words after `addr`.
 use super::parse::parse_ip;
 use super::{change, json, usage, verb, CliError, Session, HELP};
 use crate::api::*;

@@ -1,5 +1,8 @@
-//! `ferroute -batch FILE [-force]`: one command per line over one connection, as
-//! `ip -batch`.
+//! `ferroute -batch FILE [-force]`, as `ip -batch`: one command per line (blank lines and
+//! `#` comments skipped) over one connection and one [`Session`], each run through
+//! `Session::run` as if typed. A failure prints `Command failed FILE:LINE` and stops the
+//! batch, unless `-force` (a lost connection always stops it); the result counts the
+//! failures (`CliError::Failed`).
 use super::parse::open_input;
 use super::{usage, CliError, Session};
 use crate::api::client::{ClientError, Conn};

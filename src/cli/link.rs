@@ -1,5 +1,8 @@
-//! `ferroute link`: set a port's MTU and admin state, and show the ports (with `addr
-//! show`, their addresses; with `-stats`, their counters) as `ip link` prints them.
+//! `ferroute link set PORT [mtu N] [up|down]` fills one RTM_NEWLINK (`api::LinkMsg`);
+//! `link show [PORT]` and `addr show [dev PORT]` print the RTM_GETLINK dump (with the
+//! RTM_GETADDR dump for `addr`) as `ip link` / `ip addr` print them, or as JSON
+//! (`json/link.rs`, `json/addr.rs`). With `-stats`, each port's RX and TX counts come
+//! from the typed counters (`api::Counters`, PMD group).
 use super::session::{dump_qdiscs, to_json};
 use super::{json, usage, verb, CliError, Session, HELP};
 use crate::api::*;

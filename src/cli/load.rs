@@ -1,5 +1,8 @@
-//! `ferroute route load FILE|-`: streams a table file (`PREFIX [NEXTHOP]` per line)
-//! through the API in atomic batches, several batches in flight.
+//! `ferroute route load FILE|- [via GW] [dev PORT] [metric N] [batch N]`: streams a
+//! table file (`PREFIX [NEXTHOP]` per line, `#` comments) through the API as RTM_NEWROUTE
+//! replaces in atomic batches (FR_BATCH_BEGIN .. FR_BATCH_END, one FIB version each),
+//! up to 16 batches in flight. A refused batch is reported with the file line it started
+//! at. Prints the count and the rate.
 use super::parse::{open_input, parse_ip, parse_prefix};
 use super::{usage, CliError, Session};
 use crate::api::client::{ClientError, Conn};

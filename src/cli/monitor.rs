@@ -1,5 +1,8 @@
-//! `ferroute monitor [all|OBJECT...]`: subscribes to the router's change groups and
-//! prints every notification as `ip monitor` does, with each object's own line.
+//! `ferroute monitor [all|route|neigh|link|addr|qdisc]...`: subscribes the connection to
+//! the router's change groups (FR_MONITOR, `RTMGRP_*`) and prints every notification as
+//! `ip monitor` does, with each object's own line (`route_line`, `neigh_line`,
+//! `addr_line`, `link_text`, `qdisc_line`), `Deleted` before a removal. Runs until
+//! stdout closes or the router goes away; not allowed in a batch.
 use super::{json, pick, usage, CliError, Session, OBJECTS};
 use crate::api::client::ClientError;
 use crate::api::*;

@@ -1,5 +1,8 @@
-//! `ferroute neigh`: add, replace, change, delete (static entries) and show, printed
-//! as `ip neigh` prints them, or as JSON.
+//! `ferroute neigh add|replace|change|del ADDR [lladdr MAC] [dev PORT] [nud STATE]`
+//! fills one RTM_NEWNEIGH or RTM_DELNEIGH (`api::NeighMsg`; static entries are
+//! PERMANENT unless `nud` says otherwise). `neigh show [dev PORT]` prints the
+//! RTM_GETNEIGH dump as `ip neigh` prints it, or as JSON (`json/neigh.rs`).
+//! `neigh_line` is also what `monitor` prints.
 use super::parse::parse_ip;
 use super::session::to_json;
 use super::{change, json, usage, verb, CliError, Session, HELP};

@@ -1,5 +1,8 @@
-//! The argument syntax the commands share: addresses, prefixes, and tc's units (rate,
-//! size, time), parsed and printed.
+//! The argument syntax the commands share, parsed and printed: IPv4 addresses, prefixes
+//! (`default`, `a.b.c.d/len`, a bare address is a /32), and tc's units for rates, sizes
+//! and times (`datapath::qdisc` holds the unit tables; here they are bounded to what the
+//! API carries). Also `open_input`: a file to read, `-` for stdin. Usage errors name
+//! the word that was wrong.
 use super::{usage, CliError};
 use crate::datapath::qdisc;
 use std::io::BufRead;

@@ -1,5 +1,8 @@
-//! `ferroute qdisc`: add, replace, change and delete a port's root tbf, and show the
-//! qdiscs (with `-stats`, their counters) as `tc qdisc` prints them.
+//! `ferroute qdisc add|replace|change|del dev PORT [root] tbf rate R burst S latency
+//! T|limit S` fills one RTM_NEWQDISC or RTM_DELQDISC (`api::QdiscMsg` with a `TbfSpec`).
+//! `qdisc show [dev PORT]` prints the RTM_GETQDISC dump as `tc qdisc` prints it, or as
+//! JSON (`json/qdisc.rs`, every port, `noqueue` without a shaper); with `-stats`, the
+//! shaper's counters from the typed counters (`api::Counters`, qdisc group).
 use super::parse::{parse_rate, parse_size, parse_time_us, rate_text, size_text, time_text};
 use super::session::{dump_qdiscs, to_json};
 use super::{change, json, usage, verb, CliError, Session, HELP};

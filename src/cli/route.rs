@@ -1,6 +1,9 @@
-//! `ferroute route`: add, delete, replace, append, change, prepend (one RTM_NEWROUTE or
-//! RTM_DELROUTE each), show and flush with ip-route(8)'s SELECTOR, get; `route load`
-//! is in `load.rs`. Routes print as `ip route` prints them (`route_line`), or as JSON.
+//! `ferroute route add|del|replace|append|change|prepend [TYPE] PREFIX [via GW] [dev
+//! PORT] [metric N] [nexthop ...]` fills one RTM_NEWROUTE or RTM_DELROUTE
+//! (`api::RouteMsg`); the router's route handler judges it. `route show` and `route
+//! flush` take ip-route(8)'s SELECTOR (`RouteFilter`); flush deletes in atomic batches.
+//! `route get ADDR` asks for the route used. Routes print as `ip route` prints them
+//! (`route_line`, also what `monitor` prints) or as JSON; `route load` is `load.rs`.
 use super::parse::{parse_ip, parse_prefix};
 use super::session::to_json;
 use super::{change, json, usage, verb, CliError, Session, HELP};

@@ -1,5 +1,8 @@
 //! A client session: the connection, the output options (`-j`, `-stats`) and the port
-//! names the commands look up (fetched once per session, dropped when a link changes).
+//! names the commands look up. The links are fetched once per session (RTM_GETLINK
+//! dump) and dropped when a command changes one (`link set`), so a batch of a thousand
+//! routes asks for them once. Also the dump helpers the object files share, and the
+//! one-line JSON writer.
 use super::{usage, CliError};
 use crate::api::client::{ClientError, Conn};
 use crate::api::*;
