@@ -21,7 +21,7 @@ fn table() -> BTreeMap<String, u32> {
     t
 }
 
-/// The entry of `path` (a module path such as `control::rtnl`): its longest prefix in
+/// The entry of `path` (a module path such as `rtnl::route`): its longest prefix in
 /// the table.
 fn entry<'a>(t: &'a BTreeMap<String, u32>, path: &str) -> Option<(&'a str, u32)> {
     let parts: Vec<&str> = path.split("::").collect();
@@ -42,8 +42,8 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module path of a source file under `src` (`src/control/rtnl.rs` ->
-/// `control::rtnl`); `None` for the crate root and the binary.
+/// The module path of a source file under `src` (`src/rtnl/route.rs` ->
+/// `rtnl::route`); `None` for the crate root and the binary.
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).ok()?.with_extension("");
     let mut parts: Vec<String> = rel

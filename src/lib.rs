@@ -25,15 +25,15 @@
 //! | 11 | `linuxcp` | kernel twins and the kernel-table mirror (an API client) |
 //! | 12 | `metrics` | Prometheus |
 //! | 13 | `rtnl` | the API's state and handlers, its socket server, the config dump |
-//! | 14 | `control` | the CLI |
+//! | 14 | `cli` | the iproute2-style client, one file per object |
 //! | 15 | `slowpath`, `daemon::check` | the main lcore's packet thread (ARP, reassembly, punts, linux_cp TAP I/O); the config applied to API state (`ferroute check`) |
 //! | 16 | `stats`, `daemon` | `ferroute stats`; start-up and tear-down of everything (with a stop guard) |
 #![deny(unsafe_code)]
 
 pub mod api;
 pub mod capture;
+pub mod cli;
 pub mod config;
-pub mod control;
 pub mod daemon;
 pub mod datapath;
 #[allow(unsafe_code)]

@@ -6,9 +6,8 @@
 //! router refused the request (`Error: ... (EEXIST)`); 78 bad configuration; 69 the
 //! router could not start.
 use ferroute::api::client::{self, ClientError, Conn};
-use ferroute::api::FR_GETSTATUS;
+use ferroute::cli::{self, CliError};
 use ferroute::config::{Config, ConfigError};
-use ferroute::control::cli::{self, CliError};
 use ferroute::logging::LevelError;
 use ferroute::service::{EXIT_CONFIG, EXIT_REFUSED, EXIT_START, EXIT_USAGE};
 use std::io::Write;
@@ -63,9 +62,9 @@ enum CmdError {
     /// `status --wait SECS` and a router still not ready.
     #[error("router at {} not ready after {secs}s", path.display())]
     NotReadyAfter { path: PathBuf, secs: f64 },
-    /// `-batch`: the CLI's own text (its error type is the CLI's).
-    #[error("{0}")]
-    Batch(String),
+    /// `-batch`: what the CLI said.
+    #[error(transparent)]
+    Batch(CliError),
 }
 
 fn usage() -> String {
@@ -163,14 +162,14 @@ fn status(a: &Args) -> Result<(), CmdError> {
     let path = socket_path(a)?;
     let deadline = a.wait.map(|s| Instant::now() + Duration::from_secs_f64(s));
     loop {
-        let reply = Conn::connect(&path).and_then(|mut c| c.text(FR_GETSTATUS));
+        let reply = Conn::connect(&path).and_then(|mut c| c.status());
         match reply {
-            Ok(text) if text.contains("\nready yes") || text.starts_with("ready yes") => {
-                out(&text);
+            Ok(st) if st.ready => {
+                out(&st.text());
                 return Ok(());
             }
-            Ok(text) if deadline.is_none() => {
-                out(&text);
+            Ok(st) if deadline.is_none() => {
+                out(&st.text());
                 return Err(CmdError::NotReady);
             }
             Err(e) if deadline.is_none() => return Err(CmdError::Client(e)),
@@ -250,7 +249,7 @@ fn stats(a: &Args) -> Result<(), CmdError> {
     let path = socket_path(a)?;
     let read = || {
         client::counters(&path)
-            .map(|t| (Instant::now(), ferroute::stats::Sample::parse(&t)))
+            .map(|c| (Instant::now(), ferroute::stats::Sample::of(&c)))
             .map_err(CmdError::Client)
     };
     let clear = std::io::stdout().is_terminal() && !a.once;

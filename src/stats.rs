@@ -1,7 +1,9 @@
 //! `ferroute stats`: a live per-port rate view in the manner of testpmd's port
-//! statistics, from two readings of the control socket's `counters` a second apart.
+//! statistics, from two readings of the control API's counters (`api::Counters`) a
+//! second apart.
 //! Rates are PMD counters (what the NIC moved); forwarded and dropped are the
 //! datapath's own counts; below them, every drop reason that is not zero.
+use crate::api::Counters;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -19,28 +21,16 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// Parses the `counters` reply (`pmd port0 ipackets 5`, `port port0 forwarded 3`,
-    /// `drop ip4_no_route 2`; other lines are ignored).
-    pub fn parse(text: &str) -> Sample {
+    /// The sample of one reading: PMD and datapath counters per port, and the drops.
+    pub fn of(c: &Counters) -> Sample {
         let mut s = Sample::default();
-        for line in text.lines() {
-            let w: Vec<&str> = line.split_whitespace().collect();
-            match w.as_slice() {
-                ["pmd" | "port", name, key, v] => {
-                    let Ok(v) = v.parse() else { continue };
-                    if !s.ports.iter().any(|p| p == name) {
-                        s.ports.push(name.to_string());
-                    }
-                    s.port.insert((name.to_string(), key.to_string()), v);
-                }
-                ["drop", reason, v] => {
-                    if let Ok(v) = v.parse() {
-                        s.drops.insert(reason.to_string(), v);
-                    }
-                }
-                _ => {}
+        for p in &c.ports {
+            s.ports.push(p.name.clone());
+            for k in p.datapath.iter().chain(&p.pmd) {
+                s.port.insert((p.name.clone(), k.name.clone()), k.value);
             }
         }
+        s.drops = c.drops.iter().map(|k| (k.name.clone(), k.value)).collect();
         s
     }
 
@@ -116,19 +106,57 @@ pub fn render(a: &Sample, b: &Sample, dt: Duration) -> String {
 mod tests {
     use super::*;
 
-    const A: &str = "drop ip4_no_route 2\ndrop ip4_bad_checksum 0\ndrop tx_queue_full 0\n\
-        port port0 forwarded 10\nport port0 dropped 2\npmd port0 ipackets 100\n\
-        pmd port0 opackets 50\npmd port0 ibytes 10000\npmd port0 obytes 5000\n\
-        pmd port0 imissed 0\npmd port0 rx_nombuf 0\npmd wan1 ipackets 7\n\
-        icmp_out echo_reply 3\nmempool_in_use 12\n";
-    const B: &str = "drop ip4_no_route 6\ndrop ip4_bad_checksum 1\ndrop tx_queue_full 0\n\
-        port port0 forwarded 510\nport port0 dropped 6\npmd port0 ipackets 1100\n\
-        pmd port0 opackets 550\npmd port0 ibytes 110000\npmd port0 obytes 55000\n\
-        pmd port0 imissed 3\npmd port0 rx_nombuf 0\npmd wan1 ipackets 7\n";
+    use crate::api::{Counter, PortCounters};
+
+    fn list(l: &[(&str, u64)]) -> Vec<Counter> {
+        l.iter().map(|(k, v)| Counter::new(*k, *v)).collect()
+    }
+
+    /// One reading: the drops, then port0's datapath and PMD counters, and wan1's one.
+    fn reading(drops: [u64; 3], fwd: u64, dropped: u64, pmd: [u64; 6]) -> Counters {
+        let [ip, op, ib, ob, missed, nombuf] = pmd;
+        Counters {
+            drops: list(&[
+                ("ip4_no_route", drops[0]),
+                ("ip4_bad_checksum", drops[1]),
+                ("tx_queue_full", drops[2]),
+            ]),
+            ports: vec![
+                PortCounters {
+                    name: "port0".into(),
+                    datapath: list(&[("forwarded", fwd), ("dropped", dropped)]),
+                    pmd: list(&[
+                        ("ipackets", ip),
+                        ("opackets", op),
+                        ("ibytes", ib),
+                        ("obytes", ob),
+                        ("imissed", missed),
+                        ("rx_nombuf", nombuf),
+                    ]),
+                },
+                PortCounters {
+                    name: "wan1".into(),
+                    datapath: Vec::new(),
+                    pmd: list(&[("ipackets", 7)]),
+                },
+            ],
+            icmp_out: list(&[("echo_reply", 3)]),
+            router: list(&[("mempool_in_use", 12)]),
+            ..Counters::default()
+        }
+    }
+
+    fn first() -> Counters {
+        reading([2, 0, 0], 10, 2, [100, 50, 10000, 5000, 0, 0])
+    }
+
+    fn second() -> Counters {
+        reading([6, 1, 0], 510, 6, [1100, 550, 110000, 55000, 3, 0])
+    }
 
     #[test]
     fn parses_the_counters_reply() {
-        let s = Sample::parse(A);
+        let s = Sample::of(&first());
         assert_eq!(s.ports, ["port0", "wan1"]);
         assert_eq!(s.get("port0", "ipackets"), 100);
         assert_eq!(s.get("port0", "forwarded"), 10);
@@ -139,7 +167,7 @@ mod tests {
 
     #[test]
     fn rates_over_the_interval_and_nonzero_drops() {
-        let (a, b) = (Sample::parse(A), Sample::parse(B));
+        let (a, b) = (Sample::of(&first()), Sample::of(&second()));
         let out = render(&a, &b, Duration::from_millis(500));
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("port") && lines[0].contains("Rx-pps"));

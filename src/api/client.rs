@@ -160,16 +160,32 @@ impl Conn {
         }
     }
 
-    /// FR_GETSTATUS / FR_GETCOUNTERS / FR_GETCONFIG: the text.
+    /// FR_GETSTATUS / FR_GETCONFIG: the text.
     pub fn text(&mut self, kind: u16) -> Result<String, ClientError> {
         match self.get(kind, Body::Empty)?.body {
             Body::Text(t) => Ok(t),
             other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
         }
     }
+
+    /// FR_GETSTATUS_ATTRS: the router's status.
+    pub fn status(&mut self) -> Result<Status, ClientError> {
+        match self.get(FR_GETSTATUS_ATTRS, Body::Empty)?.body {
+            Body::Status(s) => Ok(s),
+            other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// FR_GETCOUNTERS: every counter of the router.
+    pub fn counters(&mut self) -> Result<Counters, ClientError> {
+        match self.get(FR_GETCOUNTERS, Body::Empty)?.body {
+            Body::Counters(c) => Ok(c),
+            other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
+        }
+    }
 }
 
-/// `counters` text from the router at `path` (for `ferroute stats`).
-pub fn counters(path: &Path) -> Result<String, ClientError> {
-    Conn::connect(path)?.text(FR_GETCOUNTERS)
+/// The counters of the router at `path` (for `ferroute stats`).
+pub fn counters(path: &Path) -> Result<Counters, ClientError> {
+    Conn::connect(path)?.counters()
 }

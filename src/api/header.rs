@@ -29,11 +29,12 @@ pub const RTM_GETQDISC: u16 = 38;
 /// matching [`FR_BATCH_END`] are applied all or nothing, as one FIB version.
 pub const FR_BATCH_BEGIN: u16 = 0x100;
 pub const FR_BATCH_END: u16 = 0x101;
-/// `ferroute status`, `counters` and `config dump`: answered with one text message.
+/// `ferroute status` and `config dump`: answered with one text message; `counters`
+/// with one [`FR_COUNTERS`](super::FR_COUNTERS).
 pub const FR_GETSTATUS: u16 = 0x102;
 pub const FR_GETCOUNTERS: u16 = 0x103;
 pub const FR_GETCONFIG: u16 = 0x104;
-/// The reply to the FR_GET* requests.
+/// The reply to FR_GETSTATUS and FR_GETCONFIG.
 pub const FR_TEXT: u16 = 0x105;
 /// Subscribes the connection to change notifications (`ferroute monitor`, as binding a
 /// netlink socket to multicast groups): the body is a u32 mask of `RTMGRP_*`. Acked;

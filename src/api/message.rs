@@ -39,6 +39,10 @@ pub enum Body {
     Link(LinkMsg),
     Qdisc(QdiscMsg),
     Text(String),
+    /// FR_COUNTERS: the reply to FR_GETCOUNTERS.
+    Counters(Counters),
+    /// FR_STATUS: the reply to FR_GETSTATUS_ATTRS.
+    Status(Status),
     /// FR_MONITOR: the `RTMGRP_*` groups subscribed to.
     Groups(u32),
     /// FR_CAPTURE.
@@ -166,6 +170,8 @@ impl Message {
             Body::Link(l) => l.emit(out),
             Body::Qdisc(q) => q.emit(out),
             Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
+            Body::Counters(c) => c.emit(out),
+            Body::Status(s) => s.emit(out),
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
             Body::CaptureReq(c) => c.emit(out),
             Body::CapturePkt(p) => p.emit(out),
@@ -253,7 +259,7 @@ impl Message {
                 }
             }
             NLMSG_NOOP | NLMSG_DONE | FR_BATCH_BEGIN | FR_BATCH_END | FR_GETSTATUS
-            | FR_GETCOUNTERS | FR_GETCONFIG | FR_CAPTURE_STOP => {
+            | FR_GETSTATUS_ATTRS | FR_GETCOUNTERS | FR_GETCONFIG | FR_CAPTURE_STOP => {
                 if !b.is_empty() {
                     return Err(ApiError::inval(format!(
                         "message type {:#x} takes no body ({} bytes given)",
@@ -273,6 +279,8 @@ impl Message {
                 }
                 Body::Text(text)
             }
+            FR_COUNTERS => Body::Counters(Counters::parse(b)?),
+            FR_STATUS => Body::Status(Status::parse(b)?),
             FR_MONITOR => {
                 let g: [u8; 4] = fixed(b, "monitor groups")?;
                 if b.len() != 4 {

@@ -17,7 +17,8 @@
 //! DPDK port id + 1 (0 means "none" as in Linux); `tcmsg` options for `tbf` are plain
 //! attributes (rate in bytes/s, burst in bytes, and latency in microseconds or limit in
 //! bytes, as tc's command line has them) rather than Linux's rate tables; and ferroute's own message types from 0x100 up (atomic
-//! batches as in nfnetlink, and status/counters/config dump answered with text).
+//! batches as in nfnetlink, status and config dump answered with text, counters and
+//! status with nested attributes: `counters.rs`, `status.rs`).
 //!
 //! Every request gets an answer: NLMSG_ERROR with errno 0 (an ack, only when the request
 //! has `NLM_F_ACK`) or the errno and a readable message (always), plus the field of the
@@ -34,6 +35,7 @@ pub mod addr;
 mod attr;
 pub mod capture;
 pub mod client;
+pub mod counters;
 pub mod error;
 pub mod header;
 pub mod link;
@@ -43,11 +45,13 @@ pub mod number;
 pub mod qdisc;
 pub mod request;
 pub mod route;
+pub mod status;
 #[cfg(test)]
 mod tests;
 
 pub use addr::*;
 pub use capture::*;
+pub use counters::*;
 pub use error::*;
 pub use header::*;
 pub use link::*;
@@ -57,3 +61,4 @@ pub use number::*;
 pub use qdisc::*;
 pub use request::*;
 pub use route::*;
+pub use status::*;

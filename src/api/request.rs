@@ -90,6 +90,8 @@ pub enum Request {
     DelQdisc(QdiscMsg),
     GetQdisc(QdiscMsg),
     GetStatus,
+    /// FR_GETSTATUS_ATTRS: the status as a [`Status`].
+    GetStatusAttrs,
     GetCounters,
     GetConfig,
     BatchBegin,
@@ -102,7 +104,7 @@ pub enum Request {
 
 impl Request {
     /// The request a decoded message carries. Replies (NLMSG_ERROR, NLMSG_DONE,
-    /// FR_TEXT, FR_CAPTURE_PKT/END) are not requests: EINVAL. Unknown types never get
+    /// FR_TEXT, FR_COUNTERS, FR_STATUS, FR_CAPTURE_PKT/END) are not requests: EINVAL. Unknown types never get
     /// here: [`Message::decode`] answers them with EOPNOTSUPP.
     pub fn from_message(m: &Message) -> Result<Request, ApiError> {
         let dump = m.flags & NLM_F_DUMP == NLM_F_DUMP;
@@ -125,6 +127,7 @@ impl Request {
             (RTM_DELQDISC, Body::Qdisc(q)) => Request::DelQdisc(q.clone()),
             (RTM_GETQDISC, Body::Qdisc(q)) => Request::GetQdisc(q.clone()),
             (FR_GETSTATUS, Body::Empty) => Request::GetStatus,
+            (FR_GETSTATUS_ATTRS, Body::Empty) => Request::GetStatusAttrs,
             (FR_GETCOUNTERS, Body::Empty) => Request::GetCounters,
             (FR_GETCONFIG, Body::Empty) => Request::GetConfig,
             (FR_BATCH_BEGIN, Body::Empty) => Request::BatchBegin,
@@ -132,7 +135,11 @@ impl Request {
             (FR_MONITOR, Body::Groups(g)) => Request::Monitor(*g),
             (FR_CAPTURE, Body::CaptureReq(c)) => Request::Capture(*c),
             (FR_CAPTURE_STOP, Body::Empty) => Request::CaptureStop,
-            (NLMSG_ERROR | NLMSG_DONE | FR_TEXT | FR_CAPTURE_PKT | FR_CAPTURE_END, _) => {
+            (
+                NLMSG_ERROR | NLMSG_DONE | FR_TEXT | FR_COUNTERS | FR_STATUS | FR_CAPTURE_PKT
+                | FR_CAPTURE_END,
+                _,
+            ) => {
                 return Err(ApiError::inval(format!(
                     "message type {} is not a request",
                     m.kind
@@ -169,6 +176,7 @@ impl Request {
             Request::DelQdisc(q) => (RTM_DELQDISC, 0, Body::Qdisc(q.clone())),
             Request::GetQdisc(q) => (RTM_GETQDISC, NLM_F_DUMP, Body::Qdisc(q.clone())),
             Request::GetStatus => (FR_GETSTATUS, 0, Body::Empty),
+            Request::GetStatusAttrs => (FR_GETSTATUS_ATTRS, 0, Body::Empty),
             Request::GetCounters => (FR_GETCOUNTERS, 0, Body::Empty),
             Request::GetConfig => (FR_GETCONFIG, 0, Body::Empty),
             Request::BatchBegin => (FR_BATCH_BEGIN, 0, Body::Empty),

@@ -186,6 +186,44 @@ fn every_message() -> Vec<Message> {
         ),
         Message::new(FR_GETSTATUS, NLM_F_REQUEST, 11, Body::Empty),
         Message::new(FR_TEXT, 0, 11, Body::Text("ready yes\n".into())),
+        Message::new(
+            FR_COUNTERS,
+            0,
+            11,
+            Body::Counters(Counters {
+                drops: vec![Counter::new("ip4_no_route", 2)],
+                ports: vec![PortCounters {
+                    name: "port0".into(),
+                    datapath: vec![Counter::new("forwarded", 10)],
+                    pmd: vec![Counter::new("ipackets", u64::MAX)],
+                }],
+                qdiscs: vec![QdiscCounters {
+                    port: "port1".into(),
+                    counters: vec![Counter::new("sent_bytes", 5)],
+                }],
+                router: vec![Counter::new("fib_version", 3)],
+                ..Counters::default()
+            }),
+        ),
+        Message::new(FR_GETSTATUS_ATTRS, NLM_F_REQUEST, 11, Body::Empty),
+        Message::new(
+            FR_STATUS,
+            0,
+            11,
+            Body::Status(Status {
+                ports: vec![PortStatus {
+                    name: "port0".into(),
+                    id: 0,
+                    link_up: true,
+                    mac: crate::wire::MacAddr([2, 0, 0, 0, 0, 1]),
+                    addr: Some("10.0.1.1/24".parse().unwrap()),
+                    mtu: 1500,
+                    admin_up: false,
+                }],
+                fib_version: 7,
+                ready: false,
+            }),
+        ),
         Message::new(FR_BATCH_BEGIN, NLM_F_REQUEST, 12, Body::Empty),
         Message::new(FR_BATCH_END, NLM_F_REQUEST | NLM_F_ACK, 13, Body::Empty),
         Message::new(
@@ -375,6 +413,8 @@ fn garbage_never_panics() {
     let kinds = [
         NLMSG_ERROR,
         FR_TEXT,
+        FR_COUNTERS,
+        FR_STATUS,
         RTM_NEWROUTE,
         RTM_NEWNEIGH,
         RTM_NEWADDR,

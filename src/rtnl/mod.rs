@@ -108,8 +108,8 @@ pub trait Env {
     fn set_mtu(&mut self, port: u16, mtu: u16) -> Result<(), ApiError>;
     /// The PMD's link state.
     fn link_running(&self, port: u16) -> bool;
-    /// The `ferroute counters` text.
-    fn counters(&self) -> String;
+    /// Every counter (`ferroute counters`).
+    fn counters(&self) -> Counters;
     /// Where packet captures start (`ferroute capture`); none without a datapath.
     fn capture_hub(&self) -> Option<std::sync::Arc<crate::capture::Hub>> {
         None
@@ -133,8 +133,8 @@ impl<P> Env for TableEnv<'_, P> {
     fn link_running(&self, _port: u16) -> bool {
         true
     }
-    fn counters(&self) -> String {
-        String::new()
+    fn counters(&self) -> Counters {
+        Counters::default()
     }
 }
 
@@ -373,11 +373,16 @@ impl Rtnl {
                 Ok(())
             }
             Request::GetStatus => {
-                out.push(text(seq, self.status(env)));
+                out.push(text(seq, self.status(env).text()));
+                Ok(())
+            }
+            Request::GetStatusAttrs => {
+                let s = self.status(env);
+                out.push(Message::new(FR_STATUS, 0, seq, Body::Status(s)));
                 Ok(())
             }
             Request::GetCounters => {
-                out.push(text(seq, env.counters()));
+                out.push(counters(seq, env.counters()));
                 Ok(())
             }
             Request::GetConfig => {
@@ -459,6 +464,6 @@ mod status;
 
 pub use neigh::nud;
 pub use qdisc::{tbf_request, tbf_spec};
-use status::text;
+use status::{counters, text};
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,6 @@ use crate::datapath::{IcmpOut, PortStat, ReasmFail, Reason, SharedCounters, Tall
 use crate::dpdk::{self, Mempool};
 use crate::metrics::NeighSummary;
 pub use monitor::Monitor;
-use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -142,8 +141,8 @@ impl Env for RouterEnv {
         dpdk::link_up(port)
     }
 
-    fn counters(&self) -> String {
-        counters_text(self)
+    fn counters(&self) -> Counters {
+        counters_of(self)
     }
 
     fn capture_hub(&self) -> Option<Arc<crate::capture::Hub>> {
@@ -151,28 +150,23 @@ impl Env for RouterEnv {
     }
 }
 
-fn counters_text(e: &RouterEnv) -> String {
+/// Every counter of the running router, as `ferroute counters` lists them.
+fn counters_of(e: &RouterEnv) -> Counters {
     let mut t = Tally::default();
     for (_, c) in &e.counters {
         t.add(&c.read());
     }
-    let mut out = String::new();
-    for r in Reason::ALL {
-        let _ = writeln!(out, "drop {} {}", r.name(), t.drops_of(*r));
-    }
+    let mut out = Counters {
+        drops: Reason::ALL
+            .iter()
+            .map(|r| Counter::new(r.name(), t.drops_of(*r)))
+            .collect(),
+        ..Counters::default()
+    };
     let ports = e.shared.ports.load();
     for p in ports.iter() {
-        for s in PortStat::ALL {
-            let _ = writeln!(
-                out,
-                "port {} {} {}",
-                p.name,
-                s.name(),
-                t.port_stat(p.id, *s)
-            );
-        }
         let st = dpdk::stats(p.id);
-        for (k, v) in [
+        let pmd = [
             ("ipackets", st.ipackets),
             ("opackets", st.opackets),
             ("ibytes", st.ibytes),
@@ -181,15 +175,21 @@ fn counters_text(e: &RouterEnv) -> String {
             ("ierrors", st.ierrors),
             ("oerrors", st.oerrors),
             ("rx_nombuf", st.rx_nombuf),
-        ] {
-            let _ = writeln!(out, "pmd {} {k} {v}", p.name);
-        }
+        ];
+        out.ports.push(PortCounters {
+            name: p.name.clone(),
+            datapath: PortStat::ALL
+                .iter()
+                .map(|s| Counter::new(s.name(), t.port_stat(p.id, *s)))
+                .collect(),
+            pmd: pmd.iter().map(|(k, v)| Counter::new(*k, *v)).collect(),
+        });
     }
     for q in e.shared.qdisc_status(&e.counters, dpdk::rdtsc()) {
         let name = ports
             .get(q.port)
             .map_or_else(|| format!("port#{}", q.port), |p| p.name.clone());
-        for (k, v) in [
+        let list = [
             ("sent_bytes", q.sent_bytes),
             ("sent_packets", q.sent_packets),
             ("dropped", q.dropped),
@@ -199,19 +199,23 @@ fn counters_text(e: &RouterEnv) -> String {
             ("rate_bps", q.params.rate),
             ("burst_bytes", u64::from(q.params.burst)),
             ("limit_bytes", u64::from(q.params.limit)),
-        ] {
-            let _ = writeln!(out, "qdisc {name} {k} {v}");
-        }
+        ];
+        out.qdiscs.push(QdiscCounters {
+            port: name,
+            counters: list.iter().map(|(k, v)| Counter::new(*k, *v)).collect(),
+        });
     }
-    for k in IcmpOut::ALL {
-        let _ = writeln!(out, "icmp_out {} {}", k.name(), t.icmp_out[*k as usize]);
-    }
-    for k in ReasmFail::ALL {
-        let _ = writeln!(out, "reasm_fail {} {}", k.name(), t.reasm_fail[*k as usize]);
-    }
+    out.icmp_out = IcmpOut::ALL
+        .iter()
+        .map(|k| Counter::new(k.name(), t.icmp_out[*k as usize]))
+        .collect();
+    out.reasm_fail = ReasmFail::ALL
+        .iter()
+        .map(|k| Counter::new(k.name(), t.reasm_fail[*k as usize]))
+        .collect();
     let fib = e.shared.fib.load();
     let n = e.neigh_summary.read();
-    for (k, v) in [
+    let router = [
         ("icmp_ratelimited", t.icmp_ratelimited),
         ("icmp_ratelimited_host", t.icmp_ratelimited_host),
         ("icmp_peers_evicted", t.icmp_peers_evicted),
@@ -231,12 +235,14 @@ fn counters_text(e: &RouterEnv) -> String {
         ("fib_version", fib.version),
         ("fib_prefixes", fib.prefixes() as u64),
         ("fib_memory_bytes", fib.memory_bytes() as u64),
-    ] {
-        let _ = writeln!(out, "{k} {v}");
-    }
-    for (k, v) in e.linux_cp.iter().flat_map(|s| s.pairs()) {
-        let _ = writeln!(out, "linux_cp_{k} {v}");
-    }
+    ];
+    out.router = router.iter().map(|(k, v)| Counter::new(*k, *v)).collect();
+    out.linux_cp = e
+        .linux_cp
+        .iter()
+        .flat_map(|s| s.pairs())
+        .map(|(k, v)| Counter::new(k, v))
+        .collect();
     out
 }
 

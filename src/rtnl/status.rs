@@ -1,33 +1,28 @@
-//! Text replies: `ferroute status` and `ferroute config dump`.
+//! The router's own replies: `ferroute status` (an `api::Status`, sent as text or as
+//! attributes), `ferroute config dump` (text) and `ferroute counters` (attributes).
 use super::*;
 
 impl Rtnl {
-    /// `ferroute status`: one line per port, then whether every link is up.
-    pub(super) fn status(&self, env: &dyn Env) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let mut ready = true;
-        for p in &self.ports {
-            let up = env.link_running(p.id);
-            ready &= up;
-            let addr = p
-                .addrs
-                .first()
-                .map_or_else(|| "none".to_string(), |a| a.to_string());
-            let _ = writeln!(
-                out,
-                "port {} id {} link {} mac {} addr {addr} mtu {} admin {}",
-                p.name,
-                p.id,
-                if up { "up" } else { "down" },
-                p.mac,
-                p.mtu,
-                if p.up { "up" } else { "down" },
-            );
+    /// `ferroute status`: every port, the FIB version, and whether every link is up.
+    pub(super) fn status(&self, env: &dyn Env) -> Status {
+        let ports: Vec<PortStatus> = self
+            .ports
+            .iter()
+            .map(|p| PortStatus {
+                name: p.name.clone(),
+                id: p.id,
+                link_up: env.link_running(p.id),
+                mac: p.mac,
+                addr: p.addrs.first().copied(),
+                mtu: p.mtu,
+                admin_up: p.up,
+            })
+            .collect();
+        Status {
+            ready: ports.iter().all(|p| p.link_up),
+            ports,
+            fib_version: self.version,
         }
-        let _ = writeln!(out, "fib_version {}", self.version);
-        let _ = writeln!(out, "ready {}", if ready { "yes" } else { "no" });
-        out
     }
 
     /// The running configuration as a config file (see [`dump`]).
@@ -51,4 +46,8 @@ impl Rtnl {
 
 pub(super) fn text(seq: u32, t: String) -> Message {
     Message::new(FR_TEXT, 0, seq, Body::Text(t))
+}
+
+pub(super) fn counters(seq: u32, c: Counters) -> Message {
+    Message::new(FR_COUNTERS, 0, seq, Body::Counters(c))
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 mod address;
+mod counters;
 mod link;
 mod neighbour;
 mod qdisc;
@@ -30,9 +31,23 @@ mod status;
 /// Port 0's ifindex (DPDK port id + 1).
 pub const P0: u32 = 1;
 pub const P1: u32 = 2;
-/// The counters text the test environment reports, in the router's format.
+/// The counters the test environment reports, as `ferroute counters` prints them.
 pub const COUNTERS: &str =
     "drop ttl_exceeded 3\nport port0 rx_packets 7\nicmp_out time_exceeded 3\n";
+
+/// The counters the test environment reports (see [`COUNTERS`]).
+pub fn counters() -> Counters {
+    Counters {
+        drops: vec![Counter::new("ttl_exceeded", 3)],
+        ports: vec![PortCounters {
+            name: "port0".into(),
+            datapath: vec![Counter::new("rx_packets", 7)],
+            pmd: Vec::new(),
+        }],
+        icmp_out: vec![Counter::new("time_exceeded", 3)],
+        ..Counters::default()
+    }
+}
 
 pub fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -60,8 +75,8 @@ impl Env for TestEnv {
     fn link_running(&self, _port: u16) -> bool {
         true
     }
-    fn counters(&self) -> String {
-        COUNTERS.to_string()
+    fn counters(&self) -> Counters {
+        counters()
     }
 }
 
@@ -165,6 +180,18 @@ impl Api {
             reply,
             "{name}: replies re-encode to themselves"
         );
+    }
+}
+
+impl Api {
+    /// The reply to a request of type `kind` without a body (seq 1), decoded; it must
+    /// be the only message.
+    pub fn reply(&mut self, kind: u16) -> Message {
+        let reply = self.raw(&Message::new(kind, NLM_F_REQUEST, 1, Body::Empty).to_bytes());
+        match Message::decode(&reply) {
+            Decoded::Msg(m, n) if n == reply.len() => m,
+            other => panic!("reply to {kind:#x}: {other:?}"),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! ferroute's own messages (0x100 up): status, counters, config dump (answered with
-//! FR_TEXT), the monitor subscription; and the NLMSG_ERROR of a request that does not
+//! ferroute's own messages (0x100 up): status (FR_GETSTATUS answered with FR_TEXT, as
+//! before; FR_GETSTATUS_ATTRS with FR_STATUS attributes), the monitor subscription, the
+//! batch markers; and the NLMSG_ERROR of a request that does not
 //! decode.
 use super::*;
 
@@ -26,18 +27,35 @@ fn status() {
 }
 
 #[test]
-fn counters() {
+fn status_as_attributes() {
     Api::new().exchange(
-        "counters",
-        (FR_GETCOUNTERS, 0, 2, Body::Empty),
-        "10000000 03010100 02000000 00000000",
-        "5c000000 05010000 02000000 00000000 \
-         4a000100 64726f70 2074746c 5f657863 \
-         65656465 6420330a 706f7274 20706f72 \
-         74302072 785f7061 636b6574 7320370a \
-         69636d70 5f6f7574 2074696d 655f6578 \
-         63656564 65642033 0a000000",
+        "status attrs",
+        (FR_GETSTATUS_ATTRS, 0, 1, Body::Empty),
+        "10000000 08010100 01000000 00000000",
+        "bc000000 09010000 01000000 00000000 \
+         4c000100 0a000100 706f7274 30000000 \
+         08000200 00000000 08000300 01000000 \
+         0a000400 02000000 00000000 08000500 \
+         0a000101 08000600 18000000 08000700 \
+         dc050000 08000800 01000000 4c000100 \
+         0a000100 706f7274 31000000 08000200 \
+         01000000 08000300 01000000 0a000400 \
+         02000000 00010000 08000500 0a000201 \
+         08000600 18000000 08000700 dc050000 \
+         08000800 01000000 0c000200 02000000 \
+         00000000 08000300 01000000",
     );
+}
+
+/// The typed status prints as the text reply reads (`ferroute status` output unchanged).
+#[test]
+fn status_attributes_print_as_the_text() {
+    let mut api = Api::new();
+    let Body::Status(st) = api.reply(FR_GETSTATUS_ATTRS).body else {
+        panic!("no status");
+    };
+    assert!(st.ready && st.ports.len() == 2 && st.ports[0].addr.is_some());
+    assert_eq!(Body::Text(st.text()), api.reply(FR_GETSTATUS).body);
 }
 
 #[test]

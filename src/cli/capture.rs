@@ -137,14 +137,7 @@ fn ns_now() -> u64 {
 
 /// Runs the capture `o` on `conn` until it ends; the counts go to stderr.
 pub fn run(mut conn: Conn, o: &Opts) -> Result<(), CliError> {
-    let links: Vec<LinkMsg> = conn
-        .dump(RTM_GETLINK, Body::Link(LinkMsg::default()))?
-        .into_iter()
-        .filter_map(|m| match m.body {
-            Body::Link(l) => Some(l),
-            _ => None,
-        })
-        .collect();
+    let links = super::session::dump_links(&mut conn)?;
     let mut ports: Vec<Port> = Vec::new();
     let name_of = |l: &LinkMsg| l.name.clone().unwrap_or_else(|| format!("if{}", l.ifindex));
     if o.ports.is_empty() {

@@ -32,20 +32,10 @@ pub struct TxStats {
 }
 
 impl Stats64 {
-    /// From the `counters` text of one port: the PMD's own counts (what the NIC saw,
-    /// as the kernel's counters are the driver's); RX dropped = missed + no mbuf.
-    pub fn from_counters(counters: &str, port: &str) -> Stats64 {
-        let get = |key: &str| -> u64 {
-            counters
-                .lines()
-                .find_map(|l| {
-                    let mut w = l.split_whitespace();
-                    (w.next() == Some("pmd") && w.next() == Some(port) && w.next() == Some(key))
-                        .then(|| w.next().and_then(|v| v.parse().ok()))
-                        .flatten()
-                })
-                .unwrap_or(0)
-        };
+    /// From the counters of one port: the PMD's own counts (what the NIC saw, as the
+    /// kernel's counters are the driver's); RX dropped = missed + no mbuf.
+    pub fn from_counters(counters: &Counters, port: &str) -> Stats64 {
+        let get = |key: &str| counters.pmd(port, key);
         Stats64 {
             rx: RxStats {
                 bytes: get("ibytes"),
@@ -151,8 +141,27 @@ mod tests {
         );
         let down = LinkMsg { flags: IFF_UP, ..l };
         assert_eq!(flag_names(down.flags), ["NO-CARRIER", "BROADCAST", "UP"]);
-        let c = "pmd port1 ipackets 5\npmd port1 ibytes 300\npmd port1 imissed 2\npmd port1 rx_nombuf 1\npmd port0 ipackets 9\n";
-        let s = Stats64::from_counters(c, "port1");
+        let pmd = |name: &str, list: &[(&str, u64)]| PortCounters {
+            name: name.into(),
+            datapath: Vec::new(),
+            pmd: list.iter().map(|(k, v)| Counter::new(*k, *v)).collect(),
+        };
+        let c = Counters {
+            ports: vec![
+                pmd(
+                    "port1",
+                    &[
+                        ("ipackets", 5),
+                        ("ibytes", 300),
+                        ("imissed", 2),
+                        ("rx_nombuf", 1),
+                    ],
+                ),
+                pmd("port0", &[("ipackets", 9)]),
+            ],
+            ..Counters::default()
+        };
+        let s = Stats64::from_counters(&c, "port1");
         assert_eq!((s.rx.packets, s.rx.bytes, s.rx.dropped), (5, 300, 3));
     }
 }
