@@ -466,7 +466,7 @@ impl<'a> Pipeline<'a> {
         self.send_local(m)
     }
 
-    /// The control thread's ARP input (`control::ControlThread::arp`).
+    /// The slow-path thread's ARP input (`slowpath::SlowPathThread`).
     fn arp(&mut self, mut m: Pkt) {
         let port = m.in_port();
         let Some(pc) = self.ports.get(port).filter(|p| p.up) else {
