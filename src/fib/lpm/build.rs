@@ -80,18 +80,18 @@ impl LineAlloc {
 pub(super) struct Builder<'a> {
     pub(super) nodes: Vec<Node>,
     /// First-level node records, placed by `lines`.
-    pub(super) pool: Vec<u8>,
-    pub(super) lines: LineAlloc,
+    pool: Vec<u8>,
+    lines: LineAlloc,
     /// Leaves of the deeper nodes; appended to `pool` at the end (and `base0` adjusted).
     pub(super) deep: Vec<u8>,
     /// Scratch space for one record.
-    pub(super) rec: Vec<u8>,
+    rec: Vec<u8>,
     /// Scratch stack of internal children under construction (see `node`).
-    pub(super) kids: Vec<Node>,
-    pub(super) mode: Mode,
+    kids: Vec<Node>,
+    mode: Mode,
     /// Sorted distinct answers, for `Mode::Mapped`.
-    pub(super) map: &'a [u32],
-    pub(super) l1_nodes: usize,
+    map: &'a [u32],
+    l1_nodes: usize,
 }
 
 /// Appends the encoding of leaf `v` to `out`.
@@ -136,7 +136,22 @@ pub(super) fn round4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// An empty builder for leaves encoded by `mode` (and `map`, for `Mode::Mapped`).
+    pub(super) fn new(mode: Mode, map: &'a [u32]) -> Builder<'a> {
+        Builder {
+            nodes: Vec::new(),
+            pool: Vec::new(),
+            lines: LineAlloc::default(),
+            deep: Vec::new(),
+            rec: Vec::new(),
+            kids: Vec::new(),
+            mode,
+            map,
+            l1_nodes: 0,
+        }
+    }
+
     /// Builds the subtree for one direct-table slot. `routes` are the routes strictly
     /// inside the slot's /18 (length > 18), sorted by (addr, len); `inherited` is the answer
     /// for the slot from shorter prefixes. Returns the direct-table entry.
@@ -310,17 +325,7 @@ impl Lpm {
                 dir[start..start + count].fill(r.val);
             }
         }
-        let mut b = Builder {
-            nodes: Vec::new(),
-            pool: Vec::new(),
-            lines: LineAlloc::default(),
-            deep: Vec::new(),
-            rec: Vec::new(),
-            kids: Vec::new(),
-            mode,
-            map: &map,
-            l1_nodes: 0,
-        };
+        let mut b = Builder::new(mode, &map);
         let mut i = 0;
         while i < rs.len() {
             if u32::from(rs[i].len) <= DIR_BITS {

@@ -201,17 +201,7 @@ impl Lpm {
             .windows(2)
             .all(|w| (w[0].addr, w[0].len) < (w[1].addr, w[1].len)));
         self.free_slot(slot);
-        let mut b = Builder {
-            nodes: Vec::new(),
-            pool: Vec::new(),
-            lines: LineAlloc::default(),
-            deep: Vec::new(),
-            rec: Vec::new(),
-            kids: Vec::new(),
-            mode: self.mode,
-            map: &self.map,
-            l1_nodes: 0,
-        };
+        let mut b = Builder::new(self.mode, &self.map);
         let built = b.node(&rs, DIR_BITS, inherited);
         let Builder { nodes, deep, .. } = b;
         self.space.routes = rs;
