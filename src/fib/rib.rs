@@ -15,24 +15,24 @@ pub struct Rib {
     /// Routes per prefix (network, length). A hash map rather than a B-tree: route churn
     /// is point updates and lookups by prefix, and in a full table a B-tree costs several
     /// cache misses per access (about 3x slower here); prefix order is made on demand.
-    pub(super) routes: HashMap<(u32, u8), Routes>,
+    routes: HashMap<(u32, u8), Routes>,
     /// Number of routes (all prefixes, all metrics).
     len: usize,
     /// The prefixes whose best route is connected, and its port: what gateway resolution
     /// searches, kept apart so that resolving a gateway does not scan every route.
-    pub(super) connected: BTreeMap<(u32, u8), u16>,
+    connected: BTreeMap<(u32, u8), u16>,
 }
 
 /// The routes of one prefix, best (lowest metric) first. One route, by far the most
 /// common case, is held inline (no allocation per prefix).
 #[derive(Debug, Clone)]
-pub(super) enum Routes {
+enum Routes {
     One(Route),
     Many(Vec<Route>),
 }
 
 impl Routes {
-    pub(super) fn as_slice(&self) -> &[Route] {
+    fn as_slice(&self) -> &[Route] {
         match self {
             Routes::One(r) => std::slice::from_ref(r),
             Routes::Many(v) => v,
@@ -234,11 +234,20 @@ impl Rib {
 
     /// The datapath's view of the best route of prefix `k` that resolves.
     pub(super) fn best(&self, k: (u32, u8)) -> Option<Resolved> {
+        self.best_of(self.routes.get(&k)?)
+    }
+
+    /// The lowest-metric route of `list` that resolves, as the datapath sees it.
+    fn best_of(&self, list: &Routes) -> Option<Resolved> {
+        list.as_slice().iter().find_map(|r| self.resolve(r))
+    }
+
+    /// Every prefix whose best route resolves, with that route as the datapath sees it
+    /// (in the map's order).
+    pub(super) fn resolved(&self) -> impl Iterator<Item = ((u32, u8), Resolved)> + '_ {
         self.routes
-            .get(&k)?
-            .as_slice()
             .iter()
-            .find_map(|r| self.resolve(r))
+            .filter_map(|(&k, list)| Some((k, self.best_of(list)?)))
     }
 
     /// Compiles the best route of every prefix into a FIB.
@@ -247,11 +256,7 @@ impl Rib {
         let mut groups = Vec::new();
         let mut ids: HashMap<Resolved, NhId> = HashMap::new();
         let mut entries = Vec::with_capacity(self.routes.len());
-        for (&(addr, len), list) in &self.routes {
-            // The lowest-metric route that resolves wins.
-            let Some(nh) = list.as_slice().iter().find_map(|r| self.resolve(r)) else {
-                continue;
-            };
+        for ((addr, len), nh) in self.resolved() {
             let id = *ids.entry(nh).or_insert_with_key(|nh| {
                 nexthops.push(match nh {
                     Resolved::One(nh) => *nh,

@@ -216,7 +216,7 @@ impl FibPublisher {
         let mut dirty = Vec::new();
         let mut rebuilt = None;
         let changed_prefixes;
-        if rib.connected != self.connected {
+        if *rib.connected() != self.connected {
             changed_prefixes = self.resync(rib);
             rebuilt = Some(Rebuild::Connected);
         } else {
@@ -488,10 +488,7 @@ impl FibPublisher {
             vec![Vec::new(); DIR_SIZE].into_boxed_slice(),
         );
         self.count = 0;
-        for (&k, list) in &rib.routes {
-            let Some(nh) = list.as_slice().iter().find_map(|r| rib.resolve(r)) else {
-                continue;
-            };
+        for (k, nh) in rib.resolved() {
             let id = self.nh.acquire(&nh);
             self.count += 1;
             let (addr, len) = k;
@@ -527,7 +524,7 @@ impl FibPublisher {
             let start = (a >> (32 - DIR_BITS)) as usize;
             self.inherited[start..start + (1 << (DIR_BITS - u32::from(l)))].fill(v);
         }
-        self.connected = rib.connected.clone();
+        self.connected = rib.connected().clone();
         self.count + old_count - 2 * same
     }
 
