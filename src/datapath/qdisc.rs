@@ -102,6 +102,17 @@ impl TbfBucket {
     }
 }
 
+/// Why a qdisc could not be set or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QdiscError {
+    /// The port id is beyond the table of qdiscs (`MAX_PORTS` entries).
+    #[error("port id {port} >= {MAX_PORTS}")]
+    PortOutOfRange {
+        /// The port id given.
+        port: u16,
+    },
+}
+
 /// The qdisc of every port, by DPDK port id.
 pub type QdiscTable = [Option<Arc<TbfBucket>>; MAX_PORTS];
 
@@ -132,10 +143,10 @@ impl Qdiscs {
     /// deletes (`None`) the qdisc of `port`. Workers pick it up at their next poll round:
     /// packets waiting in the old qdisc move to the new one (those over its limit are
     /// dropped as `qdisc_overlimit`) or, on delete, go out unshaped.
-    pub fn set(&self, port: u16, params: Option<TbfParams>) -> Result<(), String> {
+    pub fn set(&self, port: u16, params: Option<TbfParams>) -> Result<(), QdiscError> {
         let i = port as usize;
         if i >= MAX_PORTS {
-            return Err(format!("port id {port} >= {MAX_PORTS}"));
+            return Err(QdiscError::PortOutOfRange { port });
         }
         let bucket =
             params.map(|p| Arc::new(TbfBucket::new(p, self.tsc_hz, self.workers, self.max_pkts)));

@@ -34,16 +34,13 @@ pub struct TbfParams {
 }
 
 /// A bad tbf setting: the parameter (`rate`, `burst`, `limit`, `latency`) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
 pub struct ParamError {
+    /// The parameter, as tc names it.
     pub key: &'static str,
+    /// What is wrong with its value.
     pub message: String,
-}
-
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
 }
 
 impl TbfParams {
