@@ -214,22 +214,12 @@ impl Lpm {
         };
         let mut rec = std::mem::take(&mut self.space.rec);
         // The deeper nodes go to the end of `nodes`, their leaves to a block of the pool.
-        let leaves_at = if deep.is_empty() {
-            0
-        } else {
-            let at = self.space.alloc(&mut self.pool, round4(deep.len()), false);
-            self.pool[at..at + deep.len()].copy_from_slice(&deep);
-            at as u32
-        };
+        let leaves_at = self.place_leaves(&deep);
         if !nodes.is_empty() {
             p.base1 += self.space.alloc_nodes(&mut self.nodes, &nodes, leaves_at);
         }
         let is_deep = encode_record(self.mode, &self.map, &p, &mut rec);
-        let at = self.space.alloc(&mut self.pool, rec.len(), true);
-        self.pool[at..at + rec.len()].copy_from_slice(&rec);
-        self.space.rec = rec;
-        self.l1_nodes += 1;
-        self.dir[slot] = node_entry(at, is_deep);
+        self.place_record(slot, rec, is_deep);
         Ok(())
     }
 
@@ -338,15 +328,7 @@ impl Lpm {
         rec.clear();
         rec.extend_from_slice(&other.pool[x.rec.clone()]);
         if deep {
-            let leaves_at = if x.leaves.is_empty() {
-                0
-            } else {
-                let at = self
-                    .space
-                    .alloc(&mut self.pool, round4(x.leaves.len()), false);
-                self.pool[at..at + x.leaves.len()].copy_from_slice(&other.pool[x.leaves.clone()]);
-                at as u32
-            };
+            let leaves_at = self.place_leaves(&other.pool[x.leaves.clone()]);
             // Offsets relative to the run and the block, as `alloc_nodes` takes them.
             let (n0, l0) = (x.nodes.start as u32, x.leaves.start as u32);
             let mut run = std::mem::take(&mut self.space.run);
@@ -361,11 +343,30 @@ impl Lpm {
             let base1 = rd32(&rec, 8).wrapping_sub(n0).wrapping_add(first);
             rec[8..12].copy_from_slice(&base1.to_le_bytes());
         }
+        self.place_record(slot, rec, deep);
+        Ok(())
+    }
+
+    /// Copies the leaves of one slot's deeper nodes to a block of the pool; returns its
+    /// offset (0 when there are none).
+    fn place_leaves(&mut self, leaves: &[u8]) -> u32 {
+        if leaves.is_empty() {
+            return 0;
+        }
+        let at = self
+            .space
+            .alloc(&mut self.pool, round4(leaves.len()), false);
+        self.pool[at..at + leaves.len()].copy_from_slice(leaves);
+        at as u32
+    }
+
+    /// Places first-level record `rec` (`deep`: with internal children) in the pool and
+    /// points `slot` at it; `rec` goes back to the scratch space.
+    fn place_record(&mut self, slot: usize, rec: Vec<u8>, deep: bool) {
         let at = self.space.alloc(&mut self.pool, rec.len(), true);
         self.pool[at..at + rec.len()].copy_from_slice(&rec);
         self.space.rec = rec;
         self.l1_nodes += 1;
         self.dir[slot] = node_entry(at, deep);
-        Ok(())
     }
 }
