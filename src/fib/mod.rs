@@ -163,6 +163,8 @@ impl RouteTarget {
     }
 }
 
+/// A route as the RIB holds it: its prefix, where it sends packets, its metric (the lowest
+/// wins) and who added it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub prefix: Ipv4Net,
@@ -171,6 +173,7 @@ pub struct Route {
     pub proto: Proto,
 }
 
+/// A FIB version as the workers see it.
 pub struct Fib {
     lpm: Lpm,
     nexthops: Vec<NextHop>,

@@ -26,6 +26,7 @@ use crate::wire::MacAddr;
 use snapshot::KeyHashBuilder;
 pub use snapshot::{NeighCursor, NeighHot, NeighSnapshot};
 
+/// A DPDK port id.
 pub type PortId = u16;
 
 /// A neighbour is an IPv4 address on one port (Linux keys by (device, address) too).
@@ -47,6 +48,7 @@ impl fmt::Display for NeighKey {
     }
 }
 
+/// A neighbour's state, as Linux's NUD_* states (`docs/design/neigh.md`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum NeighState {
     Incomplete,
@@ -146,6 +148,7 @@ impl Default for NeighParams {
     }
 }
 
+/// Why the table dropped a packet it held.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum DropReason {
     /// The hold queue (per neighbour, or `hold_total`) was full; the oldest packet goes.

@@ -103,6 +103,7 @@ impl Default for Lpm {
 }
 
 impl Lpm {
+    /// Bytes per leaf in the pool, as a shift.
     #[inline(always)]
     fn leaf_shift(&self) -> u32 {
         match self.mode {

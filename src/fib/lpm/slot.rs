@@ -127,6 +127,7 @@ impl Space {
 }
 
 impl Lpm {
+    /// Bytes of `pool` and `nodes` that updates freed: reusable free blocks plus space
     /// written off until the next rebuild.
     pub fn garbage_bytes(&self) -> usize {
         self.space.free_bytes
