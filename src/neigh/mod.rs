@@ -263,7 +263,7 @@ struct Core {
 /// Linux's `neigh_forced_gc` spares entries updated in the last 5 s.
 pub const GC_PROTECT_MS: u64 = 5_000;
 
-/// The neighbour table, owned by the control thread. `P` is the held packet type.
+/// The neighbour table, owned by the slow-path thread. `P` is the held packet type.
 pub struct NeighTable<P> {
     entries: HashMap<NeighKey, Entry<P>>,
     core: Core,
