@@ -40,7 +40,7 @@ pub enum Rebuild {
     Encoding,
     /// Freed space exceeded a quarter of the copy.
     Compaction,
-    /// The batch dirtied more than [`MAX_DIRTY_SLOTS`] slots.
+    /// The batch dirtied more than `MAX_DIRTY_SLOTS` slots.
     ManySlots,
     /// The published FIB was not one this publisher made (or there was none to copy).
     Foreign,

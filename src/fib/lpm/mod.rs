@@ -35,7 +35,7 @@ const BURST: usize = 32;
 
 /// IPv4 longest-prefix-match table. Lookups take `&self`; the owner can replace the
 /// subtree of one direct-table slot in place ([`Lpm::set_slot`]), which readers must not
-/// see half done: [`super::update`] only does it to a copy no reader holds. Cloning copies
+/// see half done: `super::update` only does it to a copy no reader holds. Cloning copies
 /// the arrays (a few MiB for a full table).
 pub struct Lpm {
     /// Direct-pointing table: a value, `NONE`, or `NODE_BIT | [DEEP_BIT] | (offset / 4)` of
