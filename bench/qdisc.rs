@@ -50,7 +50,7 @@ impl Case {
         );
         let mut egress = Egress::new(Sink::Tx(bufs), icmp, *pool);
         let qdiscs = Qdiscs::new(hz, 1, pool.size());
-        qdiscs.set(port, tbf)?;
+        qdiscs.set(port, tbf).map_err(|e| e.to_string())?;
         egress.sync_qdiscs(&qdiscs);
         Ok(Case {
             egress,

@@ -8,7 +8,7 @@
 use super::egress::{Egress, Injected};
 use super::pipeline::{self, View};
 use super::punt::SlowPath;
-use super::qdisc::{QdiscStatus, Qdiscs, TbfParams};
+use super::qdisc::{QdiscError, QdiscStatus, Qdiscs, TbfParams};
 use super::{Ports, SharedCounters, MAX_BURST};
 use crate::capture::Hub;
 use crate::dpdk::{rdtsc, MbufBurst, RxQueue};
@@ -39,7 +39,7 @@ impl Shared {
     /// workers run; waiting packets are carried over or sent, never leaked.
     /// The caller (the control API) checks that the port exists: at startup the config
     /// is applied before the first ports view is published.
-    pub fn set_qdisc(&self, port: u16, params: Option<TbfParams>) -> Result<(), String> {
+    pub fn set_qdisc(&self, port: u16, params: Option<TbfParams>) -> Result<(), QdiscError> {
         self.qdisc.set(port, params)
     }
 

@@ -1,7 +1,7 @@
 //! Rendering tests on synthetic snapshots (no DPDK).
 use super::*;
 use crate::datapath::qdisc::{Limit, TbfParams};
-use crate::datapath::{QdiscStat, SharedCounters};
+use crate::datapath::{IcmpOut, QdiscStat, Reason, SharedCounters};
 use std::collections::BTreeMap;
 
 fn build() -> BuildInfo {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::{NeighKey, PortId};
 use crate::wire::MacAddr;
 
-/// One usable neighbour as the workers see it. The control thread keeps the same `Arc`
+/// One usable neighbour as the workers see it. The slow-path thread keeps the same `Arc`
 /// across snapshots while the MAC is unchanged, so the `used` flag a worker sets is read
 /// back by the table (this replaces Linux's per-packet `neigh_event_send` on a STALE entry).
 #[derive(Debug)]

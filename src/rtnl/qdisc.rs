@@ -1,5 +1,6 @@
 //! Qdiscs: `tc qdisc add|replace|change|del|show dev PORT root tbf ...`.
 use super::*;
+use crate::datapath::qdisc::QdiscError;
 
 impl Rtnl {
     /// `tc qdisc add|replace|change dev PORT root tbf ...`: checks the parameters as the
@@ -50,7 +51,7 @@ impl Rtnl {
         }
         self.shared
             .set_qdisc(id, Some(params))
-            .map_err(|e| ApiError::new(errno::EINVAL, e))?;
+            .map_err(qdisc_error)?;
         self.qdiscs.insert(id, params);
         Ok(())
     }
@@ -62,9 +63,7 @@ impl Rtnl {
         if !self.qdiscs.contains_key(&id) {
             return Err(ApiError::new(errno::ENOENT, "no qdisc installed"));
         }
-        self.shared
-            .set_qdisc(id, None)
-            .map_err(|e| ApiError::new(errno::EINVAL, e))?;
+        self.shared.set_qdisc(id, None).map_err(qdisc_error)?;
         self.qdiscs.remove(&id);
         Ok(())
     }
@@ -110,5 +109,12 @@ pub fn tbf_request(p: &TbfParams) -> TbfSpec {
     TbfSpec {
         limit: if dump.latency_us == 0 { p.limit } else { 0 },
         ..dump
+    }
+}
+
+/// The API's error for a qdisc the datapath refused (the message is the datapath's).
+fn qdisc_error(e: QdiscError) -> ApiError {
+    match e {
+        QdiscError::PortOutOfRange { .. } => ApiError::new(errno::EINVAL, e.to_string()),
     }
 }

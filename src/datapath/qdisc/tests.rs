@@ -1,6 +1,7 @@
 //! The tbf with a simulated TSC (1 cycle = 1 ns) and packets that count themselves, so
 //! every test also proves that no packet is lost or freed twice.
 use super::*;
+use crate::datapath::Reason;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -1,0 +1,283 @@
+//! IPv4 longest-prefix match: a Poptrie (Asai and Ohara, SIGCOMM 2015) with 18-bit direct
+//! pointing, leaf pushing, and first-level nodes stored inline in 64-byte lines.
+//!
+//! This file holds the table [`Lpm`] and its lookups (`lookup`, `lookup_burst`);
+//! `node.rs` the layout (entry bits, deeper nodes, leaf encodings); `build.rs` the
+//! build from routes ([`Lpm::build`]); `slot.rs` the in-place replacement of one /18
+//! slot's subtree ([`Lpm::set_slot`], [`Lpm::copy_slot`]), which `super::update` only
+//! does to a copy no reader holds.
+//!
+//! The design and measured figures: `docs/design/lpm.md`.
+
+mod build;
+mod node;
+mod slot;
+#[cfg(test)]
+mod tests;
+
+use node::{
+    chunk, dir_is_leaf, rank, rd32, rd64, to_opt, upto, Codec, Dyn, Mapped, Mode, Narrow, Node,
+    Wide, DEEP_BIT, OFFSET_MASK, STRIDE,
+};
+use slot::Space;
+
+/// Value stored per prefix (a next-hop index). Values must be < 2^31.
+pub type NhId = u32;
+
+/// Bits resolved by the direct-pointing table.
+pub const DIR_BITS: u32 = 18;
+/// Entries of the direct-pointing table (slots, each a /18).
+pub const DIR_SIZE: usize = 1 << DIR_BITS;
+
+/// Addresses processed together by `lookup_burst` (32 measured best; at most 32, the
+/// width of the lane mask).
+const BURST: usize = 32;
+
+/// IPv4 longest-prefix-match table. Lookups take `&self`; the owner can replace the
+/// subtree of one direct-table slot in place ([`Lpm::set_slot`]), which readers must not
+/// see half done: `super::update` only does it to a copy no reader holds. Cloning copies
+/// the arrays (a few MiB for a full table).
+pub struct Lpm {
+    /// Direct-pointing table: a value, `NONE`, or `NODE_BIT | [DEEP_BIT] | (offset / 4)` of
+    /// a first-level node's `leafvec` in `pool`.
+    dir: Box<[u32; DIR_SIZE]>,
+    /// First-level node records (packed in 64-byte lines) and the leaves of deeper nodes.
+    pool: Vec<u8>,
+    /// Nodes below the first level.
+    nodes: Vec<Node>,
+    /// Leaf code to answer, for [`Mode::Mapped`] (empty otherwise).
+    map: Vec<u32>,
+    mode: Mode,
+    /// Number of first-level nodes (for `Debug`).
+    l1_nodes: usize,
+    len: usize,
+    /// Free space in `pool` and `nodes` left by replaced subtrees.
+    space: Space,
+}
+
+/// A route value the table's leaf encoding cannot hold: the table must be rebuilt (which
+/// chooses the encoding anew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unencodable(pub NhId);
+
+impl Clone for Lpm {
+    fn clone(&self) -> Lpm {
+        Lpm {
+            // Through a Vec: `Box<[u32; N]>::clone` may build the 1 MiB array on the stack.
+            dir: boxed_dir(self.dir.to_vec()),
+            pool: self.pool.clone(),
+            nodes: self.nodes.clone(),
+            map: self.map.clone(),
+            mode: self.mode,
+            l1_nodes: self.l1_nodes,
+            len: self.len,
+            space: self.space.clone(),
+        }
+    }
+}
+
+fn boxed_dir(v: Vec<u32>) -> Box<[u32; DIR_SIZE]> {
+    match v.into_boxed_slice().try_into() {
+        Ok(d) => d,
+        Err(_) => unreachable!("direct table has DIR_SIZE entries"),
+    }
+}
+
+impl std::fmt::Debug for Lpm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lpm")
+            .field("prefixes", &self.len)
+            .field("mode", &self.mode)
+            .field("l1_nodes", &self.l1_nodes)
+            .field("deep_nodes", &self.nodes.len())
+            .field("pool_bytes", &self.pool.len())
+            .field("memory_bytes", &self.memory_bytes())
+            .finish()
+    }
+}
+
+impl Default for Lpm {
+    fn default() -> Self {
+        Lpm::build(std::iter::empty())
+    }
+}
+
+impl Lpm {
+    /// Bytes per leaf in the pool, as a shift.
+    #[inline(always)]
+    fn leaf_shift(&self) -> u32 {
+        match self.mode {
+            Mode::Narrow | Mode::Mapped => 1,
+            Mode::Wide => 2,
+        }
+    }
+
+    /// Decodes the leaf at pool offset `at`.
+    #[inline(always)]
+    fn leaf(&self, at: usize) -> u32 {
+        match self.mode {
+            Mode::Narrow => Narrow::get(self, at),
+            Mode::Mapped => Mapped::get(self, at),
+            Mode::Wide => Wide::get(self, at),
+        }
+    }
+
+    /// Resolves `addr` in the first-level node referenced by direct-table entry `e`, whose
+    /// `leafvec` (its first word) is already loaded.
+    #[inline(always)]
+    fn step1<C: Codec>(&self, e: u32, leafvec: u64, addr: u32) -> u32 {
+        self.step1_ranked::<C>(e, rank(leafvec, chunk(addr, DIR_BITS)), addr)
+    }
+
+    /// As `step1`, given `rank(leafvec, v)` instead of `leafvec`.
+    #[inline(always)]
+    fn step1_ranked<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> u32 {
+        let p = (e & OFFSET_MASK) as usize * 4;
+        if e & DEEP_BIT != 0 {
+            let v = chunk(addr, DIR_BITS);
+            let vector = rd64(&self.pool, p - 12);
+            if vector & (1u64 << v) != 0 {
+                let base1 = rd32(&self.pool, p - 4);
+                return self.walk(base1 + (vector & upto(v)).count_ones() - 1, addr);
+            }
+        }
+        C::get(self, p + 8 + ((rank as usize - 1) << C::shift(self)))
+    }
+
+    /// Walks the deeper nodes from node `idx`, which covers bits 24..30.
+    #[inline(never)]
+    fn walk(&self, mut idx: u32, addr: u32) -> u32 {
+        let mut off = DIR_BITS + STRIDE;
+        loop {
+            let n = &self.nodes[idx as usize];
+            let v = chunk(addr, off);
+            let m = upto(v);
+            if n.vector & (1u64 << v) != 0 {
+                idx = n.base1 + (n.vector & m).count_ones() - 1;
+                off += STRIDE;
+            } else {
+                let k = (n.leafvec & m).count_ones() as usize - 1;
+                return self.leaf(n.base0 as usize + (k << self.leaf_shift()));
+            }
+        }
+    }
+
+    /// Longest-prefix match: the value of the longest prefix covering `addr`, or `None`
+    /// when no prefix (including no default route) covers it.
+    #[inline(always)]
+    pub fn lookup(&self, addr: u32) -> Option<NhId> {
+        let e = self.dir[(addr >> (32 - DIR_BITS)) as usize];
+        if dir_is_leaf(e) {
+            return to_opt(e);
+        }
+        let leafvec = rd64(&self.pool, (e & OFFSET_MASK) as usize * 4);
+        to_opt(self.step1::<Dyn>(e, leafvec, addr))
+    }
+
+    /// Burst lookup: `out[i] = lookup(addrs[i])`, processed in groups of 32 addresses.
+    /// Each group goes stage by stage (all direct-table reads, then all first-level node
+    /// headers, then the leaves), so the memory reads of different addresses are
+    /// independent and overlap instead of forming one long dependent chain per address.
+    /// If the slices differ in length only the common prefix is processed (debug builds
+    /// assert equal lengths).
+    pub fn lookup_burst(&self, addrs: &[u32], out: &mut [Option<NhId>]) {
+        debug_assert_eq!(addrs.len(), out.len());
+        let mut res = [0u32; BURST];
+        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            self.lookup_burst_raw(a, &mut res[..a.len()]);
+            for (o, &r) in o.iter_mut().zip(&res) {
+                *o = to_opt(r);
+            }
+        }
+    }
+
+    /// As `lookup_burst`, with the answers as stored: `out[i]` is the value, or
+    /// `u32::MAX` when no prefix covers `addrs[i]` (saves the conversion to `Option`
+    /// for callers that index a table with the answer anyway).
+    #[inline]
+    pub fn lookup_burst_raw(&self, addrs: &[u32], out: &mut [u32]) {
+        debug_assert_eq!(addrs.len(), out.len());
+        for (a, o) in addrs.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            match self.mode {
+                Mode::Narrow => self.burst::<Narrow>(a, o),
+                Mode::Mapped => self.burst::<Mapped>(a, o),
+                Mode::Wide => self.burst::<Wide>(a, o),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [u32]) {
+        let n = addrs.len().min(out.len()).min(BURST);
+        let (addrs, out) = (&addrs[..n], &mut out[..n]);
+        // Stage 1: direct-table entries. When all of them are leaves (always, in a table
+        // without prefixes longer than /18, such as a few static routes) that is the
+        // answer.
+        let mut res = [0u32; BURST];
+        let mut any_node = false;
+        for (r, &a) in res.iter_mut().zip(addrs) {
+            *r = self.dir[(a >> (32 - DIR_BITS)) as usize];
+            any_node |= !dir_is_leaf(*r);
+        }
+        if !any_node {
+            out.copy_from_slice(&res[..n]);
+            return;
+        }
+        // Stage 2: the leafvec of each first-level node (without branches: a lane that
+        // needs no node reads offset 0, which always exists); `lanes` marks the lanes that
+        // do.
+        let mut lv = [0u64; BURST];
+        let mut lanes = 0u32;
+        for (i, (l, &e)) in lv.iter_mut().zip(&res[..n]).enumerate() {
+            let node = !dir_is_leaf(e);
+            let off = if node {
+                (e & OFFSET_MASK) as usize * 4
+            } else {
+                0
+            };
+            *l = rd64(&self.pool, off);
+            lanes |= u32::from(node) << i;
+        }
+        // Stage 3: leaf ranks for all lanes at once (a simple loop over arrays, which the
+        // compiler vectorises), then the leaves. When most lanes need a leaf, a loop over
+        // all lanes (whose branch is then well predicted) is cheapest; otherwise a loop
+        // over the marked lanes.
+        let mut cnt = [0u32; BURST];
+        for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
+            *c = rank(l, chunk(a, DIR_BITS));
+        }
+        if lanes.count_ones() as usize * 4 >= n * 3 {
+            for ((r, &c), &a) in res[..n].iter_mut().zip(&cnt).zip(addrs) {
+                if !dir_is_leaf(*r) {
+                    *r = self.step1_ranked::<C>(*r, c, a);
+                }
+            }
+        } else {
+            while lanes != 0 {
+                let i = lanes.trailing_zeros() as usize & (BURST - 1);
+                lanes &= lanes - 1;
+                res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
+            }
+        }
+        out.copy_from_slice(&res[..n]);
+    }
+
+    /// Bytes of heap used by the lookup tables (allocated capacity, including space freed
+    /// by updates and not yet reused).
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<[u32; DIR_SIZE]>()
+            + self.pool.capacity()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.map.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// Number of prefixes the table was built from (after removing duplicates).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the table was built from no prefixes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
