@@ -16,7 +16,9 @@ mod units;
 
 pub use local::QdiscSet;
 pub use params::{Limit, ParamError, TbfParams, MAX_BYTES, MAX_LATENCY_US, MAX_RATE, MIN_RATE};
-pub use units::{fmt_rate, fmt_size, fmt_time_us, parse_rate, parse_size, parse_time_us};
+pub use units::{
+    fmt_rate, fmt_size, fmt_time_us, parse_rate, parse_size, parse_time_us, UnitError,
+};
 
 use super::counters::{QdiscStat, SharedCounters, MAX_PORTS};
 use arc_swap::ArcSwap;

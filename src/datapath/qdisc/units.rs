@@ -53,14 +53,53 @@ const TIME_UNITS: &[(&str, f64)] = &[
     ("usecs", 1.0),
 ];
 
-fn parse_unit(s: &str, units: &[(&str, f64)], what: &str, examples: &str) -> Result<u64, String> {
+/// A value in tc's units that does not parse; the text names the value and shows the
+/// form expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    /// No number where one was expected.
+    #[error("{value:?} is not a {what} (e.g. {examples})")]
+    NotANumber {
+        value: String,
+        what: &'static str,
+        examples: &'static str,
+    },
+    /// A suffix that is none of the kind's units.
+    #[error("{value:?}: unknown unit {suffix:?} (e.g. {examples})")]
+    UnknownUnit {
+        value: String,
+        suffix: String,
+        examples: &'static str,
+    },
+    /// More than a u64 holds.
+    #[error("{value:?} is too large")]
+    TooLarge { value: String },
+}
+
+/// The text, for callers whose errors carry text (config's key messages, the CLI's
+/// usage line).
+impl From<UnitError> for String {
+    fn from(e: UnitError) -> String {
+        e.to_string()
+    }
+}
+
+fn parse_unit(
+    s: &str,
+    units: &[(&str, f64)],
+    what: &'static str,
+    examples: &'static str,
+) -> Result<u64, UnitError> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, suffix) = t.split_at(split);
-    let bad = || format!("{s:?} is not a {what} (e.g. {examples})");
-    let n: f64 = num.parse().map_err(|_| bad())?;
+    let n: f64 = num.parse().map_err(|_| UnitError::NotANumber {
+        value: s.to_string(),
+        what,
+        examples,
+    })?;
     let scale = if suffix.is_empty() {
         1.0
     } else {
@@ -68,27 +107,33 @@ fn parse_unit(s: &str, units: &[(&str, f64)], what: &str, examples: &str) -> Res
             .iter()
             .find(|(u, _)| u.eq_ignore_ascii_case(suffix))
             .map(|(_, f)| *f)
-            .ok_or_else(|| format!("{s:?}: unknown unit {suffix:?} (e.g. {examples})"))?
+            .ok_or_else(|| UnitError::UnknownUnit {
+                value: s.to_string(),
+                suffix: suffix.to_string(),
+                examples,
+            })?
     };
     let v = n * scale;
     if !v.is_finite() || v >= u64::MAX as f64 {
-        return Err(format!("{s:?} is too large"));
+        return Err(UnitError::TooLarge {
+            value: s.to_string(),
+        });
     }
     Ok(v as u64)
 }
 
 /// A rate in tc's syntax (`20mbit`, `1.5gbit`, `100kbps`), in bits per second.
-pub fn parse_rate(s: &str) -> Result<u64, String> {
+pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
     parse_unit(s, RATE_UNITS, "rate", "\"20mbit\", \"1gbit\", \"512kbit\"")
 }
 
 /// A size in tc's syntax (`32kb`, `1mb`, `1514`), in bytes.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     parse_unit(s, SIZE_UNITS, "size", "\"32kb\", \"1mb\", \"1514b\"")
 }
 
 /// A time in tc's syntax (`50ms`, `1s`, `400us`), in microseconds.
-pub fn parse_time_us(s: &str) -> Result<u64, String> {
+pub fn parse_time_us(s: &str) -> Result<u64, UnitError> {
     parse_unit(s, TIME_UNITS, "time", "\"50ms\", \"1s\", \"400us\"")
 }
 
