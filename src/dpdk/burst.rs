@@ -120,8 +120,7 @@ impl MbufBurst {
         };
         self.taken += 1;
         if let Some(r) = tx.push_raw(p) {
-            flushed.sent += r.sent;
-            flushed.dropped += r.dropped;
+            *flushed += r;
         }
         true
     }

@@ -373,6 +373,13 @@ pub struct TxResult {
     pub dropped: u64,
 }
 
+impl std::ops::AddAssign for TxResult {
+    fn add_assign(&mut self, r: TxResult) {
+        self.sent += r.sent;
+        self.dropped += r.dropped;
+    }
+}
+
 impl TxBuffer {
     pub fn new(txq: TxQueue) -> TxBuffer {
         TxBuffer {
@@ -424,19 +431,8 @@ impl TxBuffer {
     pub fn push_burst(&mut self, b: &mut MbufBurst) -> TxResult {
         let mut r = TxResult::default();
         b.drain_raw(|p| {
-            // `len` stays below TX_BUFFER_SIZE: the buffer flushes as it fills.
-            if let Some(slot) = self.pkts.get_mut(self.len) {
-                *slot = p.as_ptr();
-                self.len += 1;
-            } else {
-                // SAFETY: never reached (see above); the mbuf is ours, freed once.
-                unsafe { dpdk_sys::rte_pktmbuf_free(p.as_ptr()) };
-                r.dropped += 1;
-            }
-            if self.len == TX_BUFFER_SIZE {
-                let f = self.flush();
-                r.sent += f.sent;
-                r.dropped += f.dropped;
+            if let Some(f) = self.push_raw(p) {
+                r += f;
             }
         });
         r
