@@ -161,6 +161,8 @@ impl Env {
                 m.set_in_port(port);
                 burst.push(m).map_err(|_| "burst overflow")?;
             }
+            // As the worker's burst from this port would say: net_ring checks no checksums.
+            burst.set_csum_flags(self.rxq.csum_flags);
             let t0 = rdtsc();
             let mut v = View::new(fib, &self.neigh, &self.ports);
             pipeline::receive(&mut self.egress, &mut self.slow, port, &mut burst, &mut v);

@@ -124,10 +124,12 @@ pub fn rewrite(frame: &mut [u8], macs: EthAddrs) {
     let Some(h) = frame.get_mut(..HDR_LEN) else {
         return;
     };
-    // TTL > 1 (accepted), so its octet just goes down by one.
+    // TTL > 1 (accepted), so its octet just goes down by one. The checksum is updated
+    // as read, in the machine's order: one's complement sums do not depend on it
+    // (RFC 1071 §2(B)), and no byte swap is needed either way.
     h[22] -= 1;
-    let c = ttl_decremented(u16::from_be_bytes([h[24], h[25]]));
-    h[24..26].copy_from_slice(&c.to_be_bytes());
+    let c = ttl_decremented_ne(u16::from_ne_bytes([h[24], h[25]]));
+    h[24..26].copy_from_slice(&c.to_ne_bytes());
     h[..8].copy_from_slice(&macs.head.to_ne_bytes());
     h[8..12].copy_from_slice(&macs.tail.to_ne_bytes());
 }
@@ -135,9 +137,19 @@ pub fn rewrite(frame: &mut [u8], macs: EthAddrs) {
 /// The header checksum after the TTL (the high octet of its 16-bit word) went down by
 /// one: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), where ~m + m' is always 0xfeff for
 /// m' = m - 0x0100; one end-around carry suffices (~HC + 0xfeff <= 0x1fefe).
-#[inline(always)]
+/// (The reference form; [`rewrite`] uses [`ttl_decremented_ne`].)
+#[cfg(test)]
 fn ttl_decremented(hc: u16) -> u16 {
     let s = u32::from(!hc) + 0xfeff;
+    !(((s & 0xffff) + (s >> 16)) as u16)
+}
+
+/// [`ttl_decremented`] on the checksum as its two octets read in the machine's order:
+/// the same sum with the constant's octets in that order too.
+#[inline(always)]
+fn ttl_decremented_ne(hc: u16) -> u16 {
+    let m = u32::from(u16::from_ne_bytes(0xfeffu16.to_be_bytes()));
+    let s = u32::from(!hc) + m;
     !(((s & 0xffff) + (s >> 16)) as u16)
 }
 
@@ -195,6 +207,19 @@ mod tests {
         let mut f = ip_frame([10, 0, 1, 2], [192, 0, 2, 7], 17, 64, &[0u8; 26]);
         f[..6].copy_from_slice(&ROUTER_MAC.0);
         f
+    }
+
+    #[test]
+    fn ttl_checksum_in_machine_order_is_the_same() {
+        for hc in 0..=u16::MAX {
+            let ne = u16::from_ne_bytes(hc.to_be_bytes());
+            let got = ttl_decremented_ne(ne);
+            assert_eq!(
+                got.to_ne_bytes(),
+                ttl_decremented(hc).to_be_bytes(),
+                "{hc:#x}"
+            );
+        }
     }
 
     #[test]

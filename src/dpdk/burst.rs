@@ -16,6 +16,9 @@ pub struct MbufBurst {
     /// Slots below `len` whose packet was taken (so `clear` can skip the scan when the
     /// pipeline took them all, as it does).
     taken: usize,
+    /// The packets' RX checksum flags may say something (see [`RxQueue::csum_flags`]);
+    /// true unless the burst came from a queue whose port does not check.
+    csum_flags: bool,
 }
 
 // SAFETY: the burst owns the mbufs it holds (as `Mbuf` does), and DPDK lets any thread
@@ -34,6 +37,7 @@ impl MbufBurst {
             ptrs: [std::ptr::null_mut(); BURST_MAX],
             len: 0,
             taken: 0,
+            csum_flags: true,
         }
     }
 
@@ -60,7 +64,22 @@ impl MbufBurst {
         let n = unsafe { dpdk_sys::rte_eth_rx_burst(q.port, q.queue, self.ptrs.as_mut_ptr(), max) };
         // The PMD writes no further than `max`; what it returns cannot be more.
         self.len = usize::from(n).min(usize::from(max));
+        self.csum_flags = q.csum_flags;
         self.len
+    }
+
+    /// False when every packet's RX IPv4 checksum flags say "unknown" (the port does not
+    /// check), so that the pipeline need not read them.
+    #[inline]
+    pub fn csum_flags(&self) -> bool {
+        self.csum_flags
+    }
+
+    /// Says whether the packets' RX checksum flags may say something, for a burst filled
+    /// by `push` (tests, benchmarks) as if received from a queue of that port; `clear`
+    /// sets it back to true.
+    pub fn set_csum_flags(&mut self, on: bool) {
+        self.csum_flags = on;
     }
 
     /// Appends a packet; gives it back when the burst is full.
@@ -187,6 +206,7 @@ impl MbufBurst {
 
     /// Frees every packet still in the burst and empties it.
     pub fn clear(&mut self) {
+        self.csum_flags = true;
         let len = std::mem::take(&mut self.len);
         if std::mem::take(&mut self.taken) >= len {
             return; // every slot is null already

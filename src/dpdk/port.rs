@@ -310,12 +310,26 @@ pub fn stats(id: u16) -> PortStats {
 pub struct RxQueue {
     pub port: u16,
     pub queue: u16,
+    /// The port checks IPv4 header checksums on receive (the offload is enabled), so its
+    /// packets' checksum flags may say GOOD or BAD; without it they always say nothing.
+    pub csum_flags: bool,
 }
 
 impl RxQueue {
     /// Only one RxQueue may exist per (port, queue); the caller (startup code) guarantees it.
+    /// Called after the port is configured: it reads whether RX checksum offload is on
+    /// (assumed on if the configuration cannot be read).
     pub fn new(port: u16, queue: u16) -> RxQueue {
-        RxQueue { port, queue }
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        // SAFETY: conf is a valid rte_eth_conf to write; an unknown port gives an error.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_conf_get(port, &mut conf) };
+        // SAFETY: shim accessor for a constant.
+        let ipv4_cksum = unsafe { dpdk_sys::ferroute_rx_offload_ipv4_cksum() };
+        RxQueue {
+            port,
+            queue,
+            csum_flags: ret != 0 || conf.rxmode.offloads & ipv4_cksum != 0,
+        }
     }
 
     /// Receives up to `max` (<= 64) packets and hands each to `f`. Returns the count.
@@ -413,7 +427,10 @@ impl TxBuffer {
     /// `push` for an mbuf whose ownership the caller hands over as a pointer.
     #[inline(always)]
     pub(super) fn push_raw(&mut self, p: NonNull<dpdk_sys::rte_mbuf>) -> Option<TxResult> {
-        let Some(slot) = self.pkts.get_mut(self.len) else {
+        // The length in a local: stored through `self.pkts`, the pointer could alias
+        // `self.len` for all the compiler knows, and it would load it again.
+        let len = self.len;
+        let Some(slot) = self.pkts.get_mut(len) else {
             // Never left full (the push that fills it flushes), but stay safe.
             let r = self.flush();
             self.pkts[0] = p.as_ptr();
@@ -421,8 +438,8 @@ impl TxBuffer {
             return Some(r);
         };
         *slot = p.as_ptr();
-        self.len += 1;
-        (self.len == TX_BUFFER_SIZE).then(|| self.flush())
+        self.len = len + 1;
+        (len + 1 == TX_BUFFER_SIZE).then(|| self.flush())
     }
 
     /// Queues every packet of `b`, in order, flushing each time the buffer fills; says

@@ -18,10 +18,10 @@ use super::ip4_local::{for_host, ip4_local, LocalNext};
 use super::ip4_options::{self, OptError, ReplyOptions};
 use super::ip4_output::{dont_frag, dst_of, exceeds_mtu, ip4_output, route_output, OutNext};
 use super::ip4_route::{ip4_route, RouteNext};
-use super::ip4_source;
+use super::ip4_source::{self, SrcFilter};
 use super::punt::SlowPath;
 use super::{HeapPacket, IcmpOut, Packet, PortCtx, PortStat, Ports, Reason, ETH_HLEN};
-use crate::dpdk::{Mbuf, MbufBurst, TxResult, BURST_MAX};
+use crate::dpdk::{Mbuf, MbufBurst, RxCsum, TxResult, BURST_MAX};
 use crate::fib::{flow, Fib, NextHop};
 use crate::neigh::{NeighCursor, NeighSnapshot};
 use crate::wire::ipv4::Ipv4Packet;
@@ -121,49 +121,25 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     let mac = fastpath::mac_key(pc.mac);
     // Per packet index i: its destination address, and bit i of each mask.
     let mut dst = [0u32; BURST_MAX];
-    // Packets that passed `fastpath::accept`.
-    let mut fast = 0u32;
+    // Stage 1: Ethernet and IPv4 input. First the fast path over the whole burst (no
+    // call, nothing taken out), then the packets it declined through the stages, where
+    // what is not IPv4 leaves the burst (dropped or punted). Nothing is sent in this
+    // stage, so the two passes need not keep the packets' order.
+    let (fast, rx_bytes) = if rx.csum_flags() {
+        accept_burst::<true>(rx, n, mac, srcs, &mut dst)
+    } else {
+        accept_burst::<false>(rx, n, mac, srcs, &mut dst)
+    };
     // Those the stages passed (`ip4_input`), and which of them came as link-layer
     // broadcast; all still in `rx`, waiting for the FIB.
     let mut staged = Staged::default();
-    let mut rx_bytes = 0u64;
-    for i in 0..PREFETCH_AHEAD {
-        rx.prefetch(i);
-    }
-    // Stage 1: Ethernet and IPv4 input, packet by packet. What is not IPv4 leaves the
-    // burst here (dropped or punted).
-    // By index: i also names the packet's slot in `rx` and its bit in the masks (and
-    // `iter_mut().enumerate().take(n)` cost 16 instructions per packet).
-    let mut i = 0;
-    while i < n {
-        // Hot: packets the fast path accepts, until one it declines (no call here).
-        while i < n {
-            rx.prefetch(i + PREFETCH_AHEAD);
-            let Some(m) = rx.get(i) else {
-                break;
-            };
-            if !m.is_contiguous() {
-                break;
-            }
-            let Some(a) = fastpath::accept(m.data(), mac, m.rx_ip_csum(), srcs) else {
-                break;
-            };
-            rx_bytes += m.len() as u64;
-            dst[i] = a;
-            fast |= 1 << i;
-            i += 1;
-        }
-        if i >= n {
-            break;
-        }
-        // Cold: one packet the fast path declined, through the stages.
-        if let Some(m) = rx.get(i) {
-            rx_bytes += m.len() as u64;
-        }
+    let mut declined = !fast & (u32::MAX >> (BURST_MAX - n));
+    while declined != 0 {
+        let i = declined.trailing_zeros() as usize % BURST_MAX;
+        declined &= declined - 1;
         if let Some(a) = input_slow(eg, slow, port, pc, rx, i, &mut staged, v) {
             dst[i] = a;
         }
-        i += 1;
     }
     eg.tally.port(port, PortStat::RxBytes, rx_bytes);
     let ip4 = fast | staged.ip4;
@@ -232,6 +208,46 @@ pub fn receive(eg: &mut Egress, slow: &mut SlowPath, port: u16, rx: &mut MbufBur
     rx.clear();
 }
 
+/// Stage 1's fast pass: the packets of the burst `fastpath::accept` takes (bit i for
+/// slot i), with their destinations in `dst`, and the bytes of the whole burst. With
+/// `CSUM_FLAGS` false the port does not check IPv4 checksums, so every packet's flags
+/// say "unknown" and are not read.
+#[inline(always)]
+fn accept_burst<const CSUM_FLAGS: bool>(
+    rx: &MbufBurst,
+    n: usize,
+    mac: u64,
+    srcs: &SrcFilter,
+    dst: &mut [u32; BURST_MAX],
+) -> (u32, u64) {
+    let (mut fast, mut bytes) = (0u32, 0u64);
+    for i in 0..PREFETCH_AHEAD {
+        rx.prefetch(i);
+    }
+    // By index: i also names the packet's slot in `rx` and its bit in the masks (and
+    // `iter_mut().enumerate().take(n)` cost 16 instructions per packet).
+    let mut i = 0;
+    while i < n {
+        rx.prefetch(i + PREFETCH_AHEAD);
+        if let Some(m) = rx.get(i) {
+            bytes += m.len() as u64;
+            let csum = if CSUM_FLAGS {
+                m.rx_ip_csum()
+            } else {
+                RxCsum::Unknown
+            };
+            if m.is_contiguous() {
+                if let Some(a) = fastpath::accept(m.data(), mac, csum, srcs) {
+                    dst[i % BURST_MAX] = a;
+                    fast |= 1 << i;
+                }
+            }
+        }
+        i += 1;
+    }
+    (fast, bytes)
+}
+
 /// Stage 3's hot loop: the packets of `left`, in order, that the cached hop takes
 /// (fast-path packets with its FIB id that fit its MTU), rewritten and handed to `put`,
 /// their bits cleared from `left`, until one it does not take (or `put` refuses one).
@@ -245,12 +261,18 @@ fn take_hop(
     hop: &FastHop,
     mut put: impl FnMut(&mut MbufBurst, usize) -> bool,
 ) -> (u64, u64) {
+    // The lanes with the hop's id, all at once (a loop the compiler vectorises), so
+    // that the per-packet loop below tests nothing but the MTU.
+    let mut same = 0u32;
+    for (i, &id) in ids.iter().enumerate() {
+        same |= u32::from(id == hop.id) << i;
+    }
+    // The run: the packets of `left` before the first one the hop does not take.
+    let stop = *left & !(same & fast);
+    let mut run = *left & (stop & stop.wrapping_neg()).wrapping_sub(1);
     let (mut taken, mut bytes) = (0, 0);
-    while *left != 0 {
-        let i = left.trailing_zeros() as usize % BURST_MAX;
-        if fast >> i & 1 == 0 || ids[i] != hop.id {
-            break;
-        }
+    while run != 0 {
+        let i = run.trailing_zeros() as usize % BURST_MAX;
         let Some(m) = rx.get_mut(i) else {
             break;
         };
@@ -265,6 +287,7 @@ fn take_hop(
         }
         bytes += len as u64;
         taken += 1;
+        run &= run - 1;
         *left &= *left - 1;
     }
     (taken, bytes)

@@ -344,8 +344,9 @@ fn readers_of_unaffected_prefixes_always_get_their_answer() {
     let (mut publisher, fib) = FibPublisher::new(&rib, 1);
     let swap = Arc::new(ArcSwap::new(fib));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
-        let (swap, stop) = (Arc::clone(&swap), Arc::clone(&stop));
+        let (swap, stop, started) = (Arc::clone(&swap), Arc::clone(&stop), Arc::clone(&started));
         let stable = stable.clone();
         std::thread::spawn(move || {
             let mut n = 0u64;
@@ -356,10 +357,16 @@ fn readers_of_unaffected_prefixes_always_get_their_answer() {
                     assert_eq!(fib.lookup(a | 0xFF01), Some(nh));
                     n += 1;
                 }
+                started.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             n
         })
     };
+    // The churn starts once the reader reads (on a loaded machine it may not have been
+    // scheduled before all of it is done).
+    while !started.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::yield_now();
+    }
     let mut rng = Rng(6);
     for v in 2..200u64 {
         let changed: Vec<Ipv4Net> = (0..50)
