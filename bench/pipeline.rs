@@ -50,6 +50,10 @@ const HDR: usize = 14 + 20;
 const ROUTER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const PEER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const GW: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+/// A second gateway, for the upper /25 of the deep table (two next hops, as
+/// bench/throughput's two ports: with one, the LPM would merge the halves into a /24).
+const GW2: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 3);
+const PEER2_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x03]);
 
 fn main() -> ExitCode {
     let mode = Mode::from_args();
@@ -207,26 +211,26 @@ fn rdtsc_overhead() -> u64 {
     median(&mut v) as u64
 }
 
-fn build_fib(port: u16, routes: &[Ipv4Net], default_route: bool) -> Fib {
+fn build_fib(port: u16, routes: &[(Ipv4Net, Ipv4Addr)], default_route: bool) -> Fib {
     let mut rib = Rib::new();
     for r in ferroute::fib::address_routes("198.18.1.1/24".parse().unwrap_or_default(), port) {
         rib.insert(r);
     }
-    let via = |prefix| Route {
+    let via = |prefix, gw| Route {
         prefix,
         target: RouteTarget::Gateway {
-            gw: GW,
+            gw,
             port: Some(port),
         },
         metric: 0,
         proto: Proto::Static,
     };
-    for p in routes {
-        rib.insert(via(*p));
+    for &(p, gw) in routes {
+        rib.insert(via(p, gw));
     }
-    rib.insert(via("10.253.0.0/24".parse().unwrap_or_default()));
+    rib.insert(via("10.253.0.0/24".parse().unwrap_or_default(), GW));
     if default_route {
-        rib.insert(via(Ipv4Net::default()));
+        rib.insert(via(Ipv4Net::default(), GW));
     }
     rib.build_fib(1)
 }
@@ -267,13 +271,14 @@ fn run(mode: Mode) -> Result<(), String> {
             source: "synthetic, 1000 prefixes (smoke run)".into(),
         },
     };
-    let (t_build, full_fib) = common::timed(|| build_fib(port, &table.prefixes, false));
+    let full_routes: Vec<(Ipv4Net, Ipv4Addr)> = table.prefixes.iter().map(|&p| (p, GW)).collect();
+    let (t_build, full_fib) = common::timed(|| build_fib(port, &full_routes, false));
     let small_fib = build_fib(port, &[], true);
     // The 2-route table of bench/throughput: two /25s, reached through the deeper nodes
     // of the LPM (longer than its /18 direct table and its /24 first level).
-    let halves: Vec<Ipv4Net> = ["10.253.0.0/25", "10.253.0.128/25"]
+    let halves: Vec<(Ipv4Net, Ipv4Addr)> = [("10.253.0.0/25", GW), ("10.253.0.128/25", GW2)]
         .iter()
-        .filter_map(|p| p.parse().ok())
+        .filter_map(|&(p, gw)| Some((p.parse().ok()?, gw)))
         .collect();
     let deep_fib = build_fib(port, &halves, false);
 
@@ -305,6 +310,7 @@ fn run(mode: Mode) -> Result<(), String> {
     let mut neigh = NeighTable::<()>::new(NeighParams::default());
     let mut actions = Vec::new();
     neigh.add_static(NeighKey::new(port, GW), PEER_MAC, &mut actions);
+    neigh.add_static(NeighKey::new(port, GW2), PEER2_MAC, &mut actions);
     let hz = dpdk::tsc_hz();
     let (slow, slow_rx) = punt::queues(PuntLimits::default(), hz);
     let mut env = Env {

@@ -16,7 +16,7 @@ mod slot;
 mod tests;
 
 use node::{
-    chunk, dir_is_leaf, rank, rd32, rd64, to_opt, upto, Codec, Dyn, Mapped, Mode, Narrow, Node,
+    chunk, dir_is_leaf, rank, rd64, rd_array, to_opt, upto, Codec, Dyn, Mapped, Mode, Narrow, Node,
     Wide, DEEP_BIT, NONE, OFFSET_MASK, STRIDE,
 };
 use slot::Space;
@@ -53,6 +53,34 @@ pub struct Lpm {
     len: usize,
     /// Free space in `pool` and `nodes` left by replaced subtrees.
     space: Space,
+}
+
+/// A first-level answer: the value, or the deeper node that decides.
+#[derive(Clone, Copy)]
+enum Level1<'a> {
+    Leaf(u32),
+    Deep(&'a Node),
+}
+
+/// The first-level answer of the last /24 a burst looked up.
+struct Memo<'a> {
+    key: u32,
+    level1: Level1<'a>,
+}
+
+impl<'a> Memo<'a> {
+    /// `step1_ranked`, through the memo.
+    #[inline(always)]
+    fn resolve<C: Codec>(&mut self, t: &'a Lpm, e: u32, rank: u32, addr: u32) -> u32 {
+        if addr >> 8 != self.key {
+            self.key = addr >> 8;
+            self.level1 = t.level1::<C>(e, rank, addr);
+        }
+        match self.level1 {
+            Level1::Leaf(x) => x,
+            Level1::Deep(n) => t.level2::<C>(n, addr),
+        }
+    }
 }
 
 /// A route value the table's leaf encoding cannot hold: the table must be rebuilt (which
@@ -132,27 +160,45 @@ impl Lpm {
     /// As `step1`, given `rank(leafvec, v)` instead of `leafvec`.
     #[inline(always)]
     fn step1_ranked<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> u32 {
+        match self.level1::<C>(e, rank, addr) {
+            Level1::Leaf(x) => x,
+            Level1::Deep(n) => self.level2::<C>(n, addr),
+        }
+    }
+
+    /// What the first-level node referenced by direct-table entry `e` says of `addr`
+    /// (`rank` as in `step1_ranked`): the answer, or the deeper node below it. The same
+    /// for every address of `addr`'s /24.
+    #[inline(always)]
+    fn level1<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> Level1<'_> {
         let p = (e & OFFSET_MASK) as usize * 4;
         if e & DEEP_BIT != 0 {
             let v = chunk(addr, DIR_BITS);
-            let vector = rd64(&self.pool, p - 12);
+            // The record's `vector` and `base1`, the 12 octets before its leafvec, read
+            // with one bounds check.
+            let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3] = rd_array(&self.pool, p - 12);
+            let vector = u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]);
             if vector & (1u64 << v) != 0 {
-                let base1 = rd32(&self.pool, p - 4);
-                return self.step2::<C>(base1 + (vector & upto(v)).count_ones() - 1, addr);
+                let base1 = u32::from_le_bytes([b0, b1, b2, b3]);
+                let idx = base1 + (vector & upto(v)).count_ones() - 1;
+                return match self.nodes.get(idx as usize) {
+                    Some(n) => Level1::Deep(n),
+                    None => Level1::Leaf(NONE),
+                };
             }
         }
-        C::get(self, p + 8 + ((rank as usize - 1) << C::shift(self)))
+        Level1::Leaf(C::get(
+            self,
+            p + 8 + ((rank as usize - 1) << C::shift(self)),
+        ))
     }
 
-    /// Resolves `addr` from deeper node `idx`, which covers bits 24..30: inline, since
-    /// that is where the common longer prefixes (/25 to /30) end; the rest of the walk
-    /// (/31, /32) out of line. A walk of this level behind a call cost a 2-route table of
-    /// /25s (bench/throughput) 9 cycles per packet of 155 (perf on the worker, memif).
+    /// Resolves `addr` in deeper node `n`, which covers bits 24..30: inline, since that
+    /// is where the common longer prefixes (/25 to /30) end; the rest of the walk (/31,
+    /// /32) out of line. Behind a call, this level cost a 2-route table of /25s
+    /// (bench/throughput) 9 cycles per packet of 155 (perf on the worker, memif).
     #[inline(always)]
-    fn step2<C: Codec>(&self, idx: u32, addr: u32) -> u32 {
-        let Some(n) = self.nodes.get(idx as usize) else {
-            return NONE;
-        };
+    fn level2<C: Codec>(&self, n: &Node, addr: u32) -> u32 {
         let v = chunk(addr, DIR_BITS + STRIDE);
         if n.vector & (1u64 << v) != 0 {
             return self.walk(n.base1 + (n.vector & upto(v)).count_ones() - 1, addr);
@@ -263,17 +309,25 @@ impl Lpm {
         for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
             *c = rank(l, chunk(a, DIR_BITS));
         }
+        //
+        // Consecutive addresses of one /24 share the first-level answer (a value, or the
+        // deeper node to finish in), so it is looked up once for them: a burst of one
+        // flow, or of a few hosts of one subnet, reads the first-level record once.
+        let mut memo = Memo {
+            key: u32::MAX, // no /24 (addr >> 8) is that
+            level1: Level1::Leaf(NONE),
+        };
         if lanes.count_ones() as usize * 4 >= n * 3 {
             for ((r, &c), &a) in res[..n].iter_mut().zip(&cnt).zip(addrs) {
                 if !dir_is_leaf(*r) {
-                    *r = self.step1_ranked::<C>(*r, c, a);
+                    *r = memo.resolve::<C>(self, *r, c, a);
                 }
             }
         } else {
             while lanes != 0 {
                 let i = lanes.trailing_zeros() as usize & (BURST - 1);
                 lanes &= lanes - 1;
-                res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
+                res[i] = memo.resolve::<C>(self, res[i], cnt[i], addrs[i]);
             }
         }
         out.copy_from_slice(&res[..n]);

@@ -75,6 +75,14 @@ pub(super) fn rd64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// The `N` octets at `at`: one bounds check for several fields.
+#[inline(always)]
+pub(super) fn rd_array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut x = [0u8; N];
+    x.copy_from_slice(&b[at..at + N]);
+    x
+}
+
 #[inline(always)]
 pub(super) fn rd32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];

@@ -401,6 +401,46 @@ fn burst_paths() {
     }
 }
 
+#[test]
+fn burst_runs_within_one_slash24() {
+    // Bursts look up the first level once per run of addresses of one /24 (the memo in
+    // `burst`): runs through /24s with deeper prefixes (/25, /26, /30, /31, /32), /24s
+    // that end at the first level, and switches between them at every position.
+    let mut routes = vec![(ip(10, 0, 0, 0), 8, 1)];
+    for c in 0..8u32 {
+        let net = ip(10, 1, 0, 0) | (c << 8);
+        if c % 2 == 0 {
+            routes.push((net, 25, 10 + c));
+            routes.push((net | 0x80, 26, 20 + c));
+            routes.push((net | 0xC4, 30, 30 + c));
+            routes.push((net | 0xF0, 31, 40 + c));
+            routes.push((net | 0xFF, 32, 50 + c));
+        } else {
+            routes.push((net, 24, 60 + c));
+        }
+    }
+    let t = Lpm::build(routes.iter().copied());
+    let r = Reference::new(&routes);
+    let mut rng = Rng(7);
+    for _ in 0..2000 {
+        let len = 1 + rng.below(40) as usize;
+        let mut c = rng.below(9) as u32;
+        let addrs: Vec<u32> = (0..len)
+            .map(|_| {
+                if rng.below(6) == 0 {
+                    c = rng.below(9) as u32; // another /24 (8: none of them, 10/8 only)
+                }
+                ip(10, 1, 0, 0) | (c << 8) | rng.below(256) as u32
+            })
+            .collect();
+        let mut out = vec![Some(u32::MAX); len];
+        t.lookup_burst(&addrs, &mut out);
+        for (&a, &o) in addrs.iter().zip(&out) {
+            assert_eq!(o, r.lookup(a), "addr {a:#010x}");
+        }
+    }
+}
+
 /// Brings the `slots` of `t` up to date with `routes`, as an updater does.
 fn update_slots(
     t: &mut Lpm,
