@@ -62,27 +62,6 @@ enum Level1<'a> {
     Deep(&'a Node),
 }
 
-/// The first-level answer of the last /24 a burst looked up.
-struct Memo<'a> {
-    key: u32,
-    level1: Level1<'a>,
-}
-
-impl<'a> Memo<'a> {
-    /// `step1_ranked`, through the memo.
-    #[inline(always)]
-    fn resolve<C: Codec>(&mut self, t: &'a Lpm, e: u32, rank: u32, addr: u32) -> u32 {
-        if addr >> 8 != self.key {
-            self.key = addr >> 8;
-            self.level1 = t.level1::<C>(e, rank, addr);
-        }
-        match self.level1 {
-            Level1::Leaf(x) => x,
-            Level1::Deep(n) => t.level2::<C>(n, addr),
-        }
-    }
-}
-
 /// A route value the table's leaf encoding cannot hold: the table must be rebuilt (which
 /// chooses the encoding anew).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,49 +265,61 @@ impl Lpm {
             out.copy_from_slice(&res[..n]);
             return;
         }
-        // Stage 2: the leafvec of each first-level node (without branches: a lane that
-        // needs no node reads offset 0, which always exists); `lanes` marks the lanes that
-        // do.
-        let mut lv = [0u64; BURST];
-        let mut lanes = 0u32;
-        for (i, (l, &e)) in lv.iter_mut().zip(&res[..n]).enumerate() {
-            let node = !dir_is_leaf(e);
-            let off = if node {
-                (e & OFFSET_MASK) as usize * 4
-            } else {
-                0
-            };
-            *l = rd64(&self.pool, off);
-            lanes |= u32::from(node) << i;
-        }
-        // Stage 3: leaf ranks for all lanes at once (a simple loop over arrays, which the
-        // compiler vectorises), then the leaves. When most lanes need a leaf, a loop over
-        // all lanes (whose branch is then well predicted) is cheapest; otherwise a loop
-        // over the marked lanes.
-        let mut cnt = [0u32; BURST];
-        for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
-            *c = rank(l, chunk(a, DIR_BITS));
-        }
-        //
         // Consecutive addresses of one /24 share the first-level answer (a value, or the
-        // deeper node to finish in), so it is looked up once for them: a burst of one
-        // flow, or of a few hosts of one subnet, reads the first-level record once.
-        let mut memo = Memo {
-            key: u32::MAX, // no /24 (addr >> 8) is that
-            level1: Level1::Leaf(NONE),
-        };
-        if lanes.count_ones() as usize * 4 >= n * 3 {
-            for ((r, &c), &a) in res[..n].iter_mut().zip(&cnt).zip(addrs) {
-                if !dir_is_leaf(*r) {
-                    *r = memo.resolve::<C>(self, *r, c, a);
-                }
+        // deeper node to finish in), so only the first of each run (a "head") reads the
+        // first-level record: a burst of one flow, or of a few hosts of one subnet, reads
+        // it once. Same /24, same direct-table entry: a run's lanes all need a node or
+        // none does.
+        let mut lanes = 0u32;
+        let mut same = 0u32;
+        let mut prev = u32::MAX; // no /24 (addr >> 8) is that
+        for (i, (&e, &a)) in res[..n].iter().zip(addrs).enumerate() {
+            lanes |= u32::from(!dir_is_leaf(e)) << i;
+            same |= u32::from(a >> 8 == prev) << i;
+            prev = a >> 8;
+        }
+        let heads = lanes & !same;
+        // Stage 2: the leafvec of each head's first-level node and the rank of its leaf.
+        // When most lanes are heads (addresses all over the table), simple loops over all
+        // lanes, which the compiler vectorises, without branches (a lane that needs no node
+        // reads offset 0, which always exists); otherwise a loop over the heads.
+        let mut cnt = [0u32; BURST];
+        if heads.count_ones() as usize * 4 >= n * 3 {
+            let mut lv = [0u64; BURST];
+            for (l, &e) in lv.iter_mut().zip(&res[..n]) {
+                let off = if dir_is_leaf(e) {
+                    0
+                } else {
+                    (e & OFFSET_MASK) as usize * 4
+                };
+                *l = rd64(&self.pool, off);
+            }
+            for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
+                *c = rank(l, chunk(a, DIR_BITS));
             }
         } else {
-            while lanes != 0 {
-                let i = lanes.trailing_zeros() as usize & (BURST - 1);
-                lanes &= lanes - 1;
-                res[i] = memo.resolve::<C>(self, res[i], cnt[i], addrs[i]);
+            let mut h = heads;
+            while h != 0 {
+                let i = h.trailing_zeros() as usize & (BURST - 1);
+                h &= h - 1;
+                let l = rd64(&self.pool, (res[i] & OFFSET_MASK) as usize * 4);
+                cnt[i] = rank(l, chunk(addrs[i], DIR_BITS));
             }
+        }
+        // Stage 3: the answers, lane by lane in order (a run's lanes after its head take
+        // the head's first-level answer).
+        let mut level1 = Level1::Leaf(NONE);
+        let mut left = lanes;
+        while left != 0 {
+            let i = left.trailing_zeros() as usize & (BURST - 1);
+            left &= left - 1;
+            if heads >> i & 1 != 0 {
+                level1 = self.level1::<C>(res[i], cnt[i], addrs[i]);
+            }
+            res[i] = match level1 {
+                Level1::Leaf(x) => x,
+                Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
+            };
         }
         out.copy_from_slice(&res[..n]);
     }
