@@ -29,7 +29,7 @@ use common::{interleave, median, table, Mode, Report, Rng};
 use ferroute::config::IcmpConfig;
 use ferroute::datapath::egress::{Egress, Sink};
 use ferroute::datapath::icmp_ratelimit::IcmpLimiter;
-use ferroute::datapath::pipeline::{self, View};
+use ferroute::datapath::pipeline::{self, HopCarry, View};
 use ferroute::datapath::punt::{self, PuntLimits, PuntRx, SlowPath};
 use ferroute::datapath::{PortCtx, PortStat, Ports, Reason, MAX_BURST};
 use ferroute::dpdk::{
@@ -144,6 +144,7 @@ struct Env {
     ports: Ports,
     neigh: NeighSnapshot,
     rxq: RxQueue,
+    carry: HopCarry,
     egress: Egress,
     slow: SlowPath,
     _slow_rx: PuntRx,
@@ -169,7 +170,10 @@ impl Env {
             burst.set_csum_flags(self.rxq.csum_flags);
             let t0 = rdtsc();
             let mut v = View::new(fib, &self.neigh, &self.ports);
+            // As the worker: the next hop carried from the last burst's round.
+            v.resume(&self.carry);
             pipeline::receive(&mut self.egress, &mut self.slow, port, &mut burst, &mut v);
+            self.carry = v.carry();
             self.egress.flush();
             let t1 = rdtsc();
             cycles += t1.wrapping_sub(t0).saturating_sub(overhead);
@@ -326,6 +330,7 @@ fn run(mode: Mode) -> Result<(), String> {
         }]),
         neigh: neigh.snapshot(),
         rxq: RxQueue::new(port, 0),
+        carry: HopCarry::default(),
         egress: Egress::new(
             Sink::Tx(
                 (0..port)

@@ -6,7 +6,7 @@
 //! without RX, and an idle worker never sleeps past the time a waiting packet may leave.
 //! Counters are folded into the shared copy every few drain ticks, not per round.
 use super::egress::{Egress, Injected};
-use super::pipeline::{self, View};
+use super::pipeline::{self, HopCarry, View};
 use super::punt::SlowPath;
 use super::qdisc::{QdiscError, QdiscStatus, Qdiscs, TbfParams};
 use super::{Ports, SharedCounters, MAX_BURST};
@@ -112,8 +112,10 @@ impl Worker {
         let mut round_start = last_drain;
         let mut idle_rounds = 0u32;
         let mut ticks = 0u32;
+        let mut carry = HopCarry::default();
         while !shared.stop.load(Relaxed) {
             let mut v = View::new(fib.load(), neigh.load(), ports.load());
+            v.resume(&carry);
             self.egress.sync_qdiscs(&shared.qdisc);
             self.egress.sync_capture(&shared.capture);
             let mut received = 0;
@@ -126,6 +128,7 @@ impl Worker {
                     pipeline::receive(&mut self.egress, &mut self.slow, q.port, &mut rx, &mut v);
                 }
             }
+            carry = v.carry();
             let now = rdtsc();
             let drain_due = now.wrapping_sub(last_drain) >= self.params.drain_cycles;
             // The control thread's packets: every round in which no RX queue gave a full
