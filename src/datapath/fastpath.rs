@@ -29,10 +29,9 @@ pub fn accept(frame: &[u8], mac: u64, csum: RxCsum, srcs: &SrcFilter) -> Option<
     // EtherType at 12..14 and version/IHL at 14, i.e. bits 32..56.
     let w0 = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
     let w1 = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
-    let mac48 = mac;
-    // Unicast to us (not broadcast), IPv4 (0x0800), version 4 with IHL 5 (no options).
-    let l2_ok = (w0 & 0xffff_ffff_ffff) == mac48;
-    let l3_ok = (w1 >> 32) & 0xff_ffff == 0x45_0008;
+    // Unicast to us (not broadcast), IPv4 (0x0800), version 4 with IHL 5 (no options):
+    // the differences from what is expected, in the bits that matter, are all zero.
+    let l23_ok = ((w0 ^ mac) << 16) | ((w1 ^ 0x0045_0008_0000_0000) & 0x00ff_ffff_0000_0000) == 0;
     // Summed whatever the port said (cheaper than a branch), used only if it said
     // nothing.
     let sum_ok = header_sum_ok(h);
@@ -44,29 +43,28 @@ pub fn accept(frame: &[u8], mac: u64, csum: RxCsum, srcs: &SrcFilter) -> Option<
     let dst = [h[30], h[31], h[32], h[33]];
     // Martian sources (0/8, 127/8, 224/4, 255.255.255.255) and destinations (0/8,
     // 127/8), and destinations that are never forwarded (224/4, 255.255.255.255): by
-    // the first octet and an all-ones test, on the bytes as they are (no byte swap).
-    // Bit operations rather than `||`, so that all of it is one branch.
-    let bad = |a: [u8; 4]| MARTIAN_FIRST_OCTET[usize::from(a[0])] | (a == [0xff; 4]);
-    let ok = l2_ok
-        & l3_ok
+    // the first octet alone, which declines the rest of 240/4 too (reserved, RFC 1112
+    // §4; the stages forward it as Linux does).
+    let bad = MARTIAN_FIRST_OCTET[usize::from(src[0])] | MARTIAN_FIRST_OCTET[usize::from(dst[0])];
+    let ok = l23_ok
         & csum_ok
         & (total + ETH_HLEN == frame.len())
         & (ttl > 1)
-        & !bad(src)
-        & !bad(dst)
+        & !bad
         & !srcs.may_contain(src);
     let dst = u32::from_be_bytes(dst);
     ok.then_some(dst)
 }
 
-/// First octets that make an address unusable as a source or forwarded destination:
-/// 0 (this network, RFC 1122), 127 (loopback), 224..=239 (multicast).
+/// First octets the fast path declines as a source or destination: 0 (this network,
+/// RFC 1122), 127 (loopback), 224..=239 (multicast), and 240..=255, which holds the
+/// limited broadcast (and otherwise reserved addresses, left to the stages).
 const MARTIAN_FIRST_OCTET: [bool; 256] = {
     let mut t = [false; 256];
     t[0] = true;
     t[127] = true;
     let mut o = 224;
-    while o < 240 {
+    while o < 256 {
         t[o] = true;
         o += 1;
     }
@@ -309,10 +307,21 @@ mod tests {
             ("truncated", Box::new(|f| f.truncate(40))),
             ("multicast dst", Box::new(|f| f[30] = 224)),
             ("loopback src", Box::new(|f| f[26] = 127)),
+            ("limited broadcast src", Box::new(|f| f[26..30].fill(0xff))),
+            ("limited broadcast dst", Box::new(|f| f[30..34].fill(0xff))),
+            (
+                "class E dst (left to the stages)",
+                Box::new(|f| f[30] = 240),
+            ),
         ];
         for (what, mutate) in cases {
             let mut f = g.clone();
             mutate(&mut f);
+            if what != "checksum" {
+                // Declined for what the case changed, not for a stale checksum.
+                let mut ip = crate::wire::ipv4::Ipv4Packet::new_unchecked(&mut f[14..]);
+                ip.fill_checksum();
+            }
             assert_eq!(
                 accept(&f, mac_key(ROUTER_MAC), RxCsum::Unknown, &none()),
                 None,

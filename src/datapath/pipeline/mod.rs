@@ -317,7 +317,8 @@ fn take_hop(
     }
     // The run: the packets of `left` before the first one the hop does not take.
     let stop = *left & !(same & fast);
-    let mut run = *left & (stop & stop.wrapping_neg()).wrapping_sub(1);
+    let whole = *left & (stop & stop.wrapping_neg()).wrapping_sub(1);
+    let mut run = whole;
     let (mut taken, mut bytes) = (0, 0);
     while run != 0 {
         let i = run.trailing_zeros() as usize % BURST_MAX;
@@ -336,8 +337,9 @@ fn take_hop(
         bytes += len as u64;
         taken += 1;
         run &= run - 1;
-        *left &= *left - 1;
     }
+    // What left the run (those still in it stay in `left`).
+    *left &= !(whole & !run);
     (taken, bytes)
 }
 
