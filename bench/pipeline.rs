@@ -173,7 +173,7 @@ impl Env {
             // As the worker: the next hop carried from the last burst's round.
             v.resume(&self.carry);
             pipeline::receive(&mut self.egress, &mut self.slow, port, &mut burst, &mut v);
-            self.carry = v.carry();
+            v.keep(&mut self.carry);
             self.egress.flush();
             let t1 = rdtsc();
             cycles += t1.wrapping_sub(t0).saturating_sub(overhead);

@@ -128,7 +128,7 @@ impl Worker {
                     pipeline::receive(&mut self.egress, &mut self.slow, q.port, &mut rx, &mut v);
                 }
             }
-            carry = v.carry();
+            v.keep(&mut carry);
             let now = rdtsc();
             let drain_due = now.wrapping_sub(last_drain) >= self.params.drain_cycles;
             // The control thread's packets: every round in which no RX queue gave a full

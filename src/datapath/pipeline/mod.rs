@@ -63,8 +63,8 @@ pub struct View<'a> {
     pub fib: &'a Fib,
     pub neigh: NeighCursor<'a>,
     pub ports: &'a Ports,
-    /// The snapshots' addresses, which say whether a [`HopCarry`] applies.
-    snaps: [usize; 3],
+    /// The neighbour snapshot itself, for [`HopCarry`].
+    snapshot: &'a NeighSnapshot,
     /// The fast path's last resolved next hop.
     hop: FastHop,
 }
@@ -75,11 +75,7 @@ impl<'a> View<'a> {
             fib,
             neigh: NeighCursor::new(neigh),
             ports,
-            snaps: [
-                fib as *const Fib as usize,
-                neigh as *const NeighSnapshot as usize,
-                ports as *const Ports as usize,
-            ],
+            snapshot: neigh,
             hop: FastHop::NONE,
         }
     }
@@ -87,33 +83,44 @@ impl<'a> View<'a> {
     /// Starts from the next hop the last round's view resolved, if that was resolved from
     /// these same snapshots (the round before held them, so a new snapshot cannot have
     /// the address of the one it replaced).
+    #[inline]
     pub fn resume(&mut self, carry: &HopCarry) {
-        if carry.snaps == self.snaps {
+        if carry.fib == self.fib as *const Fib as usize
+            && carry.neigh == self.snapshot as *const NeighSnapshot as usize
+            && carry.ports == self.ports as *const Ports as usize
+        {
             self.hop = carry.hop;
         }
     }
 
-    /// What [`View::resume`] takes in the next round.
-    pub fn carry(&self) -> HopCarry {
-        HopCarry {
-            snaps: self.snaps,
-            hop: self.hop,
-        }
+    /// Keeps the next hop for [`View::resume`] in the next round.
+    #[inline]
+    pub fn keep(&self, carry: &mut HopCarry) {
+        carry.fib = self.fib as *const Fib as usize;
+        carry.neigh = self.snapshot as *const NeighSnapshot as usize;
+        carry.ports = self.ports as *const Ports as usize;
+        carry.hop = self.hop;
     }
 }
 
 /// The fast path's resolved next hop, kept by a worker from one poll round to the next
 /// so that its first burst need not resolve it again (a FIB next-hop read, a port and a
-/// neighbour lookup: about 200 instructions a burst).
+/// neighbour lookup: about 200 instructions a burst), with the addresses of the
+/// snapshots it was resolved from (compared one by one: as one array, the compare read
+/// it back wider than it had just been written, and stalled on store forwarding).
 pub struct HopCarry {
-    snaps: [usize; 3],
+    fib: usize,
+    neigh: usize,
+    ports: usize,
     hop: FastHop,
 }
 
 impl Default for HopCarry {
     fn default() -> HopCarry {
         HopCarry {
-            snaps: [0; 3],
+            fib: 0,
+            neigh: 0,
+            ports: 0,
             hop: FastHop::NONE,
         }
     }
