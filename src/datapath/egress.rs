@@ -234,11 +234,18 @@ impl Egress {
     /// Moves what the ports' token buckets allow from their qdiscs to the TX buffers.
     /// Returns the packets moved and the TSC time the next waiting packet may leave
     /// (`None`: nothing waits).
-    #[inline]
+    #[inline(always)]
     pub fn service_qdiscs(&mut self, now: u64) -> (usize, Option<u64>) {
+        // The check inline, the work out of line: as one call every poll round, its
+        // prologue and returned pair cost a saturated worker 1.4 % (perf, memif).
         if !self.qdisc.has_backlog() {
             return (0, None);
         }
+        self.service_backlog(now)
+    }
+
+    #[inline(never)]
+    fn service_backlog(&mut self, now: u64) -> (usize, Option<u64>) {
         let Egress {
             qdisc,
             sink,
