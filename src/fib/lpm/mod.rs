@@ -308,18 +308,30 @@ impl Lpm {
         }
         // Stage 3: the answers, lane by lane in order (a run's lanes after its head take
         // the head's first-level answer).
-        let mut level1 = Level1::Leaf(NONE);
         let mut left = lanes;
-        while left != 0 {
-            let i = left.trailing_zeros() as usize & (BURST - 1);
-            left &= left - 1;
-            if heads >> i & 1 != 0 {
-                level1 = self.level1::<C>(res[i], cnt[i], addrs[i]);
+        if heads == lanes {
+            // Every lane its own run (addresses all over the table): no answer to share.
+            while left != 0 {
+                let i = left.trailing_zeros() as usize & (BURST - 1);
+                left &= left - 1;
+                res[i] = match self.level1::<C>(res[i], cnt[i], addrs[i]) {
+                    Level1::Leaf(x) => x,
+                    Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
+                };
             }
-            res[i] = match level1 {
-                Level1::Leaf(x) => x,
-                Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
-            };
+        } else {
+            let mut level1 = Level1::Leaf(NONE);
+            while left != 0 {
+                let i = left.trailing_zeros() as usize & (BURST - 1);
+                left &= left - 1;
+                if heads >> i & 1 != 0 {
+                    level1 = self.level1::<C>(res[i], cnt[i], addrs[i]);
+                }
+                res[i] = match level1 {
+                    Level1::Leaf(x) => x,
+                    Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
+                };
+            }
         }
         out.copy_from_slice(&res[..n]);
     }
