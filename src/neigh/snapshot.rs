@@ -143,6 +143,12 @@ impl<'a> NeighCursor<'a> {
         NeighCursor { snap, last: None }
     }
 
+    /// The snapshot it reads.
+    #[inline]
+    pub fn snapshot(&self) -> &'a NeighSnapshot {
+        self.snap
+    }
+
     /// See [`NeighSnapshot::knows`].
     #[inline]
     pub fn knows(&self, port: PortId, ip: Ipv4Addr) -> bool {

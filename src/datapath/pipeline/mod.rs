@@ -63,8 +63,6 @@ pub struct View<'a> {
     pub fib: &'a Fib,
     pub neigh: NeighCursor<'a>,
     pub ports: &'a Ports,
-    /// The neighbour snapshot itself, for [`HopCarry`].
-    snapshot: &'a NeighSnapshot,
     /// The fast path's last resolved next hop.
     hop: FastHop,
 }
@@ -75,7 +73,6 @@ impl<'a> View<'a> {
             fib,
             neigh: NeighCursor::new(neigh),
             ports,
-            snapshot: neigh,
             hop: FastHop::NONE,
         }
     }
@@ -86,7 +83,7 @@ impl<'a> View<'a> {
     #[inline]
     pub fn resume(&mut self, carry: &HopCarry) {
         if carry.fib == self.fib as *const Fib as usize
-            && carry.neigh == self.snapshot as *const NeighSnapshot as usize
+            && carry.neigh == self.neigh.snapshot() as *const NeighSnapshot as usize
             && carry.ports == self.ports as *const Ports as usize
         {
             self.hop = carry.hop;
@@ -97,7 +94,7 @@ impl<'a> View<'a> {
     #[inline]
     pub fn keep(&self, carry: &mut HopCarry) {
         carry.fib = self.fib as *const Fib as usize;
-        carry.neigh = self.snapshot as *const NeighSnapshot as usize;
+        carry.neigh = self.neigh.snapshot() as *const NeighSnapshot as usize;
         carry.ports = self.ports as *const Ports as usize;
         carry.hop = self.hop;
     }
@@ -108,22 +105,12 @@ impl<'a> View<'a> {
 /// neighbour lookup: about 200 instructions a burst), with the addresses of the
 /// snapshots it was resolved from (compared one by one: as one array, the compare read
 /// it back wider than it had just been written, and stalled on store forwarding).
+#[derive(Default)]
 pub struct HopCarry {
     fib: usize,
     neigh: usize,
     ports: usize,
     hop: FastHop,
-}
-
-impl Default for HopCarry {
-    fn default() -> HopCarry {
-        HopCarry {
-            fib: 0,
-            neigh: 0,
-            ports: 0,
-            hop: FastHop::NONE,
-        }
-    }
 }
 
 /// A packet whose next hop has no usable ARP entry.
@@ -480,6 +467,12 @@ struct FastHop {
     macs: EthAddrs,
     /// The longest frame the port's MTU lets through.
     max_frame: usize,
+}
+
+impl Default for FastHop {
+    fn default() -> FastHop {
+        FastHop::NONE
+    }
 }
 
 impl FastHop {

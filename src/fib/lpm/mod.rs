@@ -139,7 +139,13 @@ impl Lpm {
     /// As `step1`, given `rank(leafvec, v)` instead of `leafvec`.
     #[inline(always)]
     fn step1_ranked<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> u32 {
-        match self.level1::<C>(e, rank, addr) {
+        self.answer::<C>(self.level1::<C>(e, rank, addr), addr)
+    }
+
+    /// The answer for `addr` from its first-level answer `l`.
+    #[inline(always)]
+    fn answer<C: Codec>(&self, l: Level1<'_>, addr: u32) -> u32 {
+        match l {
             Level1::Leaf(x) => x,
             Level1::Deep(n) => self.level2::<C>(n, addr),
         }
@@ -314,10 +320,7 @@ impl Lpm {
             while left != 0 {
                 let i = left.trailing_zeros() as usize & (BURST - 1);
                 left &= left - 1;
-                res[i] = match self.level1::<C>(res[i], cnt[i], addrs[i]) {
-                    Level1::Leaf(x) => x,
-                    Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
-                };
+                res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
             }
         } else {
             let mut level1 = Level1::Leaf(NONE);
@@ -327,10 +330,7 @@ impl Lpm {
                 if heads >> i & 1 != 0 {
                     level1 = self.level1::<C>(res[i], cnt[i], addrs[i]);
                 }
-                res[i] = match level1 {
-                    Level1::Leaf(x) => x,
-                    Level1::Deep(n) => self.level2::<C>(n, addrs[i]),
-                };
+                res[i] = self.answer::<C>(level1, addrs[i]);
             }
         }
         out.copy_from_slice(&res[..n]);
