@@ -33,6 +33,17 @@ pub const DIR_SIZE: usize = 1 << DIR_BITS;
 /// width of the lane mask).
 const BURST: usize = 32;
 
+/// Bit `i` of a lane mask, for lane `i` of a burst.
+const LANE_BIT: [u32; BURST] = {
+    let mut b = [0; BURST];
+    let mut i = 0;
+    while i < BURST {
+        b[i] = 1 << i;
+        i += 1;
+    }
+    b
+};
+
 /// IPv4 longest-prefix-match table. Lookups take `&self`; the owner can replace the
 /// subtree of one direct-table slot in place ([`Lpm::set_slot`]), which readers must not
 /// see half done: `super::update` only does it to a copy no reader holds. Cloning copies
@@ -258,16 +269,22 @@ impl Lpm {
     fn burst<C: Codec>(&self, addrs: &[u32], out: &mut [u32]) {
         let n = addrs.len().min(out.len()).min(BURST);
         let (addrs, out) = (&addrs[..n], &mut out[..n]);
-        // Stage 1: direct-table entries. When all of them are leaves (always, in a table
-        // without prefixes longer than /18, such as a few static routes) that is the
-        // answer.
+        // Stage 1: direct-table entries, then the mask of the lanes that need a
+        // first-level node. Without one (always, in a table without prefixes longer than
+        // /18, such as a few static routes) the entries are the answers. The masks are
+        // built in loops of their own, which the compiler vectorises (taking each lane's
+        // bit from `LANE_BIT` costs fewer instructions than shifting by the lane number).
         let mut res = [0u32; BURST];
-        let mut any_node = false;
         for (r, &a) in res.iter_mut().zip(addrs) {
             *r = self.dir[(a >> (32 - DIR_BITS)) as usize];
-            any_node |= !dir_is_leaf(*r);
         }
-        if !any_node {
+        let mut lanes = 0u32;
+        for (&e, &bit) in res[..n].iter().zip(&LANE_BIT) {
+            if !dir_is_leaf(e) {
+                lanes |= bit;
+            }
+        }
+        if lanes == 0 {
             out.copy_from_slice(&res[..n]);
             return;
         }
@@ -276,34 +293,30 @@ impl Lpm {
         // first-level record: a burst of one flow, or of a few hosts of one subnet, reads
         // it once. Same /24, same direct-table entry: a run's lanes all need a node or
         // none does.
-        let mut lanes = 0u32;
         let mut same = 0u32;
         let mut prev = u32::MAX; // no /24 (addr >> 8) is that
-        for (i, (&e, &a)) in res[..n].iter().zip(addrs).enumerate() {
-            lanes |= u32::from(!dir_is_leaf(e)) << i;
-            same |= u32::from(a >> 8 == prev) << i;
+        for (&a, &bit) in addrs.iter().zip(&LANE_BIT) {
+            if a >> 8 == prev {
+                same |= bit;
+            }
             prev = a >> 8;
         }
         let heads = lanes & !same;
-        // Stage 2: the leafvec of each head's first-level node and the rank of its leaf.
-        // When most lanes are heads (addresses all over the table), simple loops over all
-        // lanes, which the compiler vectorises, without branches (a lane that needs no node
-        // reads offset 0, which always exists); otherwise a loop over the heads.
-        let mut cnt = [0u32; BURST];
-        if heads.count_ones() as usize * 4 >= n * 3 {
-            let mut lv = [0u64; BURST];
-            for (l, &e) in lv.iter_mut().zip(&res[..n]) {
-                let off = if dir_is_leaf(e) {
-                    0
-                } else {
-                    (e & OFFSET_MASK) as usize * 4
-                };
-                *l = rd64(&self.pool, off);
-            }
-            for ((c, &l), &a) in cnt.iter_mut().zip(&lv).zip(addrs) {
-                *c = rank(l, chunk(a, DIR_BITS));
+        if heads == lanes {
+            // Every lane its own run (addresses all over the table): each reads its
+            // first-level record and finishes, in one pass over the lanes. The lanes do
+            // not depend on each other, so their reads still overlap.
+            let mut left = lanes;
+            while left != 0 {
+                let i = left.trailing_zeros() as usize & (BURST - 1);
+                left &= left - 1;
+                let leafvec = rd64(&self.pool, (res[i] & OFFSET_MASK) as usize * 4);
+                res[i] = self.step1::<C>(res[i], leafvec, addrs[i]);
             }
         } else {
+            // Stage 2: the leafvec of each head's first-level node and the rank of its
+            // leaf.
+            let mut cnt = [0u32; BURST];
             let mut h = heads;
             while h != 0 {
                 let i = h.trailing_zeros() as usize & (BURST - 1);
@@ -311,18 +324,9 @@ impl Lpm {
                 let l = rd64(&self.pool, (res[i] & OFFSET_MASK) as usize * 4);
                 cnt[i] = rank(l, chunk(addrs[i], DIR_BITS));
             }
-        }
-        // Stage 3: the answers, lane by lane in order (a run's lanes after its head take
-        // the head's first-level answer).
-        let mut left = lanes;
-        if heads == lanes {
-            // Every lane its own run (addresses all over the table): no answer to share.
-            while left != 0 {
-                let i = left.trailing_zeros() as usize & (BURST - 1);
-                left &= left - 1;
-                res[i] = self.step1_ranked::<C>(res[i], cnt[i], addrs[i]);
-            }
-        } else {
+            // Stage 3: the answers, lane by lane in order (a run's lanes after its head
+            // take the head's first-level answer).
+            let mut left = lanes;
             let mut level1 = Level1::Leaf(NONE);
             while left != 0 {
                 let i = left.trailing_zeros() as usize & (BURST - 1);
