@@ -1170,7 +1170,9 @@ fn bench(mode: Mode) -> Result<(), String> {
             measure: 1,
         },
     );
-    let mut rounds = mode.pick(5, 1);
+    // 7 rounds: the VM's slow periods (every DUT at about 5 Mpps) can last minutes, and
+    // in one 5-round run they took all five trials of one DUT.
+    let mut rounds = mode.pick(7, 1);
     let mut links = vec![Link::Memif, Link::Tap];
     // Narrowing a run: `-- --link memif|tap`, `--rounds N`, `--warmup N`, `--seconds N`
     // (measured), `--dut KEY,KEY` (see Dut::key); `--huge` for 2 MiB hugepages.
