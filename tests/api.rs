@@ -555,18 +555,27 @@ fn batch_file_and_route_load() {
     assert!(!o.status.success());
     assert!(ok(&lab, &["route", "show"]).contains("10.71.0.0/16"));
 
-    // route load: a few thousand `prefix nexthop` lines in atomic batches.
+    // route load: thousands of `prefix nexthop` lines in atomic batches.
     let mut table = String::new();
-    for i in 0..5000u32 {
+    for i in 0..16_000u32 {
         let (p, _) = prefix(i);
         table.push_str(&format!("{p}/24 10.0.2.2\n"));
     }
     std::fs::write(&file, table).unwrap();
     let before = lab.counter("fib_prefixes");
     let out = ok(&lab, &["route", "load", f, "batch", "1000"]);
-    assert!(out.starts_with("loaded 5000 routes in"), "{out}");
-    assert_eq!(lab.counter("fib_prefixes"), before + 5000);
+    assert!(out.starts_with("loaded 16000 routes in"), "{out}");
+    assert_eq!(lab.counter("fib_prefixes"), before + 16_000);
     assert!(ok(&lab, &["route", "get", "100.64.7.9"]).contains("via 10.0.2.2 dev port1"));
+    // config dump holds every one of them: its text (about 1.1 MB) is longer than one
+    // attribute (64 KiB), one part of a reply (256 KiB) and one message (1 MiB).
+    let dump = ok(&lab, &["config", "dump"]);
+    let loaded = dump
+        .lines()
+        .filter(|l| l.starts_with("prefix = \"100."))
+        .count();
+    assert_eq!(loaded, 16_000, "{} octets of dump", dump.len());
+    assert!(dump.len() > 1 << 20 && dump.ends_with('\n'));
     // A bad line stops the load with its line number.
     std::fs::write(&file, "100.99.0.0/16 10.0.2.2\nnot-a-prefix 10.0.2.2\n").unwrap();
     let e = fails(&lab, &["route", "load", f]);

@@ -10,8 +10,14 @@ pub(super) fn align4(n: usize) -> usize {
 /// Builds attributes.
 pub(super) struct Attrs<'a>(pub(super) &'a mut Vec<u8>);
 
+/// The longest attribute value: an attribute's length field (header included) is 16 bits.
+pub(super) const MAX_ATTR_VALUE: usize = u16::MAX as usize - 4;
+
 impl Attrs<'_> {
+    /// Appends an attribute. `value` must be at most [`MAX_ATTR_VALUE`] octets: callers
+    /// with longer values split them (as `Body::Text` does).
     pub(super) fn put(&mut self, kind: u16, value: &[u8]) {
+        debug_assert!(value.len() <= MAX_ATTR_VALUE, "attribute {kind} too long");
         let len = 4 + value.len();
         self.0.extend_from_slice(&(len as u16).to_le_bytes());
         self.0.extend_from_slice(&kind.to_le_bytes());
@@ -24,6 +30,7 @@ impl Attrs<'_> {
     pub(super) fn ip(&mut self, kind: u16, v: Ipv4Addr) {
         self.put(kind, &v.octets());
     }
+    /// A string with its terminating NUL (at most `MAX_ATTR_VALUE - 1` octets).
     pub(super) fn str(&mut self, kind: u16, s: &str) {
         let mut v = s.as_bytes().to_vec();
         v.push(0);

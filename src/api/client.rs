@@ -160,11 +160,32 @@ impl Conn {
         }
     }
 
-    /// FR_GETSTATUS / FR_GETCONFIG: the text.
+    /// FR_GETSTATUS / FR_GETCONFIG: the text, joined from its parts when the router sent
+    /// it in several (NLM_F_MULTI, up to NLMSG_DONE).
     pub fn text(&mut self, kind: u16) -> Result<String, ClientError> {
-        match self.get(kind, Body::Empty)?.body {
-            Body::Text(t) => Ok(t),
-            other => Err(ClientError::Io(format!("unexpected reply {other:?}"))),
+        let first = self.get(kind, Body::Empty)?;
+        let unexpected = |b: Body| ClientError::Io(format!("unexpected reply {b:?}"));
+        let Body::Text(mut t) = first.body else {
+            return Err(unexpected(first.body));
+        };
+        if first.flags & NLM_F_MULTI == 0 {
+            return Ok(t);
+        }
+        loop {
+            let m = self.recv()?;
+            if m.seq != first.seq && m.seq != 0 {
+                continue;
+            }
+            if let Some(e) = m.body.api_error() {
+                return Err(e.into());
+            }
+            if m.kind == NLMSG_DONE {
+                return Ok(t);
+            }
+            match m.body {
+                Body::Text(part) => t.push_str(&part),
+                other => return Err(unexpected(other)),
+            }
         }
     }
 

@@ -169,7 +169,12 @@ impl Message {
             Body::Addr(a) => a.emit(out),
             Body::Link(l) => l.emit(out),
             Body::Qdisc(q) => q.emit(out),
-            Body::Text(t) => Attrs(out).str(FRA_TEXT, t),
+            Body::Text(t) => {
+                // Text longer than one attribute holds goes in several, read back joined.
+                for part in split_text(t, MAX_ATTR_VALUE - 1) {
+                    Attrs(out).str(FRA_TEXT, part);
+                }
+            }
             Body::Counters(c) => c.emit(out),
             Body::Status(s) => s.emit(out),
             Body::Groups(g) => out.extend_from_slice(&g.to_le_bytes()),
@@ -273,7 +278,7 @@ impl Message {
                 let mut text = String::new();
                 for (k, v) in attrs(b)? {
                     match k {
-                        FRA_TEXT => text = a_str(k, v)?,
+                        FRA_TEXT => text.push_str(&a_str(k, v)?),
                         _ => return Err(unknown_attr("text", k)),
                     }
                 }
@@ -307,3 +312,19 @@ impl Message {
 }
 
 // --- Packet capture (FR_CAPTURE*) ------------------------------------------------------
+
+/// `t` in parts of at most `max` octets (`max` >= 4), split at character boundaries.
+pub fn split_text(mut t: &str, max: usize) -> impl Iterator<Item = &str> {
+    std::iter::from_fn(move || {
+        if t.is_empty() {
+            return None;
+        }
+        let mut end = t.len().min(max.max(4));
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (part, rest) = t.split_at(end);
+        t = rest;
+        Some(part)
+    })
+}

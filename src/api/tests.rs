@@ -308,6 +308,28 @@ fn every_message_round_trips() {
 }
 
 #[test]
+fn text_longer_than_an_attribute_survives_the_wire() {
+    // An attribute's length is 16 bits: a 200 KB text (a `config dump` of a few thousand
+    // routes) goes in several FRA_TEXT attributes, split between characters (the "é"s
+    // are two octets each), and reads back whole. An empty text stays empty.
+    let long: String = (0..20_000).map(|i| format!("route é{i}\n")).collect();
+    assert!(long.len() > 3 * u16::MAX as usize);
+    for t in [long, String::new()] {
+        let m = Message::new(FR_TEXT, 0, 7, Body::Text(t));
+        let bytes = m.to_bytes();
+        match Message::decode(&bytes) {
+            Decoded::Msg(d, n) => {
+                assert_eq!(n, bytes.len());
+                assert_eq!(d, m);
+            }
+            other => panic!("decoded as {other:?}"),
+        }
+    }
+    let parts: Vec<&str> = split_text("aé€b", 4).collect();
+    assert_eq!(parts, ["aé", "€b"]);
+}
+
+#[test]
 fn a_stream_of_messages_decodes_one_by_one() {
     let msgs = every_message();
     let mut buf = Vec::new();

@@ -373,7 +373,7 @@ impl Rtnl {
                 Ok(())
             }
             Request::GetStatus => {
-                out.push(text(seq, self.status(env).text()));
+                text(seq, self.status(env).text(), out);
                 Ok(())
             }
             Request::GetStatusAttrs => {
@@ -386,8 +386,7 @@ impl Rtnl {
                 Ok(())
             }
             Request::GetConfig => {
-                let t = self.config_dump(env)?;
-                out.push(text(seq, t));
+                text(seq, self.config_dump(env)?, out);
                 Ok(())
             }
             Request::BatchEnd => Err(ApiError::inval("batch end without a begin")),

@@ -44,8 +44,26 @@ impl Rtnl {
     }
 }
 
-pub(super) fn text(seq: u32, t: String) -> Message {
-    Message::new(FR_TEXT, 0, seq, Body::Text(t))
+/// Text per FR_TEXT message of a multipart reply: well inside `MAX_MSG_LEN`.
+const TEXT_PART: usize = 256 * 1024;
+
+/// A text reply: one FR_TEXT message, or for a longer text (a `config dump` with tens of
+/// thousands of static routes) FR_TEXT parts flagged NLM_F_MULTI and NLMSG_DONE, as a
+/// netlink dump is sent.
+pub(super) fn text(seq: u32, t: String, out: &mut Vec<Message>) {
+    if t.len() <= TEXT_PART {
+        out.push(Message::new(FR_TEXT, 0, seq, Body::Text(t)));
+        return;
+    }
+    for part in split_text(&t, TEXT_PART) {
+        out.push(Message::new(
+            FR_TEXT,
+            NLM_F_MULTI,
+            seq,
+            Body::Text(part.to_string()),
+        ));
+    }
+    out.push(Message::done(seq));
 }
 
 pub(super) fn counters(seq: u32, c: Counters) -> Message {
