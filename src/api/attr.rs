@@ -15,9 +15,11 @@ pub(super) const MAX_ATTR_VALUE: usize = u16::MAX as usize - 4;
 
 impl Attrs<'_> {
     /// Appends an attribute. `value` must be at most [`MAX_ATTR_VALUE`] octets: callers
-    /// with longer values split them (as `Body::Text` does).
+    /// with longer values split them (as `Body::Text` does). A longer one is a bug; it is
+    /// cut short rather than given a length that wraps and breaks the message's framing.
     pub(super) fn put(&mut self, kind: u16, value: &[u8]) {
         debug_assert!(value.len() <= MAX_ATTR_VALUE, "attribute {kind} too long");
+        let value = &value[..value.len().min(MAX_ATTR_VALUE)];
         let len = 4 + value.len();
         self.0.extend_from_slice(&(len as u16).to_le_bytes());
         self.0.extend_from_slice(&kind.to_le_bytes());
@@ -121,4 +123,22 @@ pub(super) fn check_prefix(addr: Ipv4Addr, len: u8) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// `t` in parts of at most `max` octets (at least 4, the longest character), split at
+/// character boundaries. An empty `t` has no parts.
+pub(crate) fn split_text(mut t: &str, max: usize) -> impl Iterator<Item = &str> {
+    debug_assert!(max >= 4);
+    std::iter::from_fn(move || {
+        if t.is_empty() {
+            return None;
+        }
+        let mut end = t.len().min(max.max(4));
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (part, rest) = t.split_at(end);
+        t = rest;
+        Some(part)
+    })
 }

@@ -184,6 +184,7 @@ impl Conn {
             }
             match m.body {
                 Body::Text(part) => t.push_str(&part),
+                Body::Error { .. } => {} // an ack
                 other => return Err(unexpected(other)),
             }
         }

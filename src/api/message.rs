@@ -152,6 +152,9 @@ impl Message {
                 out.extend_from_slice(&(-errno).to_le_bytes());
                 req.emit(out);
                 if !msg.is_empty() {
+                    // The message may quote the request (a port name of any length): as
+                    // much of it as one attribute holds.
+                    let msg = split_text(msg, MAX_ATTR_VALUE - 1).next().unwrap_or("");
                     Attrs(out).str(NLMSGERR_ATTR_MSG, msg);
                 }
                 if let Some(at) = at {
@@ -169,8 +172,10 @@ impl Message {
             Body::Addr(a) => a.emit(out),
             Body::Link(l) => l.emit(out),
             Body::Qdisc(q) => q.emit(out),
+            // Text longer than one attribute holds goes in several, read back joined; an
+            // empty text as one empty attribute.
+            Body::Text(t) if t.is_empty() => Attrs(out).str(FRA_TEXT, ""),
             Body::Text(t) => {
-                // Text longer than one attribute holds goes in several, read back joined.
                 for part in split_text(t, MAX_ATTR_VALUE - 1) {
                     Attrs(out).str(FRA_TEXT, part);
                 }
@@ -309,22 +314,4 @@ impl Message {
             }
         })
     }
-}
-
-// --- Packet capture (FR_CAPTURE*) ------------------------------------------------------
-
-/// `t` in parts of at most `max` octets (`max` >= 4), split at character boundaries.
-pub fn split_text(mut t: &str, max: usize) -> impl Iterator<Item = &str> {
-    std::iter::from_fn(move || {
-        if t.is_empty() {
-            return None;
-        }
-        let mut end = t.len().min(max.max(4));
-        while !t.is_char_boundary(end) {
-            end -= 1;
-        }
-        let (part, rest) = t.split_at(end);
-        t = rest;
-        Some(part)
-    })
 }

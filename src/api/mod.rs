@@ -50,6 +50,7 @@ pub mod status;
 mod tests;
 
 pub use addr::*;
+pub(crate) use attr::split_text;
 pub use capture::*;
 pub use counters::*;
 pub use error::*;

@@ -330,6 +330,30 @@ fn text_longer_than_an_attribute_survives_the_wire() {
 }
 
 #[test]
+fn an_error_quoting_a_long_request_still_encodes() {
+    // An error message may quote the request (`no port named "..."` with a 64 KB name):
+    // it is cut to what one attribute holds, and the reply decodes.
+    let req = Message::new(RTM_GETLINK, NLM_F_REQUEST, 3, Body::Empty).header();
+    let e = ApiError::new(
+        errno::ENODEV,
+        format!("no port named {:?}", "\u{1}".repeat(30_000)),
+    );
+    let bytes = Message::error(&req, Some(&e)).to_bytes();
+    match Message::decode(&bytes) {
+        Decoded::Msg(m, _) => {
+            let got = m.body.api_error().expect("an error");
+            assert_eq!(got.errno, errno::ENODEV);
+            assert!(
+                e.msg.starts_with(&got.msg) && got.msg.len() > 60_000,
+                "{}",
+                got.msg.len()
+            );
+        }
+        other => panic!("decoded as {other:?}"),
+    }
+}
+
+#[test]
 fn a_stream_of_messages_decodes_one_by_one() {
     let msgs = every_message();
     let mut buf = Vec::new();

@@ -206,3 +206,33 @@ fn config_dump_reloaded_reproduces_the_state() {
     assert_eq!(u.routes(), t.routes());
     assert_eq!(u.rtnl.ports(), t.rtnl.ports());
 }
+
+#[test]
+fn a_long_text_reply_goes_in_parts_up_to_done() {
+    // A text over one part (256 KiB; a `config dump` of tens of thousands of routes): FR_TEXT
+    // parts flagged NLM_F_MULTI with the request's seq, then NLMSG_DONE; joined, the text.
+    // A short one is a single message without the flag.
+    let long: String = (0..40_000).map(|i| format!("route é{i}\n")).collect();
+    let mut out = Vec::new();
+    crate::rtnl::status::text(9, long.clone(), &mut out);
+    let (done, parts) = out.split_last().expect("messages");
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    assert_eq!((done.kind, done.seq), (NLMSG_DONE, 9));
+    let mut joined = String::new();
+    for m in parts {
+        assert_eq!(
+            (m.kind, m.flags & NLM_F_MULTI, m.seq),
+            (FR_TEXT, NLM_F_MULTI, 9)
+        );
+        match &m.body {
+            Body::Text(t) => joined.push_str(t),
+            other => panic!("{other:?}"),
+        }
+        assert!(m.to_bytes().len() < MAX_MSG_LEN);
+    }
+    assert_eq!(joined, long);
+    let mut out = Vec::new();
+    crate::rtnl::status::text(10, "ready yes\n".into(), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].kind, out[0].flags), (FR_TEXT, 0));
+}
