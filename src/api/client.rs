@@ -125,6 +125,12 @@ impl Conn {
     /// A dump: every part up to NLMSG_DONE.
     pub fn dump(&mut self, kind: u16, body: Body) -> Result<Vec<Message>, ClientError> {
         let seq = self.send(kind, NLM_F_DUMP, body)?;
+        self.parts(seq)
+    }
+
+    /// The parts of the multi-part answer to request `seq`, up to NLMSG_DONE (acks
+    /// skipped, an error returned).
+    fn parts(&mut self, seq: u32) -> Result<Vec<Message>, ClientError> {
         let mut out = Vec::new();
         loop {
             let m = self.recv()?;
@@ -168,26 +174,15 @@ impl Conn {
         let Body::Text(mut t) = first.body else {
             return Err(unexpected(first.body));
         };
-        if first.flags & NLM_F_MULTI == 0 {
-            return Ok(t);
-        }
-        loop {
-            let m = self.recv()?;
-            if m.seq != first.seq && m.seq != 0 {
-                continue;
-            }
-            if let Some(e) = m.body.api_error() {
-                return Err(e.into());
-            }
-            if m.kind == NLMSG_DONE {
-                return Ok(t);
-            }
-            match m.body {
-                Body::Text(part) => t.push_str(&part),
-                Body::Error { .. } => {} // an ack
-                other => return Err(unexpected(other)),
+        if first.flags & NLM_F_MULTI != 0 {
+            for m in self.parts(first.seq)? {
+                match m.body {
+                    Body::Text(part) => t.push_str(&part),
+                    other => return Err(unexpected(other)),
+                }
             }
         }
+        Ok(t)
     }
 
     /// FR_GETSTATUS_ATTRS: the router's status.

@@ -144,12 +144,7 @@ impl Lpm {
     /// `leafvec` (its first word) is already loaded.
     #[inline(always)]
     fn step1<C: Codec>(&self, e: u32, leafvec: u64, addr: u32) -> u32 {
-        self.step1_ranked::<C>(e, rank(leafvec, chunk(addr, DIR_BITS)), addr)
-    }
-
-    /// As `step1`, given `rank(leafvec, v)` instead of `leafvec`.
-    #[inline(always)]
-    fn step1_ranked<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> u32 {
+        let rank = rank(leafvec, chunk(addr, DIR_BITS));
         self.answer::<C>(self.level1::<C>(e, rank, addr), addr)
     }
 
@@ -163,7 +158,8 @@ impl Lpm {
     }
 
     /// What the first-level node referenced by direct-table entry `e` says of `addr`
-    /// (`rank` as in `step1_ranked`): the answer, or the deeper node below it. The same
+    /// (`rank`: `rank(leafvec, chunk(addr, DIR_BITS))` of the node's leafvec): the
+    /// answer, or the deeper node below it. The same
     /// for every address of `addr`'s /24.
     #[inline(always)]
     fn level1<C: Codec>(&self, e: u32, rank: u32, addr: u32) -> Level1<'_> {
